@@ -1,0 +1,101 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// campaign-gateway: one internal RPC surface in front of MoEngage and Migma.
+let package = Package(
+    name: "campaign-gateway",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "campaign-gateway", targets: ["CampaignGatewayCLI"]),
+        .executable(name: "moengage-sim", targets: ["MoEngageSimCLI"]),
+        .library(name: "MoEngageSimulator", targets: ["MoEngageSimulator"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+    ],
+    targets: [
+        // libcurl as a system library plus a shim of typed, non-variadic wrappers.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // Async HTTP client driving a curl multi handle on one dedicated thread.
+        .target(name: "CurlHTTP", dependencies: ["CCurl"]),
+        // A dynamic JSON value shared by the simulator and the gateway.
+        .target(name: "DynamicJSON"),
+        // The MoEngage/Migma simulator, as a library that tests start in-process.
+        .target(
+            name: "MoEngageSimulator",
+            dependencies: [
+                "DynamicJSON",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The YAML configuration: schema, validation, secret resolution.
+        .target(
+            name: "GatewayConfig",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Gateway core: errors, upstream provider clients, the stats service.
+        .target(
+            name: "GatewayCore",
+            dependencies: [
+                "CurlHTTP", "DynamicJSON", "GatewayConfig",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // The RPC surface: JSON-RPC 2.0, Connect paths, auth, ops endpoints, application.
+        .target(
+            name: "GatewayRPC",
+            dependencies: [
+                "GatewayCore", "GatewayConfig", "DynamicJSON", "CurlHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .executableTarget(
+            name: "CampaignGatewayCLI",
+            dependencies: [
+                "GatewayRPC", "GatewayConfig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "MoEngageSimCLI",
+            dependencies: [
+                "MoEngageSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", .product(name: "Hummingbird", package: "hummingbird")]),
+        .testTarget(name: "MoEngageSimulatorTests", dependencies: ["MoEngageSimulator", "CurlHTTP", "DynamicJSON"]),
+        .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"]),
+        .testTarget(
+            name: "GatewayRPCTests",
+            dependencies: [
+                "GatewayRPC", "MoEngageSimulator", "CurlHTTP", "DynamicJSON", "GatewayConfig",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+    ]
+)

@@ -1,0 +1,148 @@
+import Foundation
+
+/// A JSON value whose shape is not known in advance: upstream payloads, RPC params and results.
+///
+/// Integers and floating-point numbers are kept apart so that counters stay exact integers
+/// through decoding, merging and encoding.
+public enum JSON: Sendable, Hashable {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case double(Double)
+    case string(String)
+    case array([JSON])
+    case object([String: JSON])
+}
+
+extension JSON {
+    /// The member named `key` when this is an object, otherwise nil.
+    public subscript(key: String) -> JSON? {
+        if case .object(let members) = self { return members[key] }
+        return nil
+    }
+
+    /// The members when this is an object.
+    public var objectValue: [String: JSON]? {
+        if case .object(let members) = self { return members }
+        return nil
+    }
+
+    /// The elements when this is an array.
+    public var arrayValue: [JSON]? {
+        if case .array(let elements) = self { return elements }
+        return nil
+    }
+
+    /// The text when this is a string.
+    public var stringValue: String? {
+        if case .string(let text) = self { return text }
+        return nil
+    }
+
+    /// The integer when this is an integer, or a double with no fractional part.
+    public var intValue: Int? {
+        switch self {
+        case .int(let value): return value
+        case .double(let value) where value.rounded() == value && abs(value) < 9.0e15: return Int(value)
+        default: return nil
+        }
+    }
+
+    /// The number as a double when this is numeric.
+    public var doubleValue: Double? {
+        switch self {
+        case .int(let value): return Double(value)
+        case .double(let value): return value
+        default: return nil
+        }
+    }
+
+    /// The flag when this is a boolean.
+    public var boolValue: Bool? {
+        if case .bool(let flag) = self { return flag }
+        return nil
+    }
+
+    /// True for `.null`.
+    public var isNull: Bool {
+        if case .null = self { return true }
+        return false
+    }
+}
+
+extension JSON: Codable {
+    /// Decodes any JSON value, preferring an exact integer over a double for numbers.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let flag = try? container.decode(Bool.self) {
+            self = .bool(flag)
+        } else if let integer = try? container.decode(Int.self) {
+            self = .int(integer)
+        } else if let number = try? container.decode(Double.self) {
+            self = .double(number)
+        } else if let text = try? container.decode(String.self) {
+            self = .string(text)
+        } else if let elements = try? container.decode([JSON].self) {
+            self = .array(elements)
+        } else {
+            self = .object(try container.decode([String: JSON].self))
+        }
+    }
+
+    /// Encodes the value as the JSON it represents.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let flag): try container.encode(flag)
+        case .int(let integer): try container.encode(integer)
+        case .double(let number): try container.encode(number.isFinite ? number : 0)
+        case .string(let text): try container.encode(text)
+        case .array(let elements): try container.encode(elements)
+        case .object(let members): try container.encode(members)
+        }
+    }
+}
+
+extension JSON {
+    /// Parses JSON text; throws when the bytes are not one JSON value.
+    public static func parse(_ data: some DataProtocol) throws -> JSON {
+        try JSONDecoder().decode(JSON.self, from: Data(data))
+    }
+
+    /// Serialises the value with sorted keys, so equal values give equal bytes.
+    public func encoded() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding a JSON tree cannot fail: every case maps to a JSON primitive.
+        return (try? encoder.encode(self)) ?? Data("null".utf8)
+    }
+
+    /// The serialised value as a UTF-8 string.
+    public func encodedString() -> String {
+        String(decoding: encoded(), as: UTF8.self)
+    }
+}
+
+extension JSON: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral, ExpressibleByFloatLiteral
+{
+    /// A string literal becomes `.string`.
+    public init(stringLiteral value: String) { self = .string(value) }
+    /// An integer literal becomes `.int`.
+    public init(integerLiteral value: Int) { self = .int(value) }
+    /// A float literal becomes `.double`.
+    public init(floatLiteral value: Double) { self = .double(value) }
+    /// A boolean literal becomes `.bool`.
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    /// An array literal becomes `.array`.
+    public init(arrayLiteral elements: JSON...) { self = .array(elements) }
+    /// A dictionary literal becomes `.object`.
+    public init(dictionaryLiteral elements: (String, JSON)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+    /// `nil` becomes `.null`.
+    public init(nilLiteral: ()) { self = .null }
+}
