@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // libcurl as a system library plus a shim of typed, non-variadic wrappers.
@@ -31,12 +33,24 @@ let package = Package(
         .target(name: "CurlHTTP", dependencies: ["CCurl"]),
         // A dynamic JSON value shared by the simulator and the gateway.
         .target(name: "DynamicJSON"),
+        // Strict calendar days and inclusive day ranges, as the providers' dates mean.
+        .target(name: "Dates"),
+        // Runs an in-process Hummingbird application on an ephemeral port (tests, benchmarks).
+        .target(
+            name: "ServerTesting",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         // The MoEngage/Migma simulator, as a library that tests start in-process.
         .target(
             name: "MoEngageSimulator",
             dependencies: [
-                "DynamicJSON",
+                "DynamicJSON", "Dates",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

@@ -32,7 +32,7 @@ struct CurlEasyConfigurator {
         _ = cg_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, context)
     }
 
-    private func applyMethodAndBody(_ request: HTTPRequest) {
+    private func applyMethodAndBody(_ request: HTTPClientRequest) {
         switch request.method {
         case "GET" where request.body == nil:
             setLong(CURLOPT_HTTPGET, 1)
@@ -51,7 +51,7 @@ struct CurlEasyConfigurator {
         }
     }
 
-    private func applyHeaders(_ request: HTTPRequest) {
+    private func applyHeaders(_ request: HTTPClientRequest) {
         var list: UnsafeMutablePointer<curl_slist>?
         for header in request.headers {
             list = curl_slist_append(list, "\(header.name): \(header.value)")

@@ -43,7 +43,7 @@ public final class CurlHTTPClient: Sendable {
     }
 
     /// Sends a request and returns the complete response, or throws `CurlHTTPError`.
-    public func execute(_ request: HTTPRequest) async throws -> HTTPResponse {
+    public func execute(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
         try Task.checkCancellation()
         let box = TransferBox()
         return try await withTaskCancellationHandler {

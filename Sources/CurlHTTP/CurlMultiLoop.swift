@@ -130,7 +130,7 @@ final class CurlMultiLoop: @unchecked Sendable {
             if done.result == CURLE_OK {
                 var status = 0
                 _ = cg_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
-                transfer.finish(.success(HTTPResponse(status: status, headers: transfer.headers, body: transfer.body)))
+                transfer.finish(.success(HTTPClientResponse(status: status, headers: transfer.headers, body: transfer.body)))
             } else {
                 transfer.finish(.failure(CurlErrorMapping.error(for: done.result, transfer: transfer)))
             }

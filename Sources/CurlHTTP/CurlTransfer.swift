@@ -7,9 +7,9 @@ import Synchronization
 /// Only the curl thread touches the handle, the buffers and the continuation; other threads
 /// only call `markCancelled()`, which is guarded by a mutex.
 final class CurlTransfer: @unchecked Sendable {
-    let request: HTTPRequest
+    let request: HTTPClientRequest
     let maxResponseBytes: Int
-    private let continuation: CheckedContinuation<HTTPResponse, any Error>
+    private let continuation: CheckedContinuation<HTTPClientResponse, any Error>
     private let cancelled = Mutex(false)
 
     // Curl-thread state.
@@ -20,7 +20,7 @@ final class CurlTransfer: @unchecked Sendable {
     var exceededLimit = false
     private var finished = false
 
-    init(request: HTTPRequest, maxResponseBytes: Int, continuation: CheckedContinuation<HTTPResponse, any Error>) {
+    init(request: HTTPClientRequest, maxResponseBytes: Int, continuation: CheckedContinuation<HTTPClientResponse, any Error>) {
         self.request = request
         self.maxResponseBytes = maxResponseBytes
         self.continuation = continuation
@@ -35,7 +35,7 @@ final class CurlTransfer: @unchecked Sendable {
     var isCancelled: Bool { cancelled.withLock { $0 } }
 
     /// Resumes the waiting task exactly once and frees the curl resources (curl thread only).
-    func finish(_ result: Result<HTTPResponse, any Error>) {
+    func finish(_ result: Result<HTTPClientResponse, any Error>) {
         guard !finished else { return }
         finished = true
         if let easy { curl_easy_cleanup(easy) }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// One upstream HTTP request, as the curl client sends it.
-public struct HTTPRequest: Sendable {
+public struct HTTPClientRequest: Sendable {
     /// The HTTP method, upper case (`GET`, `POST`, ...).
     public var method: String
     /// The absolute URL.

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A complete upstream HTTP response: status, headers of the final response, and body.
-public struct HTTPResponse: Sendable {
+public struct HTTPClientResponse: Sendable {
     /// The HTTP status code.
     public var status: Int
     /// Header fields of the final response, in order.

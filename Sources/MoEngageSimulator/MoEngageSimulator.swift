@@ -1,0 +1,150 @@
+import Dates
+import NIOCore
+import DynamicJSON
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// A faithful, deterministic stand-in for MoEngage's APIs, served over real HTTP.
+///
+/// It checks credentials, enforces the documented request limits and the rolling rate limits
+/// (answering 429 beyond them and recording a rule breach), serves seeded synthetic data, and
+/// injects faults on demand. `/_sim/calls` lists every call received and every breach.
+public struct MoEngageSimulator: Sendable {
+    /// The settings this simulator runs with.
+    public let configuration: SimulatorConfiguration
+    /// The synthetic data it serves.
+    public let catalog: SyntheticCatalog
+    private let ledger: SimulatorLedger
+
+    /// Creates a simulator; nothing listens until `makeApplication` is run.
+    public init(configuration: SimulatorConfiguration) {
+        self.configuration = configuration
+        self.catalog = SyntheticCatalog(seed: configuration.seed, count: configuration.campaignCount)
+        self.ledger = SimulatorLedger(limits: configuration.rateLimits, seed: configuration.seed)
+    }
+
+    /// The Hummingbird application serving the simulator on the configured host and port.
+    public func makeApplication(
+        logger: Logger = Logger(label: "moengage-sim"),
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = Router()
+        router.post("/core-services/v1/campaign-stats") { request, _ in
+            try await self.campaignStats(request)
+        }
+        router.get("/_sim/calls") { _, _ in
+            Self.jsonResponse(status: .ok, ledger.snapshot())
+        }
+        router.post("/_sim/reset") { _, _ in
+            ledger.reset()
+            return Response(status: .noContent)
+        }
+        router.get("/_sim/campaigns") { _, _ in
+            Self.jsonResponse(status: .ok, ["campaigns": .array(catalog.campaigns.map(Self.describe))])
+        }
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "moengage-sim"),
+            onServerRunning: onServerRunning,
+            logger: logger
+        )
+    }
+
+    private func campaignStats(_ request: Request) async throws -> Response {
+        let bytes = try await request.body.collect(upTo: 1 << 20)
+        let body = try? JSON.parse(Data(buffer: bytes))
+        var call = RecordedCall(
+            method: "POST", path: request.uri.path, workspace: request.headers[HTTPField.Name("MOE-APPKEY")!],
+            auth: "missing", status: 0, requestID: body?["request_id"]?.stringValue, body: body)
+        let response = await answerStats(request, body: body, call: &call)
+        call.status = Int(response.status.code)
+        ledger.record(call)
+        return response
+    }
+
+    private func answerStats(_ request: Request, body: JSON?, call: inout RecordedCall) async -> Response {
+        switch BasicCredentials.check(request.headers, against: configuration.workspaces) {
+        case .missing:
+            return Self.rejection(.unauthenticated)
+        case .invalid:
+            call.auth = "invalid"
+            return Self.rejection(.unauthenticated)
+        case .valid(let workspace):
+            call.auth = "valid"
+            if configuration.forbiddenWorkspaces.contains(workspace) { return Self.rejection(.forbidden) }
+            if ledger.admit(workspace: workspace) != nil { return Response(status: .tooManyRequests) }
+        }
+        if let fault = await injectedFault() { return fault }
+        switch StatsQuery.validate(body) {
+        case .failure(let rejection):
+            return Self.rejection(rejection)
+        case .success(let query):
+            return Self.jsonResponse(status: .ok, statsPage(query))
+        }
+    }
+
+    /// Applies latency, then rolls for a 500, a 429, a dropped connection or a malformed body.
+    private func injectedFault() async -> Response? {
+        let faults = configuration.faults
+        if faults.latencyMs > 0 {
+            try? await Task.sleep(for: .milliseconds(faults.latencyMs))
+        }
+        let dice = ledger.roll()
+        var threshold = faults.serverErrorRate
+        if dice < threshold { return Self.rejection(.serverError) }
+        threshold += faults.tooManyRequestsRate
+        if dice < threshold { return Response(status: .tooManyRequests) }
+        threshold += faults.dropRate
+        if dice < threshold {
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: "{\"response_id\": "))
+                throw SimulatedConnectionDrop()
+            })
+        }
+        threshold += faults.malformedRate
+        if dice < threshold {
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{\"data\": {\"x\": [")))
+        }
+        return nil
+    }
+
+    private func statsPage(_ query: StatsQuery) -> JSON {
+        let listed = query.campaignIDs ?? catalog.campaigns(activeIn: query.range).map(\.id)
+        let page = listed.dropFirst(query.offset).prefix(query.limit)
+        var data: [String: JSON] = [:]
+        for id in page {
+            guard let campaign = catalog.campaign(id: id),
+                let elements = catalog.statsElements(for: campaign, range: query.range, metric: query.metric, attribution: query.attribution)
+            else { continue }
+            data[id] = elements
+        }
+        return [
+            "response_id": .string(query.requestID),
+            "total_campaigns": .int(listed.count),
+            "current_page": .int(query.offset / query.limit + 1),
+            "total_pages": .int((listed.count + query.limit - 1) / query.limit),
+            "data": .object(data),
+        ]
+    }
+
+    private static func describe(_ campaign: SyntheticCampaign) -> JSON {
+        [
+            "campaign_id": .string(campaign.id), "campaign_name": .string(campaign.name),
+            "active_from": .string(campaign.active.start.iso), "active_to": .string(campaign.active.end.iso),
+            "platforms": .array(campaign.platforms.map(JSON.string)),
+        ]
+    }
+
+    static func rejection(_ rejection: UpstreamRejection) -> Response {
+        jsonResponse(status: .init(code: rejection.status), rejection.json)
+    }
+
+    static func jsonResponse(status: HTTPResponse.Status, _ json: JSON) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: json.encoded())))
+    }
+}
+
+/// Thrown from a response body writer to cut the connection mid-response.
+struct SimulatedConnectionDrop: Error {}

@@ -1,0 +1,87 @@
+import DynamicJSON
+import Synchronization
+
+/// One call the simulator received, as the admin API lists it. Credentials are never stored.
+struct RecordedCall: Sendable {
+    var method: String
+    var path: String
+    /// The `MOE-APPKEY` header, or Migma's key owner; nil when absent.
+    var workspace: String?
+    /// `valid`, `invalid` or `missing`: the credential check, never the credential.
+    var auth: String
+    var status: Int
+    var requestID: String?
+    var body: JSON?
+}
+
+/// The simulator's shared mutable state: call log, rule breaches, rolling limits and fault dice.
+///
+/// Thread-safe; every method takes one lock for a short, non-blocking critical section.
+final class SimulatorLedger: Sendable {
+    private struct State {
+        var calls: [JSON] = []
+        var breaches: [JSON] = []
+        var limiters: [String: SlidingWindowLog] = [:]
+        var random: SeededGenerator
+    }
+
+    private let state: Mutex<State>
+    private let limits: [RollingLimit]
+    private let seed: UInt64
+    private let started = ContinuousClock.now
+
+    init(limits: [RollingLimit], seed: UInt64) {
+        self.limits = limits
+        self.seed = seed
+        self.state = Mutex(State(random: SeededGenerator(seed: seed)))
+    }
+
+    private var elapsedMs: Int {
+        let elapsed = ContinuousClock.now - started
+        return Int(elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+    }
+
+    /// Counts a call against the workspace's limits; returns the limit broken (and records a breach) when over.
+    func admit(workspace: String) -> RollingLimit? {
+        let now = Double(elapsedMs) / 1_000
+        return state.withLock { state in
+            var log = state.limiters[workspace] ?? SlidingWindowLog(limits: limits)
+            let broken = log.admit(at: now)
+            state.limiters[workspace] = log
+            if let broken {
+                state.breaches.append([
+                    "at_ms": .int(Int(now * 1_000)), "workspace": .string(workspace), "limit": .string(broken.description),
+                ])
+            }
+            return broken
+        }
+    }
+
+    /// A uniform number in [0, 1) from the seeded fault generator.
+    func roll() -> Double {
+        state.withLock { Double($0.random.next() >> 11) / Double(1 << 53) }
+    }
+
+    /// Appends a call to the log.
+    func record(_ call: RecordedCall) {
+        let at = elapsedMs
+        state.withLock { state in
+            state.calls.append([
+                "seq": .int(state.calls.count + 1), "at_ms": .int(at), "method": .string(call.method),
+                "path": .string(call.path), "workspace": call.workspace.map(JSON.string) ?? .null,
+                "auth": .string(call.auth), "status": .int(call.status),
+                "request_id": call.requestID.map(JSON.string) ?? .null, "body": call.body ?? .null,
+            ])
+        }
+    }
+
+    /// The admin view: every call and every breach since the last reset.
+    func snapshot() -> JSON {
+        state.withLock { ["calls": .array($0.calls), "breaches": .array($0.breaches)] }
+    }
+
+    /// Forgets calls, breaches and rate windows; restarts the fault dice from the seed.
+    func reset() {
+        state.withLock { $0 = State(random: SeededGenerator(seed: seed)) }
+    }
+}
