@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "GatewayCore",
             dependencies: [
-                "CurlHTTP", "DynamicJSON", "GatewayConfig",
+                "CurlHTTP", "DynamicJSON", "GatewayConfig", "Dates",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]

@@ -1,0 +1,207 @@
+import Foundation
+import Yams
+
+/// Reads and validates the YAML configuration; every problem names its key and line.
+public enum ConfigLoader {
+    /// MoEngage data centers as documented.
+    public static let dataCenters: Set<String> = ["01", "02", "03", "04", "05", "06", "101"]
+    static let logLevels: Set<String> = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    /// Loads the file at `path`.
+    public static func load(path: String) throws -> GatewayConfiguration {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(key: "", line: nil, reason: "cannot read config file \(path)")
+        }
+        return try parse(String(decoding: data, as: UTF8.self))
+    }
+
+    /// Parses YAML text.
+    public static func parse(_ yaml: String) throws -> GatewayConfiguration {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: yaml) else { throw ConfigError(key: "", line: nil, reason: "the file is empty") }
+            root = node
+        } catch let error as ConfigError {
+            throw error
+        } catch let error as YamlError {
+            throw ConfigError(key: "", line: nil, reason: "not valid YAML: \(error)")
+        }
+        let top = try ConfigNode(node: root, path: "").mapping(allowed: ["listen", "workspaces", "callers", "limits", "cache", "upstream", "log"])
+        var warnings: [String] = []
+        let workspaces = try top["workspaces"].map { try $0.namedEntries().map { try workspace($0.name, $0.node, warnings: &warnings) } } ?? []
+        guard !workspaces.isEmpty else { throw ConfigError(key: "workspaces", line: nil, reason: "at least one workspace is required") }
+        let callers = try top["callers"].map { try $0.sequence().map(caller) } ?? []
+        guard !callers.isEmpty else { throw ConfigError(key: "callers", line: nil, reason: "at least one caller is required") }
+        try checkCallers(callers, top["callers"]!, workspaceNames: Set(workspaces.map(\.name)))
+        return GatewayConfiguration(
+            listen: try top["listen"].map(listen) ?? ListenConfiguration(),
+            workspaces: workspaces,
+            callers: callers,
+            limits: try top["limits"].map(limits) ?? LimitsConfiguration(),
+            cache: try top["cache"].map(cache) ?? CacheConfiguration(),
+            upstream: try top["upstream"].map(upstream) ?? UpstreamConfiguration(),
+            log: try top["log"].map(log) ?? LogConfiguration(),
+            warnings: warnings
+        )
+    }
+
+    private static func listen(_ node: ConfigNode) throws -> ListenConfiguration {
+        let members = try node.mapping(allowed: ["host", "port"])
+        var result = ListenConfiguration()
+        if let host = members["host"] { result.host = try host.string() }
+        if let port = members["port"] { result.port = try port.int(in: 0...65_535) }
+        return result
+    }
+
+    private static func workspace(_ name: String, _ node: ConfigNode, warnings: inout [String]) throws -> WorkspaceConfiguration {
+        let members = try node.mapping(allowed: [
+            "provider", "data_center", "base_url", "workspace_id", "api_key_env", "api_key_file", "api_key",
+            "secret_key_env", "secret_key_file", "secret_key", "rate_limits",
+        ])
+        let providerName = try members["provider"]?.string() ?? Provider.moengage.rawValue
+        guard let provider = Provider(rawValue: providerName) else {
+            throw members["provider"]!.error("must be one of \(Provider.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let baseURL = try baseURL(provider: provider, members: members, node: node)
+        let workspaceID = try members["workspace_id"]?.string()
+        if provider == .moengage, workspaceID == nil { throw node.error("workspace_id is required for a moengage workspace") }
+        guard let apiKey = try secret("api_key", members: members, node: node, warnings: &warnings) else {
+            throw node.error("one of api_key_env, api_key_file is required")
+        }
+        let secretKey = try secret("secret_key", members: members, node: node, warnings: &warnings)
+        let defaultLimits = provider == .moengage ? [RateLimitConfiguration(calls: 100, perSeconds: 60)] : [RateLimitConfiguration(calls: 10, perSeconds: 60)]
+        let rateLimits = try members["rate_limits"].map { try $0.sequence().map(rateLimit) } ?? defaultLimits
+        if rateLimits.isEmpty { throw members["rate_limits"]!.error("at least one limit is required") }
+        return WorkspaceConfiguration(
+            name: name, provider: provider, baseURL: baseURL, workspaceID: workspaceID, apiKey: apiKey, secretKey: secretKey,
+            rateLimits: rateLimits)
+    }
+
+    private static func baseURL(provider: Provider, members: [String: ConfigNode], node: ConfigNode) throws -> String {
+        switch (members["data_center"], members["base_url"]) {
+        case (.some, .some):
+            throw node.error("give data_center or base_url, not both")
+        case (.some(let dataCenter), nil):
+            let value = try dataCenter.string()
+            guard provider == .moengage else { throw dataCenter.error("data_center applies to moengage only; give base_url") }
+            guard dataCenters.contains(value) else {
+                throw dataCenter.error("unknown data center \"\(value)\" (one of \(dataCenters.sorted { Int($0)! < Int($1)! }.joined(separator: " ")))")
+            }
+            return "https://api-\(value).moengage.com"
+        case (nil, .some(let base)):
+            let value = try base.string()
+            guard let url = URL(string: value), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                throw base.error("must be an http or https URL")
+            }
+            return value.hasSuffix("/") ? String(value.dropLast()) : value
+        case (nil, nil):
+            throw node.error(provider == .moengage ? "one of data_center, base_url is required" : "base_url is required")
+        }
+    }
+
+    private static func secret(_ prefix: String, members: [String: ConfigNode], node: ConfigNode, warnings: inout [String]) throws
+        -> SecretReference?
+    {
+        let given = ["\(prefix)_env", "\(prefix)_file", prefix].filter { members[$0] != nil }
+        guard given.count <= 1 else { throw node.error("give only one of \(given.joined(separator: ", "))") }
+        if let env = members["\(prefix)_env"] { return .environment(try env.string()) }
+        if let file = members["\(prefix)_file"] { return .file(try file.string()) }
+        if let inline = members[prefix] {
+            warnings.append("\(inline.path): an inline secret in the config file; prefer \(prefix)_env or \(prefix)_file")
+            return .inline(try inline.string())
+        }
+        return nil
+    }
+
+    private static func rateLimit(_ node: ConfigNode) throws -> RateLimitConfiguration {
+        let members = try node.mapping(allowed: ["calls", "per_seconds"])
+        guard let calls = members["calls"], let perSeconds = members["per_seconds"] else { throw node.error("calls and per_seconds are required") }
+        return RateLimitConfiguration(calls: try calls.int(in: 1...1_000_000), perSeconds: try perSeconds.positiveNumber())
+    }
+
+    private static func caller(_ node: ConfigNode) throws -> CallerConfiguration {
+        let members = try node.mapping(allowed: ["name", "token_sha256", "token_env", "workspaces", "methods"])
+        guard let name = try members["name"]?.string() else { throw node.error("name is required") }
+        let token: TokenReference
+        switch (members["token_sha256"], members["token_env"]) {
+        case (.some(let digest), nil):
+            let hex = try digest.string().lowercased()
+            guard hex.count == 64, hex.allSatisfy(\.isHexDigit) else { throw digest.error("must be 64 hex digits (sha256 of the token)") }
+            token = .sha256Hex(hex)
+        case (nil, .some(let env)):
+            token = .environment(try env.string())
+        default:
+            throw node.error("give exactly one of token_sha256, token_env")
+        }
+        let workspaces = try members["workspaces"]?.strings() ?? []
+        let methods = try members["methods"]?.strings() ?? ["*"]
+        guard !workspaces.isEmpty else { throw node.error("workspaces is required (names, or \"*\")") }
+        return CallerConfiguration(name: name, token: token, workspaces: workspaces, methods: methods)
+    }
+
+    private static func checkCallers(_ callers: [CallerConfiguration], _ node: ConfigNode, workspaceNames: Set<String>) throws {
+        var seen: Set<String> = []
+        for (index, caller) in callers.enumerated() {
+            let path = "callers[\(index)]"
+            guard seen.insert(caller.name).inserted else {
+                throw ConfigError(key: "\(path).name", line: nil, reason: "duplicate caller name \"\(caller.name)\"")
+            }
+            for workspace in caller.workspaces where workspace != "*" && !workspaceNames.contains(workspace) {
+                throw ConfigError(key: "\(path).workspaces", line: nil, reason: "unknown workspace \"\(workspace)\"")
+            }
+        }
+    }
+
+    private static func limits(_ node: ConfigNode) throws -> LimitsConfiguration {
+        let members = try node.mapping(allowed: [
+            "max_body_bytes", "max_campaign_ids", "max_span_days", "max_upstream_calls_per_request", "request_timeout_ms",
+            "daily_report_span_days",
+        ])
+        var result = LimitsConfiguration()
+        if let value = members["max_body_bytes"] { result.maxBodyBytes = try value.int(in: 1_024...(64 << 20)) }
+        if let value = members["max_campaign_ids"] { result.maxCampaignIDs = try value.int(in: 1...100_000) }
+        if let value = members["max_span_days"] { result.maxSpanDays = try value.int(in: 1...3_660) }
+        if let value = members["max_upstream_calls_per_request"] { result.maxUpstreamCallsPerRequest = try value.int(in: 1...100_000) }
+        if let value = members["request_timeout_ms"] { result.requestTimeoutMs = try value.int(in: 100...600_000) }
+        if let value = members["daily_report_span_days"] { result.dailyReportSpanDays = try value.int(in: 1...366) }
+        return result
+    }
+
+    private static func cache(_ node: ConfigNode) throws -> CacheConfiguration {
+        let members = try node.mapping(allowed: ["max_bytes", "fresh_ttl_s", "settled_ttl_s", "settled_after_days"])
+        var result = CacheConfiguration()
+        if let value = members["max_bytes"] { result.maxBytes = try value.int(in: 0...(1 << 40)) }
+        if let value = members["fresh_ttl_s"] { result.freshTTLSeconds = try value.int(in: 0...86_400 * 30) }
+        if let value = members["settled_ttl_s"] { result.settledTTLSeconds = try value.int(in: 0...86_400 * 365) }
+        if let value = members["settled_after_days"] { result.settledAfterDays = try value.int(in: 0...365) }
+        return result
+    }
+
+    private static func upstream(_ node: ConfigNode) throws -> UpstreamConfiguration {
+        let members = try node.mapping(allowed: [
+            "connect_timeout_ms", "timeout_ms", "ca_bundle", "max_connections_per_host", "max_response_bytes", "safety_margin_ms",
+        ])
+        var result = UpstreamConfiguration()
+        if let value = members["connect_timeout_ms"] { result.connectTimeoutMs = try value.int(in: 10...120_000) }
+        if let value = members["timeout_ms"] { result.timeoutMs = try value.int(in: 10...600_000) }
+        if let value = members["ca_bundle"] { result.caBundle = try value.string() }
+        if let value = members["max_connections_per_host"] { result.maxConnectionsPerHost = try value.int(in: 1...1_024) }
+        if let value = members["max_response_bytes"] { result.maxResponseBytes = try value.int(in: 1_024...(1 << 30)) }
+        if let value = members["safety_margin_ms"] { result.safetyMarginMs = try value.int(in: 0...60_000) }
+        return result
+    }
+
+    private static func log(_ node: ConfigNode) throws -> LogConfiguration {
+        let members = try node.mapping(allowed: ["level", "format"])
+        var result = LogConfiguration()
+        if let value = members["level"] {
+            result.level = try value.string()
+            guard logLevels.contains(result.level) else { throw value.error("must be one of \(logLevels.sorted().joined(separator: ", "))") }
+        }
+        if let value = members["format"] {
+            result.format = try value.string()
+            guard ["json", "text"].contains(result.format) else { throw value.error("must be json or text") }
+        }
+        return result
+    }
+}

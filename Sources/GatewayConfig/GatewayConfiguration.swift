@@ -1,0 +1,161 @@
+/// The gateway's whole configuration, as read from one YAML file. Secrets are references, not values.
+public struct GatewayConfiguration: Sendable {
+    /// Where the gateway listens.
+    public var listen: ListenConfiguration
+    /// Upstream workspaces by name, in file order.
+    public var workspaces: [WorkspaceConfiguration]
+    /// Callers allowed to use the gateway.
+    public var callers: [CallerConfiguration]
+    /// Request limits.
+    public var limits: LimitsConfiguration
+    /// Response cache settings.
+    public var cache: CacheConfiguration
+    /// Upstream HTTP settings.
+    public var upstream: UpstreamConfiguration
+    /// Logging settings.
+    public var log: LogConfiguration
+    /// Non-fatal findings, e.g. an inline API key; logged at start.
+    public var warnings: [String]
+
+    /// The workspace with this name.
+    public func workspace(named name: String) -> WorkspaceConfiguration? {
+        workspaces.first { $0.name == name }
+    }
+}
+
+/// Host and port to bind.
+public struct ListenConfiguration: Sendable, Hashable {
+    /// Interface to bind (default `127.0.0.1`).
+    public var host: String = "127.0.0.1"
+    /// TCP port (default 8080; 0 picks a free port).
+    public var port: Int = 8080
+}
+
+/// Which provider API a workspace speaks.
+public enum Provider: String, Sendable, Hashable, CaseIterable {
+    case moengage
+    case migma
+}
+
+/// Where a secret comes from; the value itself is read by `SecretResolver`.
+public enum SecretReference: Sendable, Hashable, CustomStringConvertible {
+    /// The named environment variable.
+    case environment(String)
+    /// The file at this path (trailing newline trimmed).
+    case file(String)
+    /// Written in the config file itself (allowed, with a warning).
+    case inline(String)
+
+    /// Where the secret comes from, never its value.
+    public var description: String {
+        switch self {
+        case .environment(let name): return "env \(name)"
+        case .file(let path): return "file \(path)"
+        case .inline: return "inline ***"
+        }
+    }
+}
+
+/// At most `calls` calls in any rolling window of `perSeconds` seconds.
+public struct RateLimitConfiguration: Sendable, Hashable {
+    /// Calls per window.
+    public var calls: Int
+    /// Window length in seconds.
+    public var perSeconds: Double
+
+    /// Creates a limit.
+    public init(calls: Int, perSeconds: Double) {
+        self.calls = calls
+        self.perSeconds = perSeconds
+    }
+}
+
+/// One upstream workspace: provider, endpoint, credentials, rate limits.
+public struct WorkspaceConfiguration: Sendable, Hashable {
+    /// The name callers use.
+    public var name: String
+    /// `moengage` or `migma`.
+    public var provider: Provider
+    /// Base URL, from `base_url` or MoEngage's `data_center` (`https://api-{dc}.moengage.com`).
+    public var baseURL: String
+    /// MoEngage Workspace ID (APP ID); nil for Migma.
+    public var workspaceID: String?
+    /// The API key.
+    public var apiKey: SecretReference
+    /// The daily-report secret key, when configured.
+    public var secretKey: SecretReference?
+    /// Rolling limits, all enforced (default 100/60 s for MoEngage, 10/60 s for Migma).
+    public var rateLimits: [RateLimitConfiguration]
+}
+
+/// How a caller's bearer token is known.
+public enum TokenReference: Sendable, Hashable {
+    /// The hex SHA-256 of the token.
+    case sha256Hex(String)
+    /// An environment variable holding the token itself.
+    case environment(String)
+}
+
+/// A caller: its token and what it may use.
+public struct CallerConfiguration: Sendable, Hashable {
+    /// Name for logs and metrics.
+    public var name: String
+    /// How its token is known.
+    public var token: TokenReference
+    /// Workspace names it may use; `*` means all.
+    public var workspaces: [String]
+    /// Method globs it may call, e.g. `campaigns.*`; `*` means all.
+    public var methods: [String]
+}
+
+/// Per-request limits.
+public struct LimitsConfiguration: Sendable, Hashable {
+    /// Largest request body accepted (default 1 MiB); larger gets HTTP 413.
+    public var maxBodyBytes: Int = 1 << 20
+    /// Most campaign ids in one request (default 1000).
+    public var maxCampaignIDs: Int = 1_000
+    /// Longest date span in days, both ends included (default 366).
+    public var maxSpanDays: Int = 366
+    /// Most upstream calls one request may spend (default 300).
+    public var maxUpstreamCallsPerRequest: Int = 300
+    /// Deadline of a request without `timeout_ms` (default 30 000 ms).
+    public var requestTimeoutMs: Int = 30_000
+    /// Longest daily-report span in days (default 31).
+    public var dailyReportSpanDays: Int = 31
+}
+
+/// Response cache settings.
+public struct CacheConfiguration: Sendable, Hashable {
+    /// Memory bound in bytes (default 64 MiB).
+    public var maxBytes: Int = 64 << 20
+    /// TTL of entries touching recent days, in seconds (default 300).
+    public var freshTTLSeconds: Int = 300
+    /// TTL of entries whose window ended long ago, in seconds (default 86 400).
+    public var settledTTLSeconds: Int = 86_400
+    /// Days after which a window counts as settled (default 3).
+    public var settledAfterDays: Int = 3
+}
+
+/// Upstream HTTP settings.
+public struct UpstreamConfiguration: Sendable, Hashable {
+    /// Connect timeout per call (default 5 000 ms).
+    public var connectTimeoutMs: Int = 5_000
+    /// Total timeout per call (default 15 000 ms), further capped by the request deadline.
+    public var timeoutMs: Int = 15_000
+    /// CA bundle path for TLS peer verification (default: the system store).
+    public var caBundle: String?
+    /// Most connections to one upstream host (default 32).
+    public var maxConnectionsPerHost: Int = 32
+    /// Largest upstream response body (default 16 MiB).
+    public var maxResponseBytes: Int = 16 << 20
+    /// Added to every rate window so calls land inside the provider's window after jitter (default 1 000 ms).
+    public var safetyMarginMs: Int = 1_000
+}
+
+/// Logging settings.
+public struct LogConfiguration: Sendable, Hashable {
+    /// Level name: trace, debug, info, notice, warning, error, critical (default info).
+    public var level: String = "info"
+    /// `json` (default) or `text`.
+    public var format: String = "json"
+}

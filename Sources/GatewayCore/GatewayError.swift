@@ -1,0 +1,131 @@
+import DynamicJSON
+
+/// Every error the gateway answers with: its JSON-RPC code, its Connect code and HTTP status,
+/// a safe message, and structured data. Never carries a credential or a caller token.
+public struct GatewayError: Error, Sendable, CustomStringConvertible {
+    private enum Code: String, Sendable {
+        case parseError = "parse_error"
+        case invalidRequest = "invalid_request"
+        case methodNotFound = "method_not_found"
+        case invalidParams = "invalid_params"
+        case unauthenticated
+        case permissionDenied = "permission_denied"
+        case planTooLarge = "plan_too_large"
+        case rateBudgetExhausted = "rate_budget_exhausted"
+        case upstreamFailed = "upstream_failed"
+        case deadlineExceeded = "deadline_exceeded"
+        case internalError = "internal"
+    }
+
+    private let code: Code
+    /// A human-readable message, safe to show to the caller.
+    public let message: String
+    /// Structured details (`error.data`), or nil.
+    public let data: JSON?
+
+    private init(_ code: Code, _ message: String, _ data: JSON? = nil) {
+        self.code = code
+        self.message = message
+        self.data = data
+    }
+
+    /// -32700: the body is not JSON.
+    public static func parseError(_ detail: String) -> Self { .init(.parseError, "Parse error: \(detail)") }
+    /// -32600: not a JSON-RPC 2.0 request.
+    public static func invalidRequest(_ detail: String) -> Self { .init(.invalidRequest, "Invalid Request: \(detail)") }
+    /// -32601: no such method.
+    public static func methodNotFound(_ method: String) -> Self {
+        .init(.methodNotFound, "Method not found: \(method)", ["method": .string(method)])
+    }
+    /// -32602: a parameter is missing or wrong.
+    public static func invalidParams(field: String, reason: String) -> Self {
+        .init(.invalidParams, "Invalid params: \(field): \(reason)", ["field": .string(field), "reason": .string(reason)])
+    }
+    /// -32001: missing or unknown bearer token.
+    public static let unauthenticated = Self(.unauthenticated, "Unauthenticated: a valid bearer token is required")
+    /// -32003: the caller may not use this workspace.
+    public static func forbiddenWorkspace(_ workspace: String) -> Self {
+        .init(.permissionDenied, "Permission denied for workspace \(workspace)", ["workspace": .string(workspace)])
+    }
+    /// -32003: the caller may not call this method.
+    public static func forbiddenMethod(_ method: String) -> Self {
+        .init(.permissionDenied, "Permission denied for method \(method)", ["method": .string(method)])
+    }
+    /// -32013: the plan needs more upstream calls than one request may spend.
+    public static func planTooLarge(estimatedCalls: Int, limit: Int, reason: String? = nil) -> Self {
+        var data: [String: JSON] = ["estimated_calls": .int(estimatedCalls), "limit": .int(limit)]
+        if let reason { data["reason"] = .string(reason) }
+        return .init(.planTooLarge, "The plan needs \(estimatedCalls) upstream calls; one request may spend \(limit)", .object(data))
+    }
+    /// -32029: the rate budget cannot serve the plan before the deadline.
+    public static func rateBudgetExhausted(retryAfterMs: Int, estimatedCalls: Int) -> Self {
+        .init(
+            .rateBudgetExhausted, "The upstream rate budget cannot serve this request before its deadline",
+            ["retry_after_ms": .int(retryAfterMs), "estimated_calls": .int(estimatedCalls)])
+    }
+    /// -32050: the upstream failed; `status` 0 means no HTTP answer (timeout, dropped connection).
+    public static func upstreamFailed(status: Int, upstreamCode: String? = nil, title: String? = nil, reason: String) -> Self {
+        var data: [String: JSON] = ["upstream_status": .int(status), "reason": .string(reason)]
+        if let upstreamCode { data["code"] = .string(upstreamCode) }
+        if let title { data["title"] = .string(title) }
+        return .init(.upstreamFailed, "Upstream failed: \(reason)", .object(data))
+    }
+    /// -32004: the request's deadline passed.
+    public static let deadlineExceeded = Self(.deadlineExceeded, "Deadline exceeded")
+    /// -32603: an internal error; details are logged, not returned.
+    public static let internalError = Self(.internalError, "Internal error")
+
+    /// The JSON-RPC `error.code`.
+    public var jsonRPCCode: Int {
+        switch code {
+        case .parseError: return -32700
+        case .invalidRequest: return -32600
+        case .methodNotFound: return -32601
+        case .invalidParams: return -32602
+        case .unauthenticated: return -32001
+        case .permissionDenied: return -32003
+        case .planTooLarge: return -32013
+        case .rateBudgetExhausted: return -32029
+        case .upstreamFailed: return -32050
+        case .deadlineExceeded: return -32004
+        case .internalError: return -32603
+        }
+    }
+
+    /// The Connect protocol error code.
+    public var connectCode: String {
+        switch code {
+        case .parseError, .invalidRequest, .invalidParams: return "invalid_argument"
+        case .methodNotFound: return "unimplemented"
+        case .unauthenticated: return "unauthenticated"
+        case .permissionDenied: return "permission_denied"
+        case .planTooLarge, .rateBudgetExhausted: return "resource_exhausted"
+        case .upstreamFailed: return "unavailable"
+        case .deadlineExceeded: return "deadline_exceeded"
+        case .internalError: return "internal"
+        }
+    }
+
+    /// The HTTP status Connect uses for `connectCode`.
+    public var connectHTTPStatus: Int {
+        switch connectCode {
+        case "invalid_argument": return 400
+        case "unauthenticated": return 401
+        case "permission_denied": return 403
+        case "resource_exhausted": return 429
+        case "unimplemented": return 501
+        case "unavailable": return 503
+        case "deadline_exceeded": return 504
+        default: return 500
+        }
+    }
+
+    /// A stable, low-cardinality name, safe as a metrics label.
+    public var kind: String { code.rawValue }
+
+    /// `retry_after_ms` when the error carries one.
+    public var retryAfterMs: Int? { data?["retry_after_ms"]?.intValue }
+
+    /// `kind: message`.
+    public var description: String { "\(code.rawValue): \(message)" }
+}

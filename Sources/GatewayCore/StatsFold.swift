@@ -1,0 +1,80 @@
+import DynamicJSON
+
+/// Folds stats trees: the union of keys, integer counters summed at every level, and rates
+/// recomputed from the summed counters with the contract's table. A non-integer figure that
+/// two sides both hold (a rate outside the table, an average) is left out, never averaged;
+/// `revenue` is summed.
+public enum StatsFold {
+    /// Folds a campaign's upstream array (`[{platforms: …}]`) into one object.
+    public static func fold(_ elements: [JSON]) -> JSON {
+        guard var folded = elements.first else { return .object([:]) }
+        for element in elements.dropFirst() {
+            folded = merge(folded, element, key: "")
+        }
+        return folded
+    }
+
+    /// Merges two stats trees; `key` is the member name both values sit under.
+    public static func merge(_ left: JSON, _ right: JSON, key: String) -> JSON {
+        switch (left, right) {
+        case (.int(let a), .int(let b)):
+            return .int(a + b)
+        case (.object(let a), .object(let b)):
+            var merged: [String: JSON] = [:]
+            for name in Set(a.keys).union(b.keys) {
+                switch (a[name], b[name]) {
+                case (let x?, let y?):
+                    if let value = mergedMember(x, y, key: name) { merged[name] = value }
+                case (let only?, nil), (nil, let only?):
+                    if case .double = only, name != "revenue" { continue }
+                    merged[name] = only
+                case (nil, nil):
+                    continue
+                }
+            }
+            if key == "performance_stats" {
+                for (name, value) in StatsRates.rates(from: merged) { merged[name] = .double(value) }
+            }
+            return .object(merged)
+        default:
+            return left
+        }
+    }
+
+    private static func mergedMember(_ x: JSON, _ y: JSON, key: String) -> JSON? {
+        switch (x, y) {
+        case (.int, .int), (.object, .object):
+            return merge(x, y, key: key)
+        case _ where key == "revenue":
+            guard let a = x.doubleValue, let b = y.doubleValue else { return nil }
+            return .double(a + b)
+        default:
+            return nil
+        }
+    }
+}
+
+/// The contract's rate table (×100); a rate whose counters are absent or whose denominator is 0 is omitted.
+public enum StatsRates {
+    /// Every computable rate from a performance_stats object's integer counters.
+    public static func rates(from stats: [String: JSON]) -> [(String, Double)] {
+        func count(_ name: String) -> Int? { stats[name]?.intValue }
+        let failed: Int? = count("attempted").flatMap { attempted in count("sent").map { attempted - $0 } }
+        let table: [(String, Int?, Int?)] = [
+            ("ctr", count("click"), count("impression")),
+            ("sent_rate", count("sent"), count("attempted")),
+            ("failure_rate", failed, count("attempted")),
+            ("delivery_rate", count("delivered"), count("sent")),
+            ("read_rate", count("read"), count("delivered")),
+            ("open_rate", count("opened"), count("delivered")),
+            ("ctor", count("click"), count("opened")),
+            ("unsub_rate", count("unsubscribe"), count("delivered")),
+            ("bounce_rate", count("bounced"), count("sent")),
+            ("complaints_rate", count("complaint"), count("delivered")),
+        ]
+        return table.compactMap { name, numerator, denominator in
+            guard let numerator, let denominator, denominator != 0 else { return nil }
+            return (name, Double(numerator) / Double(denominator) * 100)
+        }
+    }
+}
