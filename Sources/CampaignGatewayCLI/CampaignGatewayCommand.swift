@@ -1,0 +1,93 @@
+import ArgumentParser
+import GatewayConfig
+import GatewayRPC
+import Hummingbird
+import Logging
+
+/// `campaign-gateway`: the service, and a config checker.
+@main
+struct CampaignGatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "campaign-gateway",
+        abstract: "One RPC surface in front of MoEngage and Migma for internal services.",
+        discussion: """
+            serve         runs the gateway from a YAML config until SIGTERM/SIGINT (graceful: in-flight requests finish).
+            check-config  validates a config file and prints the resolved setup with every secret shown as ***.
+            Both exit with status 2 on a configuration error, naming the key (and line).
+            """,
+        subcommands: [Serve.self, CheckConfig.self]
+    )
+}
+
+/// Loads a config file, or prints the error and exits with status 2.
+func loadConfiguration(path: String) throws -> GatewayConfiguration {
+    do {
+        return try ConfigLoader.load(path: path)
+    } catch let error as ConfigError {
+        printError("config error: \(error)")
+        throw ExitCode(2)
+    }
+}
+
+/// Writes a line to standard error.
+func printError(_ line: String) {
+    var standardError = StandardError()
+    print(line, to: &standardError)
+}
+
+/// Standard error as a `TextOutputStream`.
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) {
+        FileHandleStandardError.write(string)
+    }
+}
+
+extension CampaignGatewayCommand {
+    /// `campaign-gateway serve --config FILE`.
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run the gateway.")
+
+        @Option(name: .shortAndLong, help: "Path to the YAML configuration.")
+        var config: String
+
+        func run() async throws {
+            let configuration = try loadConfiguration(path: config)
+            let level = Logger.Level(rawValue: configuration.log.level) ?? .info
+            let json = configuration.log.format == "json"
+            LoggingSystem.bootstrap { label in
+                var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            let logger = Logger(label: "campaign-gateway")
+            let secrets = SecretResolver().resolve(configuration)
+            for warning in configuration.warnings { logger.warning("config warning", metadata: ["detail": "\(warning)"]) }
+            for problem in secrets.problems { logger.error("not ready", metadata: ["problem": "\(problem)"]) }
+            let app = try GatewayApplication.make(configuration: configuration, secrets: secrets, logger: logger) { channel in
+                logger.info("listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
+            }
+            try await app.runService()
+        }
+    }
+
+    /// `campaign-gateway check-config FILE`.
+    struct CheckConfig: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "check-config", abstract: "Validate a config file and print the resolved setup (secrets as ***).")
+
+        @Argument(help: "Path to the YAML configuration.")
+        var file: String
+
+        func run() throws {
+            let configuration = try loadConfiguration(path: file)
+            let secrets = SecretResolver().resolve(configuration)
+            print(ConfigSummary.render(configuration, secrets: secrets))
+            for warning in configuration.warnings { printError("warning: \(warning)") }
+            guard secrets.problems.isEmpty else {
+                for problem in secrets.problems { printError("config error: \(problem)") }
+                throw ExitCode(2)
+            }
+            print("config OK")
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import Crypto
+import Foundation
+import GatewayConfig
+import GatewayCore
+
+/// Finds the caller of a bearer token by comparing SHA-256 digests in constant time.
+///
+/// Every configured digest is compared on every call, so timing does not reveal which caller
+/// (if any) nearly matched. Tokens themselves are never stored or logged.
+public struct CallerAuthenticator: Sendable {
+    private let callers: [(identity: CallerIdentity, digest: [UInt8])]
+
+    /// Builds the table from the configured callers and their resolved digests; callers without one are skipped.
+    public init(callers: [CallerConfiguration], digests: [String: [UInt8]]) {
+        self.callers = callers.compactMap { caller in
+            digests[caller.name].map { (CallerIdentity(name: caller.name, workspaces: caller.workspaces, methods: caller.methods), $0) }
+        }
+    }
+
+    /// The caller for an `Authorization` header value, or nil when missing, malformed or unknown.
+    public func authenticate(authorization: String?) -> CallerIdentity? {
+        guard let authorization, authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else { return nil }
+        let token = authorization.dropFirst(7).trimmingCharacters(in: .whitespaces)
+        guard !token.isEmpty else { return nil }
+        let presented = Array(SHA256.hash(data: Data(token.utf8)))
+        var found: CallerIdentity?
+        for caller in callers where Self.constantTimeEqual(caller.digest, presented) {
+            found = caller.identity
+        }
+        return found
+    }
+
+    private static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for index in a.indices { difference |= a[index] ^ b[index] }
+        return difference == 0
+    }
+}

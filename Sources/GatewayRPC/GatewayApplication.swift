@@ -1,0 +1,47 @@
+import CurlHTTP
+import GatewayConfig
+import GatewayCore
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Builds the gateway: curl client, services, dispatcher, routes, and the Hummingbird application.
+public enum GatewayApplication {
+    /// The version reported by `rpc.discover`.
+    public static let version = "0.1.0"
+
+    /// The application for a loaded configuration and its resolved secrets.
+    public static func make(
+        configuration: GatewayConfiguration,
+        secrets: ResolvedSecrets,
+        logger: Logger,
+        metrics: GatewayMetrics = GatewayMetrics(),
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
+        let upstream = configuration.upstream
+        let http = try CurlHTTPClient(
+            configuration: .init(
+                maxConnectionsPerHost: upstream.maxConnectionsPerHost, maxTotalConnections: upstream.maxConnectionsPerHost * 2,
+                maxResponseBytes: upstream.maxResponseBytes, caBundlePath: upstream.caBundle))
+        let client = MoEngageClient(http: http, upstream: upstream, metrics: UpstreamMetrics(factory: metrics.factory))
+        let stats = StatsService(client: client, limits: configuration.limits)
+        let workspaces = WorkspaceDirectory(configuration: configuration, secrets: secrets)
+        let registry = MethodRegistry(
+            methods: GatewayMethods.all(stats: stats, workspaces: workspaces, limits: configuration.limits), version: version)
+        let dispatcher = RPCDispatcher(registry: registry, metrics: metrics, defaultTimeoutMs: configuration.limits.requestTimeoutMs)
+        let router = Router()
+        RPCController(
+            dispatcher: dispatcher, registry: registry,
+            authenticator: CallerAuthenticator(callers: configuration.callers, digests: secrets.tokenDigests),
+            maxBodyBytes: configuration.limits.maxBodyBytes, logger: logger
+        ).addRoutes(to: router)
+        OpsController(readinessProblems: secrets.problems, metrics: metrics).addRoutes(to: router)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port), serverName: "campaign-gateway"),
+            services: [CurlClientService(client: http)],
+            onServerRunning: onServerRunning,
+            logger: logger
+        )
+    }
+}

@@ -1,0 +1,96 @@
+import DynamicJSON
+import Foundation
+import GatewayCore
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Serves `POST /rpc` (JSON-RPC 2.0) and the Connect unary paths, both through one dispatcher.
+struct RPCController: Sendable {
+    let dispatcher: RPCDispatcher
+    let registry: MethodRegistry
+    let authenticator: CallerAuthenticator
+    let maxBodyBytes: Int
+    let logger: Logger
+
+    func addRoutes(to router: Router<BasicRequestContext>) {
+        router.post("/rpc") { request, _ in
+            await serveJSONRPC(request)
+        }
+        for method in registry.connectMethods {
+            router.post(RouterPath(method.connectPath!)) { request, _ in
+                await serveConnect(request, method: method.name)
+            }
+        }
+    }
+
+    private enum BodyOutcome {
+        case body(Data)
+        case tooLarge
+    }
+
+    private func readBody(_ request: Request) async -> BodyOutcome {
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxBodyBytes { return .tooLarge }
+        do {
+            return .body(Data(buffer: try await request.body.collect(upTo: maxBodyBytes)))
+        } catch {
+            return .tooLarge
+        }
+    }
+
+    private func serveJSONRPC(_ request: Request) async -> Response {
+        let meta = RequestMeta.make(request, logger: logger)
+        let idHeader: HTTPFields = [RequestMeta.requestIDHeader: meta.requestID]
+        guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else {
+            meta.logger.info("rpc unauthenticated")
+            return HTTPJSON.response(.unauthorized, RPCDispatcher.errorResponse(id: .null, .unauthenticated), headers: idHeader)
+        }
+        guard case .body(let body) = await readBody(request) else {
+            return HTTPJSON.response(
+                .contentTooLarge, RPCDispatcher.errorResponse(id: .null, .invalidRequest("the body is over \(maxBodyBytes) bytes")), headers: idHeader)
+        }
+        guard let answer = await dispatcher.serveJSONRPC(body: body, caller: caller, meta: meta) else {
+            return Response(status: .noContent, headers: idHeader)
+        }
+        return HTTPJSON.response(.ok, answer, headers: idHeader)
+    }
+
+    private func serveConnect(_ request: Request, method: String) async -> Response {
+        let meta = RequestMeta.make(request, logger: logger)
+        let idHeader: HTTPFields = [RequestMeta.requestIDHeader: meta.requestID]
+        guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else {
+            return connectError(.unauthenticated, headers: idHeader)
+        }
+        guard let contentType = request.headers[.contentType], contentType.lowercased().hasPrefix("application/json") else {
+            return HTTPJSON.response(
+                .unsupportedMediaType, ["code": "invalid_argument", "message": "Content-Type must be application/json"], headers: idHeader)
+        }
+        guard case .body(let body) = await readBody(request) else {
+            return HTTPJSON.response(
+                .contentTooLarge, ["code": "resource_exhausted", "message": .string("the body is over \(maxBodyBytes) bytes")], headers: idHeader)
+        }
+        let params: JSON
+        do {
+            params = body.isEmpty ? .object([:]) : try JSON.parse(body)
+        } catch {
+            return connectError(.parseError("the body is not valid JSON"), headers: idHeader)
+        }
+        switch await dispatcher.invoke(methodName: method, params: params, caller: caller, meta: meta) {
+        case .success(let result):
+            return HTTPJSON.response(.ok, result, headers: idHeader)
+        case .failure(let error):
+            return connectError(error, headers: idHeader)
+        }
+    }
+
+    /// Connect's error JSON `{code, message}` (plus our `data`) with Connect's HTTP status.
+    private func connectError(_ error: GatewayError, headers: HTTPFields) -> Response {
+        var fields = headers
+        if let retryAfterMs = error.retryAfterMs {
+            fields[.retryAfter] = String((retryAfterMs + 999) / 1_000)
+        }
+        var body: [String: JSON] = ["code": .string(error.connectCode), "message": .string(error.message)]
+        if let data = error.data { body["data"] = data }
+        return HTTPJSON.response(.init(code: error.connectHTTPStatus), .object(body), headers: fields)
+    }
+}

@@ -1,0 +1,132 @@
+import DynamicJSON
+import Foundation
+import GatewayCore
+import Logging
+
+/// What the transport knows about a call before a method runs.
+public struct CallMeta: Sendable {
+    /// The request id (from `X-Request-Id` or generated).
+    public var requestID: String
+    /// `Connect-Timeout-Ms`, when given.
+    public var headerTimeoutMs: Int?
+    /// Logger carrying the request id.
+    public var logger: Logger
+}
+
+/// Runs method calls for both transports: JSON-RPC 2.0 (single, batch, notifications) and Connect.
+///
+/// It checks method scopes, sets the deadline, runs the handler, and turns every failure into
+/// a `GatewayError`; it records a metric and a log line per call.
+public struct RPCDispatcher: Sendable {
+    private let registry: MethodRegistry
+    private let metrics: GatewayMetrics
+    private let defaultTimeoutMs: Int
+
+    /// Creates a dispatcher.
+    public init(registry: MethodRegistry, metrics: GatewayMetrics, defaultTimeoutMs: Int) {
+        self.registry = registry
+        self.metrics = metrics
+        self.defaultTimeoutMs = defaultTimeoutMs
+    }
+
+    /// Runs one call of `methodName` for an authenticated caller.
+    public func invoke(methodName: String, params: JSON?, caller: CallerIdentity, meta: CallMeta) async -> Result<JSON, GatewayError> {
+        let started = ContinuousClock.now
+        let result = await run(methodName: methodName, params: params, caller: caller, meta: meta, started: started)
+        let elapsed = ContinuousClock.now - started
+        let code: String
+        switch result {
+        case .success: code = "ok"
+        case .failure(let error): code = error.kind
+        }
+        let label = registry.method(named: methodName) == nil ? "unknown" : methodName
+        metrics.recordCall(method: label, code: code, duration: elapsed)
+        meta.logger.info(
+            "rpc call",
+            metadata: ["method": "\(label)", "caller": "\(caller.name)", "code": "\(code)", "duration_ms": "\(elapsed.milliseconds)"])
+        return result
+    }
+
+    private func run(methodName: String, params: JSON?, caller: CallerIdentity, meta: CallMeta, started: ContinuousClock.Instant) async
+        -> Result<JSON, GatewayError>
+    {
+        guard let method = registry.method(named: methodName) else { return .failure(.methodNotFound(methodName)) }
+        guard method.isPublic || caller.mayCall(method: methodName) else { return .failure(.forbiddenMethod(methodName)) }
+        let timeoutMs = params?["timeout_ms"]?.intValue.flatMap { (1...600_000).contains($0) ? $0 : nil } ?? meta.headerTimeoutMs ?? defaultTimeoutMs
+        let context = CallContext(requestID: meta.requestID, caller: caller, deadline: started + .milliseconds(timeoutMs), logger: meta.logger)
+        do {
+            return .success(try await method.handler(params, context))
+        } catch let error as GatewayError {
+            return .failure(error)
+        } catch is CancellationError {
+            return .failure(.deadlineExceeded)
+        } catch {
+            meta.logger.error("internal error", metadata: ["method": "\(methodName)", "error": "\(type(of: error))"])
+            return .failure(.internalError)
+        }
+    }
+
+    /// Serves a JSON-RPC body; nil when every request was a notification (nothing to answer).
+    public func serveJSONRPC(body: Data, caller: CallerIdentity, meta: CallMeta) async -> JSON? {
+        let parsed: JSON
+        do {
+            parsed = try JSON.parse(body)
+        } catch {
+            return Self.errorResponse(id: .null, .parseError("the body is not valid JSON"))
+        }
+        guard case .array(let batch) = parsed else {
+            return await serveOne(parsed, caller: caller, meta: meta)
+        }
+        guard !batch.isEmpty else { return Self.errorResponse(id: .null, .invalidRequest("an empty batch")) }
+        let answers = await withTaskGroup(of: (Int, JSON?).self) { group in
+            for (index, element) in batch.enumerated() {
+                var elementMeta = meta
+                elementMeta.requestID = "\(meta.requestID)-\(index)"
+                elementMeta.logger[metadataKey: "request_id"] = "\(elementMeta.requestID)"
+                group.addTask { (index, await serveOne(element, caller: caller, meta: elementMeta)) }
+            }
+            var collected: [(Int, JSON?)] = []
+            for await answer in group { collected.append(answer) }
+            return collected.sorted { $0.0 < $1.0 }.compactMap(\.1)
+        }
+        return answers.isEmpty ? nil : .array(answers)
+    }
+
+    private func serveOne(_ request: JSON, caller: CallerIdentity, meta: CallMeta) async -> JSON? {
+        guard case .object(let members) = request else { return Self.errorResponse(id: .null, .invalidRequest("a request must be an object")) }
+        let id = members["id"]
+        let validID: JSON
+        switch id {
+        case nil, .null?, .string?, .int?, .double?: validID = id ?? .null
+        default: return Self.errorResponse(id: .null, .invalidRequest("id must be a string, a number or null"))
+        }
+        guard members["jsonrpc"] == "2.0" else { return Self.errorResponse(id: validID, .invalidRequest("jsonrpc must be \"2.0\"")) }
+        guard let method = members["method"]?.stringValue else { return Self.errorResponse(id: validID, .invalidRequest("method must be a string")) }
+        let params = members["params"]
+        switch params {
+        case nil, .object?: break
+        case .array?: return Self.errorResponse(id: validID, .invalidParams(field: "params", reason: "must be an object (by-name)"))
+        default: return Self.errorResponse(id: validID, .invalidRequest("params must be an object"))
+        }
+        let result = await invoke(methodName: method, params: params, caller: caller, meta: meta)
+        guard id != nil else { return nil }
+        switch result {
+        case .success(let value): return ["jsonrpc": "2.0", "id": validID, "result": value]
+        case .failure(let error): return Self.errorResponse(id: validID, error)
+        }
+    }
+
+    /// A JSON-RPC error response object.
+    public static func errorResponse(id: JSON, _ error: GatewayError) -> JSON {
+        var body: [String: JSON] = ["code": .int(error.jsonRPCCode), "message": .string(error.message)]
+        if let data = error.data { body["data"] = data }
+        return ["jsonrpc": "2.0", "id": id, "error": .object(body)]
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds.
+    var milliseconds: Int64 {
+        components.seconds * 1_000 + components.attoseconds / 1_000_000_000_000_000
+    }
+}
