@@ -102,14 +102,18 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", .product(name: "Hummingbird", package: "hummingbird")]),
-        .testTarget(name: "MoEngageSimulatorTests", dependencies: ["MoEngageSimulator", "CurlHTTP", "DynamicJSON"]),
+        .testTarget(
+            name: "CurlHTTPTests",
+            dependencies: ["CurlHTTP", "ServerTesting", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types")]
+        ),
+        .testTarget(name: "MoEngageSimulatorTests", dependencies: ["MoEngageSimulator", "CurlHTTP", "DynamicJSON", "Dates", "ServerTesting"]),
         .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"]),
         .testTarget(
             name: "GatewayRPCTests",
             dependencies: [
-                "GatewayRPC", "MoEngageSimulator", "CurlHTTP", "DynamicJSON", "GatewayConfig",
+                "GatewayRPC", "GatewayCore", "MoEngageSimulator", "CurlHTTP", "DynamicJSON", "GatewayConfig", "Dates", "ServerTesting",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

@@ -1,4 +1,5 @@
 import Hummingbird
+import Logging
 import NIOCore
 
 /// Runs a Hummingbird application on an ephemeral loopback port for the length of a closure.
@@ -6,6 +7,13 @@ import NIOCore
 /// Used by tests and benchmarks to talk real HTTP to in-process servers. The application is
 /// cancelled (and so shut down) when the closure returns or throws.
 public enum LiveServer {
+    /// A logger that only reports critical problems, to keep test output readable.
+    public static var quietLogger: Logger {
+        var logger = Logger(label: "test-server")
+        logger.logLevel = .critical
+        return logger
+    }
+
     /// Builds the application with a port reporter, waits until it listens, then runs `body(port)`.
     public static func withRunning<App: ApplicationProtocol, Result: Sendable>(
         _ makeApplication: (@escaping @Sendable (any Channel) async -> Void) async throws -> App,

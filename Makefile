@@ -1,0 +1,46 @@
+# campaign-gateway: the commands a newcomer needs. `make demo` and `make test` work on a fresh Debian machine.
+SWIFT ?= swift
+SIM_PORT ?= 9090
+GATEWAY_PORT ?= 8080
+
+.PHONY: help deps build release test demo bench check-config format lint clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+deps: ## Install the system packages the build needs (libcurl headers), if missing
+	@if [ ! -f /usr/include/x86_64-linux-gnu/curl/curl.h ] && [ ! -f /usr/include/curl/curl.h ]; then \
+		echo "installing libcurl4-openssl-dev"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libcurl4-openssl-dev pkg-config; \
+	fi
+
+build: deps ## Debug build
+	$(SWIFT) build
+
+release: deps ## Release build
+	$(SWIFT) build -c release
+
+test: deps ## Build and run every test (real HTTP on loopback against the in-process simulator)
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+demo: build ## Start moengage-sim and the gateway on loopback and print ready-to-paste curl calls
+	@SIM_PORT=$(SIM_PORT) GATEWAY_PORT=$(GATEWAY_PORT) bash scripts/demo.sh
+
+bench: deps ## Release build, then the benchmarks (figures go to BENCHMARKS.md by hand)
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+	$(SWIFT) build -c release --product gateway-bench
+	./.build/release/gateway-bench
+
+check-config: build ## Validate deploy/gateway.example.yaml with example secrets in the environment
+	MOENGAGE_MARKETING_API_KEY=example MOENGAGE_MARKETING_SECRET_KEY=example MIGMA_API_KEY=example REPORTING_SERVICE_TOKEN=example \
+		./.build/debug/campaign-gateway check-config deploy/gateway.example.yaml
+
+format: ## Format the sources with swift-format
+	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
+
+lint: ## Check formatting with swift-format
+	$(SWIFT) format lint --recursive Sources Tests Package.swift
+
+clean: ## Remove build products
+	rm -rf .build

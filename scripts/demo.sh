@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Starts moengage-sim and the gateway on loopback with deploy/demo.yaml, prints curl calls, waits for Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIM_PORT=${SIM_PORT:-9090}
+GATEWAY_PORT=${GATEWAY_PORT:-8080}
+BIN=.build/debug
+export DEMO_MOENGAGE_API_KEY=demo-api-key
+export DEMO_CALLER_TOKEN=demo-token
+
+config=$(mktemp --suffix=.yaml)
+sed -e "s/port: 8080/port: ${GATEWAY_PORT}/" -e "s#http://127.0.0.1:9090#http://127.0.0.1:${SIM_PORT}#" deploy/demo.yaml > "$config"
+
+"$BIN/moengage-sim" --port "$SIM_PORT" --workspace "DEMO_WORKSPACE:${DEMO_MOENGAGE_API_KEY}" > /tmp/moengage-sim.log 2>&1 &
+sim=$!
+"$BIN/campaign-gateway" serve --config "$config" > /tmp/campaign-gateway.log 2>&1 &
+gateway=$!
+cleanup() { kill "$gateway" "$sim" 2>/dev/null || true; wait 2>/dev/null || true; rm -f "$config"; }
+trap cleanup EXIT INT TERM
+
+for _ in $(seq 1 50); do
+  curl -sf "http://127.0.0.1:${GATEWAY_PORT}/readyz" >/dev/null 2>&1 && curl -sf "http://127.0.0.1:${SIM_PORT}/_sim/campaigns" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+ids=$(curl -s "http://127.0.0.1:${SIM_PORT}/_sim/campaigns" | python3 -c '
+import json, sys
+always = [c["campaign_id"] for c in json.load(sys.stdin)["campaigns"] if c["active_from"] == "2025-01-01" and c["active_to"] == "2026-12-31"]
+print(",".join("\"%s\"" % i for i in always[:3]))')
+G="http://127.0.0.1:${GATEWAY_PORT}"
+cat <<MSG
+
+campaign-gateway is up on ${G} (logs: /tmp/campaign-gateway.log), moengage-sim on http://127.0.0.1:${SIM_PORT} (logs: /tmp/moengage-sim.log).
+Paste these:
+
+# Stats for three campaigns over March 2025 (JSON-RPC)
+curl -s ${G}/rpc -H 'Authorization: Bearer ${DEMO_CALLER_TOKEN}' -d '{"jsonrpc":"2.0","id":1,"method":"campaigns.getStats","params":{"campaign_ids":[${ids}],"start_date":"2025-03-01","end_date":"2025-03-30"}}'
+
+# The same through the Connect path
+curl -s ${G}/gateway.v1.CampaignService/GetStats -H 'Authorization: Bearer ${DEMO_CALLER_TOKEN}' -H 'Content-Type: application/json' -d '{"campaign_ids":[${ids}],"start_date":"2025-03-01","end_date":"2025-03-30"}'
+
+# Every campaign active in the first week of March 2025
+curl -s ${G}/rpc -H 'Authorization: Bearer ${DEMO_CALLER_TOKEN}' -d '{"jsonrpc":"2.0","id":2,"method":"campaigns.getStats","params":{"start_date":"2025-03-01","end_date":"2025-03-07"}}'
+
+# The plan only, nothing spent
+curl -s ${G}/rpc -H 'Authorization: Bearer ${DEMO_CALLER_TOKEN}' -d '{"jsonrpc":"2.0","id":3,"method":"campaigns.getStats","params":{"campaign_ids":[${ids}],"start_date":"2025-03-01","end_date":"2025-03-30","dry_run":true}}'
+
+# The methods (OpenRPC), the ops endpoints, the simulator's call log
+curl -s ${G}/rpc -H 'Authorization: Bearer ${DEMO_CALLER_TOKEN}' -d '{"jsonrpc":"2.0","id":4,"method":"rpc.discover"}'
+curl -s ${G}/healthz; curl -s ${G}/readyz; curl -s ${G}/metrics
+curl -s http://127.0.0.1:${SIM_PORT}/_sim/calls
+
+Ctrl-C stops both.
+MSG
+wait "$gateway"
