@@ -1,0 +1,122 @@
+import Foundation
+import GatewayConfig
+import Testing
+
+private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+private let minimal = """
+    workspaces:
+      demo:
+        data_center: "01"
+        workspace_id: WS
+        api_key_env: DEMO_KEY
+    callers:
+      - name: svc
+        token_env: SVC_TOKEN
+        workspaces: [demo]
+    """
+
+/// Parses YAML and returns the error it raises, or nil.
+private func configError(_ yaml: String) -> ConfigError? {
+    do {
+        _ = try ConfigLoader.parse(yaml)
+        return nil
+    } catch {
+        return error as? ConfigError
+    }
+}
+
+@Suite struct ConfigLoaderTests {
+    @Test func theExampleConfigPassesWithItsDocumentedEnvironment() throws {
+        let configuration = try ConfigLoader.load(path: repositoryRoot.appendingPathComponent("deploy/gateway.example.yaml").path)
+        let secrets = SecretResolver(environment: [
+            "MOENGAGE_MARKETING_API_KEY": "k1", "MOENGAGE_MARKETING_SECRET_KEY": "s1", "MIGMA_API_KEY": "k2", "REPORTING_SERVICE_TOKEN": "t",
+        ]).resolve(configuration)
+        #expect(secrets.problems.isEmpty)
+        #expect(configuration.workspaces.map(\.name) == ["marketing", "newsletters"])
+        #expect(configuration.workspace(named: "marketing")?.baseURL == "https://api-01.moengage.com")
+        #expect(configuration.workspace(named: "newsletters")?.rateLimits == [RateLimitConfiguration(calls: 10, perSeconds: 60)])
+    }
+
+    @Test func theDemoConfigParses() throws {
+        let configuration = try ConfigLoader.load(path: repositoryRoot.appendingPathComponent("deploy/demo.yaml").path)
+        #expect(configuration.workspaces.first?.baseURL == "http://127.0.0.1:9090")
+    }
+
+    @Test func appliesDocumentedDefaults() throws {
+        let configuration = try ConfigLoader.parse(minimal)
+        #expect(configuration.listen.host == "127.0.0.1" && configuration.listen.port == 8080)
+        #expect(configuration.limits.maxCampaignIDs == 1_000)
+        #expect(configuration.limits.maxSpanDays == 366)
+        #expect(configuration.limits.maxUpstreamCallsPerRequest == 300)
+        #expect(configuration.limits.maxBodyBytes == 1 << 20)
+        #expect(configuration.limits.requestTimeoutMs == 30_000)
+        #expect(configuration.upstream.safetyMarginMs == 1_000)
+        #expect(configuration.workspaces[0].rateLimits == [RateLimitConfiguration(calls: 100, perSeconds: 60)])
+        #expect(configuration.callers[0].methods == ["*"])
+    }
+
+    @Test func namesAnUnknownKeyWithItsLine() {
+        let error = configError(minimal.replacingOccurrences(of: "    api_key_env: DEMO_KEY", with: "    api_key_env: DEMO_KEY\n    api_kee: x"))
+        #expect(error?.key == "workspaces.demo.api_kee")
+        #expect(error?.line == 6)
+        #expect(error?.description.contains("unknown key") == true)
+    }
+
+    @Test func rejectsAnUnknownDataCenter() {
+        let error = configError(minimal.replacingOccurrences(of: "\"01\"", with: "\"07\""))
+        #expect(error?.key == "workspaces.demo.data_center")
+        #expect(error?.reason.contains("unknown data center") == true)
+    }
+
+    @Test func rejectsACallerNamingAnUnknownWorkspace() {
+        let error = configError(minimal.replacingOccurrences(of: "workspaces: [demo]", with: "workspaces: [demo, other]"))
+        #expect(error?.key == "callers[0].workspaces")
+        #expect(error?.reason.contains("\"other\"") == true)
+    }
+
+    @Test func requiresACredentialReference() {
+        let error = configError(minimal.replacingOccurrences(of: "    api_key_env: DEMO_KEY\n", with: ""))
+        #expect(error?.key == "workspaces.demo")
+        #expect(error?.reason.contains("api_key_env") == true)
+    }
+
+    @Test func rejectsBothDataCenterAndBaseURL() {
+        let error = configError(minimal.replacingOccurrences(of: "data_center: \"01\"", with: "data_center: \"01\"\n    base_url: http://x"))
+        #expect(error?.reason.contains("not both") == true)
+    }
+
+    @Test func rejectsAMalformedTokenDigest() {
+        let error = configError(minimal.replacingOccurrences(of: "token_env: SVC_TOKEN", with: "token_sha256: abc"))
+        #expect(error?.key == "callers[0].token_sha256")
+    }
+
+    @Test func warnsAboutAnInlineKeyWithoutRevealingIt() throws {
+        let configuration = try ConfigLoader.parse(minimal.replacingOccurrences(of: "api_key_env: DEMO_KEY", with: "api_key: sup3r-secret"))
+        #expect(configuration.warnings.count == 1)
+        #expect(!configuration.warnings[0].contains("sup3r-secret"))
+        let summary = ConfigSummary.render(configuration, secrets: SecretResolver(environment: ["SVC_TOKEN": "t"]).resolve(configuration))
+        #expect(!summary.contains("sup3r-secret"))
+    }
+
+    @Test func listsMissingSecretsByReferenceNeverByValue() throws {
+        let configuration = try ConfigLoader.parse(minimal)
+        let secrets = SecretResolver(environment: ["SVC_TOKEN": "the-token"]).resolve(configuration)
+        #expect(secrets.problems == ["workspace demo: api key env DEMO_KEY is not set"])
+        #expect(secrets.tokenDigests["svc"]?.count == 32)
+    }
+
+    @Test func readsSecretsFromFilesTrimmingTheNewline() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("key-\(UUID().uuidString)")
+        try "file-key\n".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let configuration = try ConfigLoader.parse(minimal.replacingOccurrences(of: "api_key_env: DEMO_KEY", with: "api_key_file: \(file.path)"))
+        let secrets = SecretResolver(environment: ["SVC_TOKEN": "t"]).resolve(configuration)
+        #expect(secrets.apiKeys["demo"]?.value == "file-key")
+        #expect("\(secrets.apiKeys["demo"]!)" == "***")
+    }
+
+    @Test func rejectsInvalidYAML() {
+        #expect(configError("workspaces: [unclosed") != nil)
+    }
+}
