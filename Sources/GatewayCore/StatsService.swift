@@ -27,6 +27,9 @@ public struct StatsService: Sendable {
         guard params.view == "full" else { throw GatewayError.invalidParams(field: "view", reason: "view \"summary\" is not served yet") }
         guard let range = params.range else { throw GatewayError.invalidParams(field: "start_date", reason: "required for a moengage workspace") }
         let plan = StatsPlan(range: range, ids: params.campaignIDs)
+        if params.dryRun {
+            return planDescription(plan, params: params, workspace: workspace)
+        }
         guard plan.windows.count == 1 else {
             throw GatewayError.planTooLarge(
                 estimatedCalls: plan.estimatedCalls, limit: limits.maxUpstreamCallsPerRequest,
@@ -34,9 +37,6 @@ public struct StatsService: Sendable {
         }
         guard plan.estimatedCalls <= limits.maxUpstreamCallsPerRequest else {
             throw GatewayError.planTooLarge(estimatedCalls: plan.estimatedCalls, limit: limits.maxUpstreamCallsPerRequest)
-        }
-        if params.dryRun {
-            return planDescription(plan, params: params, workspace: workspace)
         }
         let window = plan.windows[0]
         let fetched = try await withDeadline(context.deadline) { [self] in

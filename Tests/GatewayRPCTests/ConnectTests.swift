@@ -1,0 +1,65 @@
+import DynamicJSON
+import Testing
+
+@Suite struct ConnectTests {
+    private let path = "/gateway.v1.CampaignService/GetStats"
+
+    @Test func servesTheSameResultAsJSONRPC() async throws {
+        try await GatewayHarness.with { gateway in
+            let id = gateway.alwaysActiveIDs[0]
+            let params: JSON = ["workspace": "main", "campaign_ids": [.string(id)], "start_date": "2025-03-01", "end_date": "2025-03-02"]
+            let viaConnect = try await gateway.connect(path, params)
+            let viaRPC = try await gateway.call("campaigns.getStats", params)
+            #expect(viaConnect.status == 200)
+            #expect(viaConnect.json != nil)
+            #expect(viaConnect.json == viaRPC.json?["result"])
+        }
+    }
+
+    @Test(arguments: [
+        (JSON.object(["workspace": "main", "start_date": "2025-02-30", "end_date": "2025-03-01"]), 400, "invalid_argument"),
+        (JSON.object(["workspace": "other", "start_date": "2025-03-01", "end_date": "2025-03-01"]), 403, "permission_denied"),
+        (JSON.object(["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-01-01", "end_date": "2025-03-01"]), 429, "resource_exhausted"),
+    ])
+    func mapsErrorsToConnectCodesAndStatuses(params: JSON, status: Int, code: String) async throws {
+        try await GatewayHarness.with { gateway in
+            let answer = try await gateway.connect(path, params, token: TestSecrets.soloToken)
+            #expect(answer.status == status)
+            #expect(answer.json?["code"] == .string(code))
+            #expect(answer.json?["message"]?.stringValue?.isEmpty == false)
+        }
+    }
+
+    @Test func answers401WithoutAToken() async throws {
+        try await GatewayHarness.with { gateway in
+            let answer = try await gateway.connect(path, [:], token: nil)
+            #expect(answer.status == 401)
+            #expect(answer.json?["code"] == "unauthenticated")
+        }
+    }
+
+    @Test func answers503ForAnUpstreamFailure() async throws {
+        try await GatewayHarness.with(simulator: GatewayHarness.simulatorConfiguration(faults: .init(serverErrorRate: 1))) { gateway in
+            let answer = try await gateway.connect(path, ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-01"])
+            #expect(answer.status == 503)
+            #expect(answer.json?["code"] == "unavailable")
+        }
+    }
+
+    @Test func honoursConnectTimeoutMs() async throws {
+        try await GatewayHarness.with(simulator: GatewayHarness.simulatorConfiguration(faults: .init(latencyMs: 1_500))) { gateway in
+            let answer = try await gateway.connect(
+                path, ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-01"],
+                headers: [("Content-Type", "application/json"), ("Connect-Timeout-Ms", "200")])
+            #expect(answer.status == 504)
+            #expect(answer.json?["code"] == "deadline_exceeded")
+        }
+    }
+
+    @Test func refusesANonJSONContentType() async throws {
+        try await GatewayHarness.with { gateway in
+            let answer = try await gateway.connect(path, [:], headers: [("Content-Type", "application/proto")])
+            #expect(answer.status == 415)
+        }
+    }
+}

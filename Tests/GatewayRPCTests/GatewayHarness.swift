@@ -1,0 +1,145 @@
+import CurlHTTP
+import DynamicJSON
+import Foundation
+import GatewayConfig
+import GatewayRPC
+import InMemoryLogging
+import Logging
+import MoEngageSimulator
+import ServerTesting
+
+/// Secrets used by the harness; tests assert none of them ever leaves the gateway.
+enum TestSecrets {
+    static let mainKey = "main-key-Zx81-secret"
+    static let otherKey = "other-key-Qw22-secret"
+    static let reportingToken = "tok-reporting-7f3a"
+    static let narrowToken = "tok-narrow-19be"
+    static let soloToken = "tok-solo-55c1"
+    static let all = [mainKey, otherKey, reportingToken, narrowToken, soloToken]
+    static let environment = [
+        "MAIN_KEY": mainKey, "OTHER_KEY": otherKey, "REPORTING_TOKEN": reportingToken, "NARROW_TOKEN": narrowToken, "SOLO_TOKEN": soloToken,
+    ]
+}
+
+/// An HTTP answer as a test sees it.
+struct Answer {
+    var status: Int
+    var headers: [(name: String, value: String)]
+    var body: Data
+
+    var json: JSON? { try? JSON.parse(body) }
+    var text: String { String(decoding: body, as: UTF8.self) }
+    func header(_ name: String) -> String? { headers.first { $0.name.lowercased() == name.lowercased() }?.value }
+}
+
+/// The simulator and the gateway, both in-process on ephemeral loopback ports, talking real HTTP.
+struct GatewayHarness {
+    let gatewayBase: String
+    let simBase: String
+    let simulator: MoEngageSimulator
+    let client: CurlHTTPClient
+    let logs: InMemoryLogHandler
+
+    /// The gateway config; `SIM` is replaced by the simulator's base URL.
+    static func yaml(limits: String = "") -> String {
+        """
+        listen: {host: 127.0.0.1, port: 0}
+        workspaces:
+          main: {provider: moengage, base_url: SIM, workspace_id: WS_MAIN, api_key_env: MAIN_KEY}
+          other: {provider: moengage, base_url: SIM, workspace_id: WS_OTHER, api_key_env: OTHER_KEY}
+        callers:
+          - {name: reporting, token_env: REPORTING_TOKEN, workspaces: [main, other], methods: ["campaigns.*"]}
+          - {name: narrow, token_env: NARROW_TOKEN, workspaces: [main], methods: ["campaigns.list"]}
+          - {name: solo, token_env: SOLO_TOKEN, workspaces: [main], methods: ["*"]}
+        \(limits)
+        """
+    }
+
+    static func simulatorConfiguration(faults: FaultInjection = FaultInjection(), forbidden: Set<String> = []) -> SimulatorConfiguration {
+        SimulatorConfiguration(
+            workspaces: ["WS_MAIN": TestSecrets.mainKey, "WS_OTHER": TestSecrets.otherKey], forbiddenWorkspaces: forbidden, faults: faults)
+    }
+
+    static func with<T: Sendable>(
+        simulator simulatorConfiguration: SimulatorConfiguration = simulatorConfiguration(),
+        yaml: String = yaml(),
+        environment: [String: String] = TestSecrets.environment,
+        _ body: (GatewayHarness) async throws -> T
+    ) async throws -> T {
+        let simulator = MoEngageSimulator(configuration: simulatorConfiguration)
+        let client = try CurlHTTPClient()
+        defer { client.shutdown() }
+        return try await LiveServer.withRunning({ onRunning in
+            simulator.makeApplication(logger: LiveServer.quietLogger, onServerRunning: onRunning)
+        }) { simPort in
+            let simBase = "http://127.0.0.1:\(simPort)"
+            let configuration = try ConfigLoader.parse(yaml.replacingOccurrences(of: "SIM", with: simBase))
+            let secrets = SecretResolver(environment: environment).resolve(configuration)
+            var handler = InMemoryLogHandler()
+            handler.logLevel = .trace
+            let logs = handler
+            let logger = Logger(label: "gateway-under-test") { _ in logs }
+            return try await LiveServer.withRunning({ onRunning in
+                try GatewayApplication.make(configuration: configuration, secrets: secrets, logger: logger, onServerRunning: onRunning)
+            }) { gatewayPort in
+                try await body(
+                    GatewayHarness(
+                        gatewayBase: "http://127.0.0.1:\(gatewayPort)", simBase: simBase, simulator: simulator, client: client, logs: logs))
+            }
+        }
+    }
+
+    /// Sends raw bytes to a gateway path.
+    func send(_ path: String, body: Data?, token: String? = TestSecrets.reportingToken, headers: [(String, String)] = [], method: String = "POST")
+        async throws -> Answer
+    {
+        var fields = headers
+        if let token { fields.append(("Authorization", "Bearer \(token)")) }
+        let response = try await client.execute(
+            HTTPClientRequest(method: method, url: gatewayBase + path, headers: fields.map { (name: $0.0, value: $0.1) }, body: body))
+        return Answer(status: response.status, headers: response.headers, body: response.body)
+    }
+
+    /// POSTs a JSON-RPC body to `/rpc`.
+    func rpc(_ request: JSON, token: String? = TestSecrets.reportingToken, headers: [(String, String)] = []) async throws -> Answer {
+        try await send("/rpc", body: request.encoded(), token: token, headers: headers)
+    }
+
+    /// Calls one JSON-RPC method and returns the whole answer.
+    func call(_ method: String, _ params: JSON, token: String? = TestSecrets.reportingToken, headers: [(String, String)] = []) async throws -> Answer {
+        try await rpc(["jsonrpc": "2.0", "id": 1, "method": .string(method), "params": params], token: token, headers: headers)
+    }
+
+    /// POSTs params to a Connect path.
+    func connect(_ path: String, _ params: JSON, token: String? = TestSecrets.reportingToken, headers: [(String, String)] = [("Content-Type", "application/json")])
+        async throws -> Answer
+    {
+        try await send(path, body: params.encoded(), token: token, headers: headers)
+    }
+
+    func get(_ path: String) async throws -> Answer {
+        try await send(path, body: nil, token: nil, method: "GET")
+    }
+
+    /// The simulator's call log (only stats calls).
+    func upstreamCalls() async throws -> [JSON] {
+        let log = try JSON.parse(try await client.execute(HTTPClientRequest(url: "\(simBase)/_sim/calls")).body)
+        return log["calls"]?.arrayValue ?? []
+    }
+
+    /// The simulator's rule breaches.
+    func breaches() async throws -> [JSON] {
+        let log = try JSON.parse(try await client.execute(HTTPClientRequest(url: "\(simBase)/_sim/calls")).body)
+        return log["breaches"]?.arrayValue ?? []
+    }
+
+    /// Ids of campaigns active over the whole simulated horizon.
+    var alwaysActiveIDs: [String] {
+        simulator.catalog.campaigns.filter { $0.active.dayCount > 700 }.map(\.id)
+    }
+
+    /// Every captured log line rendered as text, metadata included.
+    var renderedLogs: String {
+        logs.entries.map { "\($0.level) \($0.message) \($0.metadata)" }.joined(separator: "\n")
+    }
+}
