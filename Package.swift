@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "campaign-gateway", targets: ["CampaignGatewayCLI"]),
         .executable(name: "moengage-sim", targets: ["MoEngageSimCLI"]),
+        .executable(name: "gateway-bench", targets: ["GatewayBench"]),
         .library(name: "MoEngageSimulator", targets: ["MoEngageSimulator"]),
     ],
     dependencies: [
@@ -100,6 +101,14 @@ let package = Package(
             dependencies: [
                 "MoEngageSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+        // `make bench`: measures the curl fan-out and the gateway against the simulator.
+        .executableTarget(
+            name: "GatewayBench",
+            dependencies: [
+                "CurlHTTP", "ServerTesting", "MoEngageSimulator", "GatewayRPC", "GatewayConfig", "DynamicJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),

@@ -22,7 +22,16 @@ struct RPCController: Sendable {
                 await serveConnect(request, method: method.name)
             }
         }
+        for service in Self.connectServices {
+            router.post(RouterPath("/gateway.v1.\(service)/{method}")) { _, context in
+                let method = context.parameters.get("method") ?? ""
+                return connectError(.methodNotFound("gateway.v1.\(service)/\(method)"), headers: [:])
+            }
+        }
     }
+
+    /// The Connect services of the API; an unknown method of one answers `unimplemented` (501).
+    static let connectServices = ["CampaignService", "ReportService"]
 
     private enum BodyOutcome {
         case body(Data)

@@ -63,3 +63,15 @@ import Testing
         }
     }
 }
+
+@Suite struct ConnectUnknownMethodTests {
+    @Test func answersUnimplementedForAnUnknownMethodOfAKnownService() async throws {
+        try await GatewayHarness.with { gateway in
+            let answer = try await gateway.connect("/gateway.v1.CampaignService/Delete", [:])
+            #expect(answer.status == 501)
+            #expect(answer.json?["code"] == "unimplemented")
+            let known = try await gateway.connect("/gateway.v1.CampaignService/GetStats", ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-01"])
+            #expect(known.status == 200)
+        }
+    }
+}
