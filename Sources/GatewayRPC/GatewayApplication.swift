@@ -24,7 +24,15 @@ public enum GatewayApplication {
                 maxConnectionsPerHost: upstream.maxConnectionsPerHost, maxTotalConnections: upstream.maxConnectionsPerHost * 2,
                 maxResponseBytes: upstream.maxResponseBytes, caBundlePath: upstream.caBundle))
         let client = MoEngageClient(http: http, upstream: upstream, metrics: UpstreamMetrics(factory: metrics.factory))
-        let stats = StatsService(client: client, limits: configuration.limits)
+        let budget = InProcessRateBudget(workspaces: configuration.workspaces, safetyMargin: .milliseconds(upstream.safetyMarginMs))
+        let cacheConfiguration = configuration.cache
+        let stats = StatsService(
+            upstream: RetryingUpstream(client: client, budget: budget), budget: budget,
+            cache: InMemoryStatsCache(maxBytes: cacheConfiguration.maxBytes),
+            ttlPolicy: CacheTTLPolicy(
+                fresh: .seconds(cacheConfiguration.freshTTLSeconds), settled: .seconds(cacheConfiguration.settledTTLSeconds),
+                settledAfterDays: cacheConfiguration.settledAfterDays),
+            limits: configuration.limits)
         let workspaces = WorkspaceDirectory(configuration: configuration, secrets: secrets)
         let registry = MethodRegistry(
             methods: GatewayMethods.all(stats: stats, workspaces: workspaces, limits: configuration.limits), version: version)

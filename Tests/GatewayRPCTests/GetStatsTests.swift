@@ -165,15 +165,6 @@ private func platformsUnion(_ elements: [JSON]) -> JSON {
             #expect(!gateway.renderedLogs.contains("a-stale-key-0000"))
         }
     }
-
-    @Test func refusesSpansOverOneWindowForNow() async throws {
-        try await GatewayHarness.with { gateway in
-            let answer = try await gateway.call("campaigns.getStats", ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-04-15"])
-            #expect(answer.json?["error"]?["code"] == -32013)
-            let calls = try await gateway.upstreamCalls()
-            #expect(calls.isEmpty)
-        }
-    }
 }
 
 import Dates

@@ -76,7 +76,7 @@ import Testing
     }
 
     @Test func enforcesEveryLimitOfTheList() async throws {
-        let configuration = SimulatorConfiguration(rateLimits: [RollingLimit(calls: 100, perSeconds: 60), RollingLimit(calls: 2, perSeconds: 1)])
+        let configuration = SimulatorConfiguration(rateLimits: [RollingLimit(calls: 100, perSeconds: 60), RollingLimit(calls: 2, perSeconds: 30)])
         try await SimulatorHarness.with(configuration) { sim in
             let body = SimulatorHarness.body(ids: nil, from: "2025-02-01", to: "2025-02-02")
             var statuses: [Int] = []

@@ -14,6 +14,32 @@ public enum StatsFold {
         return folded
     }
 
+    /// Merges one campaign's trees of several windows: every tree is first normalised (figures that
+    /// do not add up dropped, table rates recomputed), so a leaf present in one window only reads
+    /// the same as one present in all.
+    public static func mergeWindows(_ trees: [JSON]) -> JSON {
+        let normalised = trees.map { normalise($0, key: "") }
+        guard var merged = normalised.first else { return .object([:]) }
+        for tree in normalised.dropFirst() {
+            merged = merge(merged, tree, key: "")
+        }
+        return merged
+    }
+
+    /// Drops every non-integer figure but `revenue`, and recomputes the table rates of each `performance_stats`.
+    static func normalise(_ tree: JSON, key: String) -> JSON {
+        guard case .object(let members) = tree else { return tree }
+        var kept: [String: JSON] = [:]
+        for (name, value) in members {
+            if case .double = value, name != "revenue" { continue }
+            kept[name] = normalise(value, key: name)
+        }
+        if key == "performance_stats" {
+            for (name, value) in StatsRates.rates(from: kept) { kept[name] = .double(value) }
+        }
+        return .object(kept)
+    }
+
     /// Merges two stats trees; `key` is the member name both values sit under.
     public static func merge(_ left: JSON, _ right: JSON, key: String) -> JSON {
         switch (left, right) {

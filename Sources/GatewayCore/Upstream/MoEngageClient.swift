@@ -4,7 +4,10 @@ import Foundation
 import GatewayConfig
 import Logging
 
-/// Calls MoEngage's JSON APIs with a workspace's credentials and maps every failure to a `GatewayError`.
+/// Calls MoEngage's JSON APIs with a workspace's credentials, once per call.
+///
+/// Failures are `UpstreamCallError` (status, `Retry-After`, the `GatewayError` to answer with);
+/// a missing key or a passed deadline is a plain `GatewayError`. Retries are `RetryingUpstream`'s job.
 public struct MoEngageClient: Sendable {
     private let http: CurlHTTPClient
     private let upstream: UpstreamConfiguration
@@ -40,7 +43,8 @@ public struct MoEngageClient: Sendable {
             if context.remainingMs == 0 { throw GatewayError.deadlineExceeded }
             if error == .cancelled { throw CancellationError() }
             context.logger.warning("upstream transport failure", metadata: ["endpoint": "\(path)", "failure": "\(error)"])
-            throw GatewayError.upstreamFailed(status: 0, reason: "\(error.kind): \(error.detail)")
+            let failure = GatewayError.upstreamFailed(status: 0, reason: "\(error.kind): \(error.detail)")
+            throw UpstreamCallError(gatewayError: failure, status: 0, retryAfter: nil)
         }
         metrics.record(endpoint: path, outcome: String(response.status))
         return try Self.decode(response, secrets: [apiKey.value], logger: context.logger, path: path)
@@ -50,7 +54,11 @@ public struct MoEngageClient: Sendable {
     static func decode(_ response: HTTPClientResponse, secrets: [String], logger: Logger, path: String) throws -> JSON {
         let json = try? JSON.parse(response.body)
         if response.status == 200 {
-            guard let json else { throw GatewayError.upstreamFailed(status: 200, reason: "the upstream answered with a malformed body") }
+            guard let json else {
+                // A truncated or garbled 200 is treated like a dropped connection: retryable.
+                let failure = GatewayError.upstreamFailed(status: 200, reason: "the upstream answered with a malformed body")
+                throw UpstreamCallError(gatewayError: failure, status: 0, retryAfter: nil)
+            }
             return json
         }
         let nested = json?["error"]
@@ -65,9 +73,11 @@ public struct MoEngageClient: Sendable {
         default: reason = detail.map { "upstream said: \($0)" } ?? "the upstream answered HTTP \(response.status)"
         }
         logger.warning("upstream error", metadata: ["endpoint": "\(path)", "status": "\(response.status)", "code": "\(code ?? "-")"])
-        throw GatewayError.upstreamFailed(
+        let failure = GatewayError.upstreamFailed(
             status: response.status, upstreamCode: code.map { Redaction.scrub($0, secrets: secrets) },
             title: title.map { Redaction.scrub($0, secrets: secrets) }, reason: Redaction.scrub(reason, secrets: secrets))
+        let retryAfter = response.header("Retry-After").flatMap(Int.init).map { Duration.seconds(max(0, $0)) }
+        throw UpstreamCallError(gatewayError: failure, status: response.status, retryAfter: retryAfter)
     }
 }
 

@@ -1,0 +1,15 @@
+/// One workspace's shared budget of upstream calls, spent fairly by every caller.
+///
+/// In-process today (`InProcessRateBudget`); a Redis-backed implementation can share the same
+/// budget across replicas behind this protocol.
+public protocol RateBudget: Sendable {
+    /// Waits until one upstream call may be made for `workspace` on behalf of `caller`.
+    /// Throws `CancellationError` when the waiting task is cancelled (e.g. by its deadline).
+    func acquire(workspace: String, caller: String) async throws
+
+    /// When `calls` more calls could all have been granted, counting every call already waiting.
+    func projectedCompletion(workspace: String, calls: Int) -> ContinuousClock.Instant
+
+    /// Grants nothing for `workspace` before `instant` (the upstream said 429 / Retry-After).
+    func pause(workspace: String, until instant: ContinuousClock.Instant)
+}
