@@ -118,6 +118,7 @@ let package = Package(
         ),
         .testTarget(name: "MoEngageSimulatorTests", dependencies: ["MoEngageSimulator", "CurlHTTP", "DynamicJSON", "Dates", "ServerTesting"]),
         .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"]),
+        .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore", "GatewayConfig", "DynamicJSON", "Dates"]),
         .testTarget(
             name: "GatewayRPCTests",
             dependencies: [

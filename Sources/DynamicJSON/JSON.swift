@@ -3,8 +3,9 @@ import Foundation
 /// A JSON value whose shape is not known in advance: upstream payloads, RPC params and results.
 ///
 /// Integers and floating-point numbers are kept apart so that counters stay exact integers
-/// through decoding, merging and encoding.
-public enum JSON: Sendable, Hashable {
+/// through decoding, merging and encoding. Equality is JSON's: numbers compare by value, so
+/// `25` equals `25.0` (an encoder may write either).
+public enum JSON: Sendable {
     case null
     case bool(Bool)
     case int(Int)
@@ -12,6 +13,35 @@ public enum JSON: Sendable, Hashable {
     case string(String)
     case array([JSON])
     case object([String: JSON])
+}
+
+extension JSON: Hashable {
+    /// Structural equality; numbers compare by numeric value whatever their case.
+    public static func == (lhs: JSON, rhs: JSON) -> Bool {
+        switch (lhs, rhs) {
+        case (.null, .null): return true
+        case (.bool(let a), .bool(let b)): return a == b
+        case (.int(let a), .int(let b)): return a == b
+        case (.int, .double), (.double, .int), (.double, .double): return lhs.doubleValue == rhs.doubleValue
+        case (.string(let a), .string(let b)): return a == b
+        case (.array(let a), .array(let b)): return a == b
+        case (.object(let a), .object(let b)): return a == b
+        default: return false
+        }
+    }
+
+    /// Hashes consistently with `==`: an integral double hashes as the integer.
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .null: hasher.combine(0)
+        case .bool(let flag): hasher.combine(flag)
+        case .int(let value): hasher.combine(Double(value))
+        case .double(let value): hasher.combine(value)
+        case .string(let text): hasher.combine(text)
+        case .array(let elements): hasher.combine(elements)
+        case .object(let members): hasher.combine(members)
+        }
+    }
 }
 
 extension JSON {

@@ -22,7 +22,7 @@ public struct MoEngageSimulator: Sendable {
     public init(configuration: SimulatorConfiguration) {
         self.configuration = configuration
         self.catalog = SyntheticCatalog(seed: configuration.seed, count: configuration.campaignCount)
-        self.ledger = SimulatorLedger(limits: configuration.rateLimits, seed: configuration.seed)
+        self.ledger = SimulatorLedger(limits: configuration.rateLimits, seed: configuration.seed, faults: configuration.faults)
     }
 
     /// The Hummingbird application serving the simulator on the configured host and port.
@@ -39,6 +39,14 @@ public struct MoEngageSimulator: Sendable {
         }
         router.post("/_sim/reset") { _, _ in
             ledger.reset()
+            return Response(status: .noContent)
+        }
+        router.post("/_sim/faults") { request, _ in
+            let body = try? JSON.parse(Data(buffer: try await request.body.collect(upTo: 1 << 16)))
+            guard let faults = body.flatMap(FaultInjection.init(json:)) else {
+                return Self.jsonResponse(status: .badRequest, ["error": "expected {latency_ms, fail_500, fail_429, drop, malformed} with fractions in [0, 1]"])
+            }
+            ledger.faults = faults
             return Response(status: .noContent)
         }
         router.get("/_sim/campaigns") { _, _ in
@@ -87,7 +95,7 @@ public struct MoEngageSimulator: Sendable {
 
     /// Applies latency, then rolls for a 500, a 429, a dropped connection or a malformed body.
     private func injectedFault() async -> Response? {
-        let faults = configuration.faults
+        let faults = ledger.faults
         if faults.latencyMs > 0 {
             try? await Task.sleep(for: .milliseconds(faults.latencyMs))
         }

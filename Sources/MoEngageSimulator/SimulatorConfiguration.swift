@@ -1,4 +1,5 @@
 import Dates
+import DynamicJSON
 
 /// Everything that shapes a simulator run: credentials, data, limits and injected faults.
 public struct SimulatorConfiguration: Sendable {
@@ -99,5 +100,17 @@ public struct FaultInjection: Sendable {
         self.tooManyRequestsRate = tooManyRequestsRate
         self.dropRate = dropRate
         self.malformedRate = malformedRate
+    }
+}
+
+extension FaultInjection {
+    /// Reads `{latency_ms, fail_500, fail_429, drop, malformed}` (each optional, default 0); nil when out of range.
+    init?(json: JSON) {
+        guard json.objectValue != nil else { return nil }
+        let fractions = ["fail_500", "fail_429", "drop", "malformed"].map { json[$0]?.doubleValue ?? 0 }
+        let latency = json["latency_ms"]?.intValue ?? 0
+        guard fractions.allSatisfy({ (0...1).contains($0) }), latency >= 0 else { return nil }
+        self.init(
+            latencyMs: latency, serverErrorRate: fractions[0], tooManyRequestsRate: fractions[1], dropRate: fractions[2], malformedRate: fractions[3])
     }
 }

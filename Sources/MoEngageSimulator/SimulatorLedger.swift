@@ -23,17 +23,26 @@ final class SimulatorLedger: Sendable {
         var breaches: [JSON] = []
         var limiters: [String: SlidingWindowLog] = [:]
         var random: SeededGenerator
+        var faults: FaultInjection
     }
 
     private let state: Mutex<State>
     private let limits: [RollingLimit]
     private let seed: UInt64
+    private let initialFaults: FaultInjection
     private let started = ContinuousClock.now
 
-    init(limits: [RollingLimit], seed: UInt64) {
+    init(limits: [RollingLimit], seed: UInt64, faults: FaultInjection) {
         self.limits = limits
         self.seed = seed
-        self.state = Mutex(State(random: SeededGenerator(seed: seed)))
+        self.initialFaults = faults
+        self.state = Mutex(State(random: SeededGenerator(seed: seed), faults: faults))
+    }
+
+    /// The faults injected now.
+    var faults: FaultInjection {
+        get { state.withLock { $0.faults } }
+        set { state.withLock { $0.faults = newValue } }
     }
 
     private var elapsedMs: Int {
@@ -80,8 +89,8 @@ final class SimulatorLedger: Sendable {
         state.withLock { ["calls": .array($0.calls), "breaches": .array($0.breaches)] }
     }
 
-    /// Forgets calls, breaches and rate windows; restarts the fault dice from the seed.
+    /// Forgets calls, breaches and rate windows; restores the configured faults and restarts their dice.
     func reset() {
-        state.withLock { $0 = State(random: SeededGenerator(seed: seed)) }
+        state.withLock { $0 = State(random: SeededGenerator(seed: seed), faults: initialFaults) }
     }
 }

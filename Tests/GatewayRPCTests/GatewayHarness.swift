@@ -41,11 +41,11 @@ struct GatewayHarness {
     let logs: InMemoryLogHandler
 
     /// The gateway config; `SIM` is replaced by the simulator's base URL.
-    static func yaml(limits: String = "") -> String {
+    static func yaml(limits: String = "", mainRateLimits: String = "[{calls: 100, per_seconds: 60}]") -> String {
         """
         listen: {host: 127.0.0.1, port: 0}
         workspaces:
-          main: {provider: moengage, base_url: SIM, workspace_id: WS_MAIN, api_key_env: MAIN_KEY}
+          main: {provider: moengage, base_url: SIM, workspace_id: WS_MAIN, api_key_env: MAIN_KEY, rate_limits: \(mainRateLimits)}
           other: {provider: moengage, base_url: SIM, workspace_id: WS_OTHER, api_key_env: OTHER_KEY}
         callers:
           - {name: reporting, token_env: REPORTING_TOKEN, workspaces: [main, other], methods: ["campaigns.*"]}
@@ -55,9 +55,12 @@ struct GatewayHarness {
         """
     }
 
-    static func simulatorConfiguration(faults: FaultInjection = FaultInjection(), forbidden: Set<String> = []) -> SimulatorConfiguration {
+    static func simulatorConfiguration(
+        faults: FaultInjection = FaultInjection(), forbidden: Set<String> = [], rateLimits: [RollingLimit] = [RollingLimit(calls: 100, perSeconds: 60)]
+    ) -> SimulatorConfiguration {
         SimulatorConfiguration(
-            workspaces: ["WS_MAIN": TestSecrets.mainKey, "WS_OTHER": TestSecrets.otherKey], forbiddenWorkspaces: forbidden, faults: faults)
+            workspaces: ["WS_MAIN": TestSecrets.mainKey, "WS_OTHER": TestSecrets.otherKey], forbiddenWorkspaces: forbidden, rateLimits: rateLimits,
+            faults: faults)
     }
 
     static func with<T: Sendable>(
@@ -125,6 +128,11 @@ struct GatewayHarness {
     func upstreamCalls() async throws -> [JSON] {
         let log = try JSON.parse(try await client.execute(HTTPClientRequest(url: "\(simBase)/_sim/calls")).body)
         return log["calls"]?.arrayValue ?? []
+    }
+
+    /// Changes the simulator's injected faults at run time.
+    func setFaults(_ faults: JSON) async throws {
+        _ = try await client.execute(HTTPClientRequest(method: "POST", url: "\(simBase)/_sim/faults", body: faults.encoded()))
     }
 
     /// The simulator's rule breaches.

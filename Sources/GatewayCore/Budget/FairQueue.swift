@@ -7,6 +7,7 @@ public struct FairQueue<Element: Sendable>: Sendable {
     private var queues: [String: [(id: Int, element: Element)]] = [:]
     /// Callers in the order they first queued; the rotation order.
     private var callers: [String] = []
+    /// One past the caller served last (may equal `callers.count`, so a newly queued caller is next).
     private var cursor = 0
 
     /// An empty queue.
@@ -35,7 +36,7 @@ public struct FairQueue<Element: Sendable>: Sendable {
             if var queue = queues[caller], !queue.isEmpty {
                 let head = queue.removeFirst()
                 queues[caller] = queue
-                cursor = (index + 1) % callers.count
+                cursor = index + 1
                 compact()
                 return head.element
             }
@@ -72,6 +73,6 @@ public struct FairQueue<Element: Sendable>: Sendable {
             callers.remove(at: index)
             if index < cursor { cursor -= 1 }
         }
-        if callers.isEmpty { cursor = 0 } else { cursor %= callers.count }
+        if callers.isEmpty { cursor = 0 }
     }
 }

@@ -1,10 +1,22 @@
 import DynamicJSON
 
-/// Folds stats trees: the union of keys, integer counters summed at every level, and rates
-/// recomputed from the summed counters with the contract's table. A non-integer figure that
-/// two sides both hold (a rate outside the table, an average) is left out, never averaged;
-/// `revenue` is summed.
+/// Folds stats trees: the union of keys, counters summed at every level, and rates recomputed
+/// from the summed counters with the contract's table. Ratios (rates, `cvr`, uplifts, averages)
+/// are recognised by name, not by JSON number type (an upstream may send `ctr: 200`): where two
+/// sides meet they are left out, never summed or averaged. `revenue` is summed.
 public enum StatsFold {
+    /// Whether a figure is a ratio that must never be added: every `*rate*`, `ctr`, `ctor`, `cvr`, uplifts, averages.
+    public static func isRatio(_ name: String) -> Bool {
+        name.contains("rate") || name.contains("uplift") || name.hasPrefix("average") || ["ctr", "ctor", "cvr"].contains(name)
+    }
+
+    /// Whether a figure is left out of merged trees: ratios, and non-integer numbers other than `revenue`.
+    static func isDroppedWhenMerged(_ name: String, _ value: JSON) -> Bool {
+        if isRatio(name) { return true }
+        if case .double = value { return name != "revenue" }
+        return false
+    }
+
     /// Folds a campaign's upstream array (`[{platforms: …}]`) into one object.
     public static func fold(_ elements: [JSON]) -> JSON {
         guard var folded = elements.first else { return .object([:]) }
@@ -30,8 +42,7 @@ public enum StatsFold {
     static func normalise(_ tree: JSON, key: String) -> JSON {
         guard case .object(let members) = tree else { return tree }
         var kept: [String: JSON] = [:]
-        for (name, value) in members {
-            if case .double = value, name != "revenue" { continue }
+        for (name, value) in members where !isDroppedWhenMerged(name, value) {
             kept[name] = normalise(value, key: name)
         }
         if key == "performance_stats" {
@@ -50,9 +61,9 @@ public enum StatsFold {
             for name in Set(a.keys).union(b.keys) {
                 switch (a[name], b[name]) {
                 case (let x?, let y?):
-                    if let value = mergedMember(x, y, key: name) { merged[name] = value }
+                    if !isRatio(name), let value = mergedMember(x, y, key: name) { merged[name] = value }
                 case (let only?, nil), (nil, let only?):
-                    if case .double = only, name != "revenue" { continue }
+                    if isDroppedWhenMerged(name, only) { continue }
                     merged[name] = only
                 case (nil, nil):
                     continue

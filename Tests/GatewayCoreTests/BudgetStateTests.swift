@@ -1,0 +1,83 @@
+import GatewayCore
+import Testing
+
+private let origin = ContinuousClock.now
+
+private func at(_ seconds: Double) -> ContinuousClock.Instant {
+    origin + .milliseconds(Int64(seconds * 1_000))
+}
+
+@Suite struct SlidingWindowScheduleTests {
+    @Test func allowsUpToTheLimitThenWaitsForTheOldestGrantToLeaveTheWindow() {
+        var schedule = SlidingWindowSchedule(limits: [.init(calls: 3, window: .seconds(10))])
+        for second in [0.0, 1, 2] {
+            #expect(schedule.nextAllowed(after: at(second)) == at(second))
+            schedule.record(at(second))
+        }
+        #expect(schedule.nextAllowed(after: at(3)) == at(10))
+        schedule.record(at(10))
+        #expect(schedule.nextAllowed(after: at(10)) == at(11))
+    }
+
+    @Test func enforcesEveryLimitOfTheList() {
+        var schedule = SlidingWindowSchedule(limits: [.init(calls: 100, window: .seconds(60)), .init(calls: 2, window: .seconds(1))])
+        schedule.record(at(0))
+        schedule.record(at(0.1))
+        #expect(schedule.nextAllowed(after: at(0.2)) == at(1))
+    }
+
+    @Test func neverAllowsTwiceTheLimitAcrossAWindowBoundary() {
+        var schedule = SlidingWindowSchedule(limits: [.init(calls: 5, window: .seconds(10))])
+        var grants: [ContinuousClock.Instant] = []
+        var now = at(9)
+        while grants.count < 20 {
+            let next = schedule.nextAllowed(after: now)
+            schedule.record(next)
+            grants.append(next)
+            now = next
+        }
+        for grant in grants {
+            let inWindow = grants.filter { $0 > grant - .seconds(10) && $0 <= grant }
+            #expect(inWindow.count <= 5)
+        }
+    }
+
+    @Test func projectsWhenAPlanCompletes() {
+        var schedule = SlidingWindowSchedule(limits: [.init(calls: 10, window: .seconds(60))])
+        for _ in 0..<10 { schedule.record(at(0)) }
+        #expect(schedule.projectedCompletion(of: 1, after: at(5)) == at(60))
+        #expect(schedule.projectedCompletion(of: 11, after: at(5)) == at(120))
+        #expect(SlidingWindowSchedule(limits: [.init(calls: 10, window: .seconds(60))]).projectedCompletion(of: 10, after: at(5)) == at(5))
+    }
+}
+
+@Suite struct FairQueueTests {
+    @Test func servesCallersRoundRobin() {
+        var queue = FairQueue<String>()
+        for index in 1...4 { queue.enqueue("a\(index)", id: index, caller: "a") }
+        queue.enqueue("b1", id: 10, caller: "b")
+        queue.enqueue("c1", id: 20, caller: "c")
+        var order: [String] = []
+        while let next = queue.next() { order.append(next) }
+        #expect(order == ["a1", "b1", "c1", "a2", "a3", "a4"])
+    }
+
+    @Test func aLateCallerIsServedWithinOneRound() {
+        var queue = FairQueue<String>()
+        for index in 1...300 { queue.enqueue("big\(index)", id: index, caller: "big") }
+        #expect(queue.next() == "big1")
+        queue.enqueue("small", id: 1_000, caller: "small")
+        #expect(queue.next() == "small")
+        #expect(queue.count == 299)
+    }
+
+    @Test func removesACancelledWaiter() {
+        var queue = FairQueue<Int>()
+        queue.enqueue(1, id: 1, caller: "a")
+        queue.enqueue(2, id: 2, caller: "b")
+        #expect(queue.remove(id: 1) == 1)
+        #expect(queue.remove(id: 1) == nil)
+        #expect(queue.next() == 2)
+        #expect(queue.isEmpty)
+    }
+}
