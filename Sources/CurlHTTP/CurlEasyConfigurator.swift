@@ -16,7 +16,11 @@ struct CurlEasyConfigurator {
         setLong(CURLOPT_CONNECTTIMEOUT_MS, request.connectTimeoutMs)
         setLong(CURLOPT_TIMEOUT_MS, request.totalTimeoutMs)
         setLong(CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
-        setLong(CURLOPT_PIPEWAIT, 1)
+        // Over TLS, wait for a connection that may multiplex (HTTP/2) rather than open another.
+        // Cleartext is HTTP/1.1 here: waiting would serialise every transfer behind the first.
+        if request.url.lowercased().hasPrefix("https://") {
+            setLong(CURLOPT_PIPEWAIT, 1)
+        }
         setLong(CURLOPT_SSL_VERIFYPEER, 1)
         setLong(CURLOPT_SSL_VERIFYHOST, 2)
         if let caBundlePath = configuration.caBundlePath {

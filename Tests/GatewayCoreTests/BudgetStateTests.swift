@@ -8,21 +8,38 @@ private func at(_ seconds: Double) -> ContinuousClock.Instant {
 }
 
 @Suite struct SlidingWindowScheduleTests {
-    @Test func allowsUpToTheLimitThenWaitsForTheOldestGrantToLeaveTheWindow() {
+    /// Grants and at once completes a call at `instant`.
+    private func call(_ schedule: inout SlidingWindowSchedule, at instant: ContinuousClock.Instant) {
+        schedule.grant()
+        schedule.complete(at: instant)
+    }
+
+    @Test func allowsUpToTheLimitThenWaitsForTheOldestCompletionToLeaveTheWindow() {
         var schedule = SlidingWindowSchedule(limits: [.init(calls: 3, window: .seconds(10))])
         for second in [0.0, 1, 2] {
             #expect(schedule.nextAllowed(after: at(second)) == at(second))
-            schedule.record(at(second))
+            call(&schedule, at: at(second))
         }
         #expect(schedule.nextAllowed(after: at(3)) == at(10))
-        schedule.record(at(10))
+        call(&schedule, at: at(10))
         #expect(schedule.nextAllowed(after: at(10)) == at(11))
+    }
+
+    @Test func countsInFlightCallsUntilTheyComplete() {
+        var schedule = SlidingWindowSchedule(limits: [.init(calls: 2, window: .seconds(10))])
+        schedule.grant()
+        schedule.grant()
+        #expect(schedule.nextAllowed(after: at(0)) == nil)
+        schedule.complete(at: at(4))
+        // One call in flight, one completed at 4 s: the next must wait until the completion leaves the window.
+        #expect(schedule.nextAllowed(after: at(5)) == at(14))
+        #expect(schedule.inFlight == 1)
     }
 
     @Test func enforcesEveryLimitOfTheList() {
         var schedule = SlidingWindowSchedule(limits: [.init(calls: 100, window: .seconds(60)), .init(calls: 2, window: .seconds(1))])
-        schedule.record(at(0))
-        schedule.record(at(0.1))
+        call(&schedule, at: at(0))
+        call(&schedule, at: at(0.1))
         #expect(schedule.nextAllowed(after: at(0.2)) == at(1))
     }
 
@@ -31,8 +48,8 @@ private func at(_ seconds: Double) -> ContinuousClock.Instant {
         var grants: [ContinuousClock.Instant] = []
         var now = at(9)
         while grants.count < 20 {
-            let next = schedule.nextAllowed(after: now)
-            schedule.record(next)
+            let next = schedule.nextAllowed(after: now)!
+            call(&schedule, at: next)
             grants.append(next)
             now = next
         }
@@ -44,7 +61,7 @@ private func at(_ seconds: Double) -> ContinuousClock.Instant {
 
     @Test func projectsWhenAPlanCompletes() {
         var schedule = SlidingWindowSchedule(limits: [.init(calls: 10, window: .seconds(60))])
-        for _ in 0..<10 { schedule.record(at(0)) }
+        for _ in 0..<10 { call(&schedule, at: at(0)) }
         #expect(schedule.projectedCompletion(of: 1, after: at(5)) == at(60))
         #expect(schedule.projectedCompletion(of: 11, after: at(5)) == at(120))
         #expect(SlidingWindowSchedule(limits: [.init(calls: 10, window: .seconds(60))]).projectedCompletion(of: 10, after: at(5)) == at(5))

@@ -5,11 +5,26 @@
 public protocol RateBudget: Sendable {
     /// Waits until one upstream call may be made for `workspace` on behalf of `caller`.
     /// Throws `CancellationError` when the waiting task is cancelled (e.g. by its deadline).
-    func acquire(workspace: String, caller: String) async throws
+    func acquire(workspace: String, caller: String) async throws -> BudgetGrant
+
+    /// Reports that a granted call finished (answered, failed or abandoned); it then counts
+    /// against the windows from this instant on. Every grant must be completed exactly once.
+    func complete(_ grant: BudgetGrant)
 
     /// When `calls` more calls could all have been granted, counting every call already waiting.
     func projectedCompletion(workspace: String, calls: Int) -> ContinuousClock.Instant
 
     /// Grants nothing for `workspace` before `instant` (the upstream said 429 / Retry-After).
     func pause(workspace: String, until instant: ContinuousClock.Instant)
+}
+
+/// Permission for one upstream call; hand it back with `RateBudget.complete`.
+public struct BudgetGrant: Sendable, Hashable {
+    /// The workspace it was granted for.
+    public let workspace: String
+
+    /// Creates a grant.
+    public init(workspace: String) {
+        self.workspace = workspace
+    }
 }

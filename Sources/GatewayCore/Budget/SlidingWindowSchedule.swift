@@ -1,12 +1,15 @@
-/// The grant log of one workspace against its rolling limits: exact sliding windows, no buckets.
+/// One workspace's upstream calls against its rolling limits: exact sliding windows, no buckets.
 ///
-/// A grant at instant `t` is allowed when, for every limit, fewer than `calls` grants lie in
-/// `(t - window, t]`, where `window` is the limit's period plus the safety margin. Pure value
-/// type: the caller supplies every instant, so it is table-tested without clocks.
+/// A call is counted from the moment it is granted until a full window after it *completed*:
+/// the upstream saw it somewhere in between, so counting it at completion is the safe bound
+/// whatever the network and queueing delays were. A new grant at `t` is allowed when, for every
+/// limit, in-flight calls plus calls completed within `(t - window, t]` are fewer than `calls`,
+/// where `window` is the limit's period plus the safety margin. Pure value type: the caller
+/// supplies every instant, so it is table-tested without clocks.
 public struct SlidingWindowSchedule: Sendable {
     /// One rolling limit with its effective window (period + safety margin).
     public struct Limit: Sendable, Hashable {
-        /// Grants allowed per window.
+        /// Calls allowed per window.
         public var calls: Int
         /// The effective window length.
         public var window: Duration
@@ -20,8 +23,10 @@ public struct SlidingWindowSchedule: Sendable {
 
     private let limits: [Limit]
     private let longestWindow: Duration
-    /// Grant instants, oldest first, trimmed to the longest window.
-    private var grants: [ContinuousClock.Instant] = []
+    /// Calls granted and not yet completed.
+    public private(set) var inFlight = 0
+    /// Completion instants, oldest first, trimmed to the longest window.
+    private var completions: [ContinuousClock.Instant] = []
 
     /// A schedule enforcing every limit.
     public init(limits: [Limit]) {
@@ -29,38 +34,51 @@ public struct SlidingWindowSchedule: Sendable {
         self.longestWindow = limits.map(\.window).max() ?? .zero
     }
 
-    /// The earliest instant at or after `now` when one more grant is allowed.
-    public func nextAllowed(after now: ContinuousClock.Instant) -> ContinuousClock.Instant {
-        Self.nextAllowed(after: now, grants: grants, limits: limits)
+    /// The earliest instant at or after `now` when one more call may be granted, or nil while
+    /// in-flight calls alone fill a limit (a completion must come first).
+    public func nextAllowed(after now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        Self.nextAllowed(after: now, inFlight: inFlight, completions: completions, limits: limits)
     }
 
-    /// Records a grant at `instant` (not before the last one) and forgets grants no window can see.
-    public mutating func record(_ instant: ContinuousClock.Instant) {
-        grants.append(instant)
+    /// Counts a granted call as in flight.
+    public mutating func grant() {
+        inFlight += 1
+    }
+
+    /// Moves one in-flight call to completed at `instant`, and forgets completions no window can see.
+    public mutating func complete(at instant: ContinuousClock.Instant) {
+        inFlight = max(0, inFlight - 1)
+        let position = completions.lastIndex { $0 <= instant }.map { $0 + 1 } ?? 0
+        completions.insert(instant, at: position)
         let horizon = instant - longestWindow
-        if let firstKept = grants.firstIndex(where: { $0 > horizon }), firstKept > 0 {
-            grants.removeFirst(firstKept)
+        if let firstKept = completions.firstIndex(where: { $0 > horizon }), firstKept > 0 {
+            completions.removeFirst(firstKept)
         }
     }
 
-    /// When the last of `count` more grants could happen if each were taken as early as allowed.
+    /// When the last of `count` more calls could be granted if in-flight calls completed now and
+    /// each new call completed the moment it was granted (an optimistic bound, for failing fast).
     public func projectedCompletion(of count: Int, after now: ContinuousClock.Instant) -> ContinuousClock.Instant {
-        var simulated = grants
+        var simulated = completions + Array(repeating: now, count: inFlight)
         var last = now
         for _ in 0..<count {
-            last = Self.nextAllowed(after: now, grants: simulated, limits: limits)
+            last = Self.nextAllowed(after: now, inFlight: 0, completions: simulated, limits: limits) ?? now
             simulated.append(last)
         }
         return last
     }
 
-    private static func nextAllowed(after now: ContinuousClock.Instant, grants: [ContinuousClock.Instant], limits: [Limit])
-        -> ContinuousClock.Instant
-    {
-        var earliest = max(now, grants.last ?? now)
-        for limit in limits where grants.count >= limit.calls {
-            // The grant `calls` positions back must have left the window.
-            earliest = max(earliest, grants[grants.count - limit.calls] + limit.window)
+    private static func nextAllowed(
+        after now: ContinuousClock.Instant, inFlight: Int, completions: [ContinuousClock.Instant], limits: [Limit]
+    ) -> ContinuousClock.Instant? {
+        var earliest = now
+        for limit in limits {
+            let room = limit.calls - inFlight
+            guard room > 0 else { return nil }
+            // At most `room - 1` completions may remain in the window: the one `room` places back must leave it.
+            if completions.count >= room {
+                earliest = max(earliest, completions[completions.count - room] + limit.window)
+            }
         }
         return earliest
     }

@@ -30,8 +30,9 @@ public struct RetryingUpstream: Sendable {
         var attempt = 0
         while true {
             attempt += 1
-            try await budget.acquire(workspace: workspace.name, caller: context.caller.name)
+            let grant = try await budget.acquire(workspace: workspace.name, caller: context.caller.name)
             do {
+                defer { budget.complete(grant) }
                 let json = try await client.post(path: path, body: body, workspace: workspace, context: context)
                 return Outcome(json: json, calls: attempt)
             } catch let failure as UpstreamCallError {
