@@ -30,8 +30,10 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // A lock-guarded value (pthread-backed, so ThreadSanitizer can check it).
+        .target(name: "LockedState"),
         // Async HTTP client driving a curl multi handle on one dedicated thread.
-        .target(name: "CurlHTTP", dependencies: ["CCurl"]),
+        .target(name: "CurlHTTP", dependencies: ["CCurl", "LockedState"]),
         // A dynamic JSON value shared by the simulator and the gateway.
         .target(name: "DynamicJSON"),
         // Strict calendar days and inclusive day ranges, as the providers' dates mean.
@@ -49,7 +51,7 @@ let package = Package(
         .target(
             name: "MoEngageSimulator",
             dependencies: [
-                "DynamicJSON", "Dates",
+                "DynamicJSON", "Dates", "LockedState",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -69,7 +71,7 @@ let package = Package(
         .target(
             name: "GatewayCore",
             dependencies: [
-                "CurlHTTP", "DynamicJSON", "GatewayConfig", "Dates",
+                "CurlHTTP", "DynamicJSON", "GatewayConfig", "Dates", "LockedState",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]

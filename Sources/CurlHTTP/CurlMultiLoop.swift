@@ -1,6 +1,6 @@
 import CCurl
 import Foundation
-import Synchronization
+import LockedState
 
 /// Runs one curl multi handle on one dedicated thread.
 ///
@@ -17,7 +17,7 @@ final class CurlMultiLoop: @unchecked Sendable {
         var isShutdown = false
     }
 
-    private let inbox = Mutex(Inbox())
+    private let inbox = Locked(Inbox())
     /// The multi handle; after shutdown only the curl thread touches it (to clean it up).
     private let multi: UnsafeMutableRawPointer
     private let configuration: CurlHTTPClient.Configuration

@@ -1,6 +1,6 @@
 import CCurl
 import Foundation
-import Synchronization
+import LockedState
 
 /// One in-flight transfer: its easy handle, the bytes read so far and the waiting continuation.
 ///
@@ -10,7 +10,7 @@ final class CurlTransfer: @unchecked Sendable {
     let request: HTTPClientRequest
     let maxResponseBytes: Int
     private let continuation: CheckedContinuation<HTTPClientResponse, any Error>
-    private let cancelled = Mutex(false)
+    private let cancelled = Locked(false)
 
     // Curl-thread state.
     var easy: UnsafeMutableRawPointer?

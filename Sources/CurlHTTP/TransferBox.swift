@@ -1,4 +1,4 @@
-import Synchronization
+import LockedState
 
 /// Meets a transfer and a cancellation that may arrive in either order.
 ///
@@ -10,7 +10,7 @@ final class TransferBox: Sendable {
         var cancelled = false
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// Stores the transfer; true when the task was already cancelled.
     func register(_ transfer: CurlTransfer) -> Bool {

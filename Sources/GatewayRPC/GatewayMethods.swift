@@ -40,7 +40,12 @@ enum GatewayMethods {
                     "missing": ["type": "array", "description": "Ids asked for that the upstream had nothing for."],
                     "upstream": ["type": "object", "description": "calls, cache_hits, coalesced."],
                     "stale": ["type": "boolean", "description": "True (with stale_age_s) when served from an expired entry after an upstream failure."],
-                    "dry_run": ["type": "boolean", "description": "Present and true for a plan-only answer, with plan {estimated_calls, …}."],
+                    "stale_age_s": ["type": "integer", "description": "Seconds since the stale entry was fetched."],
+                    "dry_run": ["type": "boolean", "description": "Present and true for a plan-only answer."],
+                    "plan": [
+                        "type": "object",
+                        "description": "dry_run only: estimated_calls (after the cache), cache_hits, all_campaigns, id_chunks, limit, earliest_completion_ms.",
+                    ],
                 ],
             ],
             errorCodes: [-32602, -32003, -32013, -32029, -32050, -32004],

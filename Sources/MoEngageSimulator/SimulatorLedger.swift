@@ -1,5 +1,5 @@
 import DynamicJSON
-import Synchronization
+import LockedState
 
 /// One call the simulator received, as the admin API lists it. Credentials are never stored.
 struct RecordedCall: Sendable {
@@ -26,7 +26,7 @@ final class SimulatorLedger: Sendable {
         var faults: FaultInjection
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
     private let limits: [RollingLimit]
     private let seed: UInt64
     private let initialFaults: FaultInjection
@@ -36,7 +36,7 @@ final class SimulatorLedger: Sendable {
         self.limits = limits
         self.seed = seed
         self.initialFaults = faults
-        self.state = Mutex(State(random: SeededGenerator(seed: seed), faults: faults))
+        self.state = Locked(State(random: SeededGenerator(seed: seed), faults: faults))
     }
 
     /// The faults injected now.

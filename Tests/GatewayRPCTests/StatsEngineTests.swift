@@ -11,14 +11,19 @@ private let tableRates: Set<String> = [
 ]
 private let otherRatios: Set<String> = ["cvr", "uplift"]
 
-/// The simulator's own figures of a campaign over a whole range, reduced to what a merge keeps.
-/// Computed from the simulator's data, independently of the gateway's merge code.
-private func expectedMerged(_ simulator: MoEngageSimulator, id: String, range: DayRange, metric: String = "TOTAL") -> JSON? {
+/// The simulator's figures for a range as MoEngage answers them, platforms of all elements united.
+private func expectedWindow(_ simulator: MoEngageSimulator, id: String, range: DayRange, metric: String) -> JSON? {
     guard let campaign = simulator.catalog.campaign(id: id),
         let elements = simulator.catalog.statsElements(for: campaign, range: range, metric: metric, attribution: "VIEW_THROUGH")?.arrayValue
     else { return nil }
     var platforms: [String: JSON] = [:]
     for element in elements { platforms.merge(element["platforms"]?.objectValue ?? [:]) { first, _ in first } }
+    return ["platforms": .object(platforms)]
+}
+
+/// The simulator's own TOTAL figures of a campaign over a whole range, reduced to what a merge keeps.
+/// Computed from the simulator's data, independently of the gateway's merge code.
+private func expectedMerged(_ simulator: MoEngageSimulator, id: String, range: DayRange) -> JSON? {
     func keepAdditive(_ value: JSON, key: String) -> JSON {
         guard case .object(let members) = value else { return value }
         var kept: [String: JSON] = [:]
@@ -28,17 +33,7 @@ private func expectedMerged(_ simulator: MoEngageSimulator, id: String, range: D
         }
         return .object(kept)
     }
-    return keepAdditive(["platforms": .object(platforms)], key: "")
-}
-
-/// The simulator's figures for one window as MoEngage answers them, platforms of all elements united.
-private func expectedWindow(_ simulator: MoEngageSimulator, id: String, range: DayRange, metric: String) -> JSON? {
-    guard let campaign = simulator.catalog.campaign(id: id),
-        let elements = simulator.catalog.statsElements(for: campaign, range: range, metric: metric, attribution: "VIEW_THROUGH")?.arrayValue
-    else { return nil }
-    var platforms: [String: JSON] = [:]
-    for element in elements { platforms.merge(element["platforms"]?.objectValue ?? [:]) { first, _ in first } }
-    return ["platforms": .object(platforms)]
+    return expectedWindow(simulator, id: id, range: range, metric: "TOTAL").map { keepAdditive($0, key: "") }
 }
 
 private func statsParams(_ ids: [String], from start: String, to end: String, extra: [String: JSON] = [:]) -> JSON {
@@ -157,7 +152,7 @@ private func statsParams(_ ids: [String], from start: String, to end: String, ex
     @Test func completesAPlanLargerThanOneWindowOfBudgetWithoutA429() async throws {
         try await GatewayHarness.with(simulator: Self.lowRate, yaml: Self.lowRateYAML) { gateway in
             let ids = (0..<120).map { "unknown-\($0)" }
-            let answer = try await gateway.call("campaigns.getStats", statsParams(ids, from: "2025-03-01", to: "2025-03-10", extra: ["timeout_ms": 20_000]))
+            let answer = try await gateway.call("campaigns.getStats", statsParams(ids, from: "2025-03-01", to: "2025-03-10", extra: ["timeout_ms": 90_000]))
             #expect(answer.json?["result"]?["upstream"]?["calls"] == 12)
             #expect(answer.json?["result"]?["missing"]?.arrayValue?.count == 120)
             let calls = try await gateway.upstreamCalls()
@@ -188,14 +183,14 @@ private func statsParams(_ ids: [String], from start: String, to end: String, ex
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     let ids = (0..<200).map { "big-\($0)" }
-                    let answer = try await gateway.call("campaigns.getStats", statsParams(ids, from: "2025-03-01", to: "2025-03-10", extra: ["timeout_ms": 30_000]))
+                    let answer = try await gateway.call("campaigns.getStats", statsParams(ids, from: "2025-03-01", to: "2025-03-10", extra: ["timeout_ms": 90_000]))
                     #expect(answer.json?["result"]?["upstream"]?["calls"] == 20)
                     await order.record("big")
                 }
                 group.addTask {
                     try await Task.sleep(for: .milliseconds(400))
                     let answer = try await gateway.call(
-                        "campaigns.getStats", statsParams(["small-1"], from: "2025-03-01", to: "2025-03-10", extra: ["timeout_ms": 30_000]), token: TestSecrets.soloToken)
+                        "campaigns.getStats", statsParams(["small-1"], from: "2025-03-01", to: "2025-03-10", extra: ["timeout_ms": 90_000]), token: TestSecrets.soloToken)
                     #expect(answer.json?["result"]?["upstream"]?["calls"] == 1)
                     await order.record("small")
                 }

@@ -1,5 +1,5 @@
 import GatewayConfig
-import Synchronization
+import LockedState
 
 /// The in-process `RateBudget`: an exact sliding-window schedule per workspace and a fair queue.
 ///
@@ -21,7 +21,7 @@ public final class InProcessRateBudget: RateBudget {
         var nextID = 0
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
     /// How often a waiter looks again while only in-flight calls block it.
     private static let inFlightPoll: Duration = .milliseconds(20)
 
@@ -34,7 +34,7 @@ public final class InProcessRateBudget: RateBudget {
             }
             byName[workspace.name] = Workspace(schedule: SlidingWindowSchedule(limits: limits))
         }
-        state = Mutex(State(workspaces: byName))
+        state = Locked(State(workspaces: byName))
     }
 
     /// Waits for a grant; see `RateBudget.acquire`.

@@ -1,5 +1,5 @@
 import DynamicJSON
-import Synchronization
+import LockedState
 
 /// A `StatsCache` in process memory: LRU within `maxBytes`, expired entries kept until evicted.
 ///
@@ -13,11 +13,11 @@ public final class InMemoryStatsCache: StatsCache {
     }
 
     private static let entryOverhead = 160
-    private let store: Mutex<LRUStore<StatsCacheKey, Entry>>
+    private let store: Locked<LRUStore<StatsCacheKey, Entry>>
 
     /// A cache bounded to `maxBytes`.
     public init(maxBytes: Int) {
-        store = Mutex(LRUStore(capacity: maxBytes))
+        store = Locked(LRUStore(capacity: maxBytes))
     }
 
     /// See `StatsCache.lookup`.

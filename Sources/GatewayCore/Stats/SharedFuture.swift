@@ -1,4 +1,4 @@
-import Synchronization
+import LockedState
 
 /// A result many tasks can await; each waiter's cancellation ends only its own wait.
 ///
@@ -10,7 +10,7 @@ final class SharedFuture<Value: Sendable>: Sendable {
         var nextID = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// Stores the result and resumes every waiter. Later calls are ignored.
     func complete(_ result: Result<Value, any Error>) {

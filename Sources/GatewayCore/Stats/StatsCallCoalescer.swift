@@ -1,6 +1,6 @@
 import Dates
 import DynamicJSON
-import Synchronization
+import LockedState
 
 /// What one upstream stats call brought back: folded figures by campaign id, and its cost.
 struct ChunkAnswer: Sendable {
@@ -29,7 +29,7 @@ final class StatsCallCoalescer: Sendable {
         var joined: [(ids: [String], future: SharedFuture<ChunkAnswer>)] = []
     }
 
-    private let inFlight = Mutex<[StatsWindowKey: [String: SharedFuture<ChunkAnswer>]]>([:])
+    private let inFlight = Locked<[StatsWindowKey: [String: SharedFuture<ChunkAnswer>]]>([:])
 
     /// Joins in-flight calls for the ids they cover and registers new calls (≤`chunkSize` ids) for the rest.
     func claim(_ ids: [String], key: StatsWindowKey, chunkSize: Int) -> Claim {
