@@ -28,7 +28,7 @@ public enum GatewayApplication {
         let cacheConfiguration = configuration.cache
         let stats = StatsService(
             upstream: RetryingUpstream(client: client, budget: budget), budget: budget,
-            cache: InMemoryStatsCache(maxBytes: cacheConfiguration.maxBytes),
+            fetcher: CachedItemFetcher(cache: InMemoryResponseCache(maxBytes: cacheConfiguration.maxBytes)),
             ttlPolicy: CacheTTLPolicy(
                 fresh: .seconds(cacheConfiguration.freshTTLSeconds), settled: .seconds(cacheConfiguration.settledTTLSeconds),
                 settledAfterDays: cacheConfiguration.settledAfterDays),

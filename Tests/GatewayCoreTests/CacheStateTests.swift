@@ -40,18 +40,18 @@ import Testing
     }
 }
 
-@Suite struct InMemoryStatsCacheTests {
+@Suite struct InMemoryResponseCacheTests {
     @Test func servesFreshThenExpiredWithItsAgeAndStaysWithinItsBound() {
-        let cache = InMemoryStatsCache(maxBytes: 4_096)
+        let cache = InMemoryResponseCache(maxBytes: 4_096)
         let window = DayRange(start: CalendarDay(iso: "2025-03-01")!, end: CalendarDay(iso: "2025-03-30")!)!
-        let key = StatsCacheKey(workspace: "w", campaignID: "c1", window: window, attribution: "VIEW_THROUGH", metric: "TOTAL")
+        let key = CacheKey(scope: CallScope(workspace: "w", operation: "stats VIEW_THROUGH TOTAL \(window)"), item: "c1")
         let now = ContinuousClock.now
         cache.store(key, .present(["sent": 5]), ttl: .seconds(10), now: now)
         #expect(cache.lookup(key, now: now + .seconds(5)) == .fresh(.present(["sent": 5])))
         #expect(cache.lookup(key, now: now + .seconds(15)) == .expired(.present(["sent": 5]), age: .seconds(15)))
         for index in 0..<100 {
             var other = key
-            other.campaignID = "filler-\(index)"
+            other.item = "filler-\(index)"
             cache.store(other, .absent, ttl: .seconds(10), now: now)
         }
         #expect(cache.bytes <= 4_096)

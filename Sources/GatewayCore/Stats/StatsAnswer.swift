@@ -12,10 +12,7 @@ enum StatsAnswer {
             "attribution_type": .string(request.params.attribution), "metric_type": .string(request.params.metric),
             "windows": .array(collected.windows.map(windowJSON)),
             "missing": .array(request.params.campaignIDs.filter { !present.contains($0) }.map(JSON.string)),
-            "upstream": [
-                "calls": .int(collected.upstream.calls), "cache_hits": .int(collected.upstream.cacheHits),
-                "coalesced": .int(collected.upstream.coalesced),
-            ],
+            "upstream": collected.upstream.json,
             "stale": .bool(collected.staleAge != nil),
         ]
         if let age = collected.staleAge { answer["stale_age_s"] = .int(age.wholeMilliseconds / 1_000) }

@@ -8,35 +8,10 @@ struct StatsRequest: Sendable {
     let plan: StatsPlan
     let context: CallContext
 
-    /// The cache key of one campaign in one window of this request.
-    func cacheKey(_ id: String, window: DayRange) -> StatsCacheKey {
-        StatsCacheKey(workspace: workspace.name, campaignID: id, window: window, attribution: params.attribution, metric: params.metric)
+    /// The cache and coalescing scope of one window of this request; items are campaign ids.
+    func scope(_ window: DayRange) -> CallScope {
+        CallScope(workspace: workspace.name, operation: "stats \(params.attribution) \(params.metric) \(window)")
     }
-
-    /// The coalescing key of one window of this request.
-    func windowKey(_ window: DayRange) -> StatsWindowKey {
-        StatsWindowKey(workspace: workspace.name, window: window, attribution: params.attribution, metric: params.metric)
-    }
-}
-
-/// What a request cost upstream, as `upstream` in the answer.
-struct UpstreamUsage: Sendable {
-    var calls = 0
-    var cacheHits = 0
-    var coalesced = 0
-
-    mutating func absorb(_ other: UpstreamUsage) {
-        calls += other.calls
-        cacheHits += other.cacheHits
-        coalesced += other.coalesced
-    }
-}
-
-/// The figures of one window fetch: campaigns, cost, and the age of any stale entry served.
-struct WindowFetch: Sendable {
-    var campaigns: [String: JSON] = [:]
-    var usage = UpstreamUsage()
-    var staleAge: Duration?
 }
 
 /// Everything gathered for a request: per-window figures by campaign id, cost, staleness.

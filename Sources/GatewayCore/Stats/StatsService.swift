@@ -11,20 +11,19 @@ public struct StatsService: Sendable {
 
     private let upstream: RetryingUpstream
     private let budget: any RateBudget
-    private let cache: any StatsCache
+    private let fetcher: CachedItemFetcher
     private let ttlPolicy: CacheTTLPolicy
     private let limits: LimitsConfiguration
-    private let coalescer = StatsCallCoalescer()
     private let today: @Sendable () -> CalendarDay
 
     /// Creates the service; `today` decides which windows count as settled for the cache.
     public init(
-        upstream: RetryingUpstream, budget: any RateBudget, cache: any StatsCache, ttlPolicy: CacheTTLPolicy, limits: LimitsConfiguration,
+        upstream: RetryingUpstream, budget: any RateBudget, fetcher: CachedItemFetcher, ttlPolicy: CacheTTLPolicy, limits: LimitsConfiguration,
         today: @escaping @Sendable () -> CalendarDay = { CalendarDay(containing: Date()) }
     ) {
         self.upstream = upstream
         self.budget = budget
-        self.cache = cache
+        self.fetcher = fetcher
         self.ttlPolicy = ttlPolicy
         self.limits = limits
         self.today = today
@@ -57,40 +56,37 @@ public struct StatsService: Sendable {
 
     private func collectByID(_ request: StatsRequest) async throws -> Collection {
         var collected = CollectedStats(windows: request.plan.windows)
-        var needed: [[String]] = Array(repeating: [], count: request.plan.windows.count)
-        var expired: [StatsCacheKey: (value: CachedStats, age: Duration)] = [:]
-        let now = ContinuousClock.now
-        for (index, window) in request.plan.windows.enumerated() {
-            for id in request.params.campaignIDs {
-                let key = request.cacheKey(id, window: window)
-                switch cache.lookup(key, now: now) {
-                case .fresh(let value):
-                    collected.upstream.cacheHits += 1
-                    if case .present(let figures) = value { collected.windowFigures[index][id] = figures }
-                case .expired(let value, let age):
-                    expired[key] = (value, age)
-                    needed[index].append(id)
-                case .miss:
-                    needed[index].append(id)
-                }
-            }
+        let lookups = request.plan.windows.map { fetcher.lookup(request.params.campaignIDs, scope: request.scope($0)) }
+        for (index, lookup) in lookups.enumerated() {
+            collected.windowFigures[index] = lookup.values
+            collected.upstream.cacheHits += lookup.hits
         }
-        let estimated = needed.reduce(0) { $0 + ($1.count + StatsPlan.maxIDsPerCall - 1) / StatsPlan.maxIDsPerCall }
+        let estimated = lookups.reduce(0) { $0 + ($1.needed.count + StatsPlan.maxIDsPerCall - 1) / StatsPlan.maxIDsPerCall }
         try checkAffordable(estimated, request: request)
         if request.params.dryRun { return .planOnly(estimatedCalls: estimated, cacheHits: collected.upstream.cacheHits) }
         let windows = request.plan.windows
-        let fetched = try await withDeadline(request.context.deadline) { [self, needed, expired] in
-            try await withThrowingTaskGroup(of: (Int, WindowFetch).self) { group in
-                for (index, ids) in needed.enumerated() where !ids.isEmpty {
-                    group.addTask { (index, try await fetchWindow(ids, window: windows[index], request: request, expired: expired)) }
+        let fetched = try await withDeadline(request.context.deadline) { [self] in
+            try await withThrowingTaskGroup(of: (Int, CachedItemFetcher.Fetched).self) { group in
+                for (index, lookup) in lookups.enumerated() where !lookup.needed.isEmpty {
+                    let window = windows[index]
+                    group.addTask {
+                        let fetched = try await fetcher.fetch(
+                            lookup, scope: request.scope(window), chunkSize: StatsPlan.maxIDsPerCall, ttl: ttlPolicy.ttl(for: window, today: today()),
+                            deadline: request.context.deadline, logger: request.context.logger
+                        ) { ids in
+                            let page = try await fetchPage(ids: ids, offset: 0, window: window, request: request)
+                            return ItemsAnswer(values: page.campaigns, calls: page.calls)
+                        }
+                        return (index, fetched)
+                    }
                 }
-                var all: [(Int, WindowFetch)] = []
+                var all: [(Int, CachedItemFetcher.Fetched)] = []
                 for try await result in group { all.append(result) }
                 return all
             }
         }
         for (index, fetch) in fetched {
-            collected.windowFigures[index].merge(fetch.campaigns) { _, new in new }
+            collected.windowFigures[index].merge(fetch.values) { _, new in new }
             collected.upstream.absorb(fetch.usage)
             collected.staleAge = [collected.staleAge, fetch.staleAge].compactMap { $0 }.max()
         }
@@ -106,65 +102,6 @@ public struct StatsService: Sendable {
         let completion = budget.projectedCompletion(workspace: request.workspace.name, calls: calls)
         if completion > request.context.deadline {
             throw GatewayError.rateBudgetExhausted(retryAfterMs: max(1, (completion - request.context.deadline).wholeMilliseconds), estimatedCalls: calls)
-        }
-    }
-
-    /// Fetches one window's ids: joins in-flight calls, starts the missing ones, serves stale entries if the upstream fails.
-    private func fetchWindow(
-        _ ids: [String], window: DayRange, request: StatsRequest, expired: [StatsCacheKey: (value: CachedStats, age: Duration)]
-    ) async throws -> WindowFetch {
-        let key = request.windowKey(window)
-        let claim = coalescer.claim(ids, key: key, chunkSize: StatsPlan.maxIDsPerCall)
-        for owned in claim.owned {
-            startSharedCall(owned.ids, future: owned.future, window: window, key: key, request: request)
-        }
-        let waits = claim.owned.map { ($0.ids, $0.future, true) } + claim.joined.map { ($0.ids, $0.future, false) }
-        return try await withThrowingTaskGroup(of: ([String], Result<ChunkAnswer, any Error>, Bool).self) { group in
-            for (chunk, future, owned) in waits {
-                group.addTask {
-                    do { return (chunk, .success(try await future.value()), owned) } catch { return (chunk, .failure(error), owned) }
-                }
-            }
-            var fetch = WindowFetch()
-            for try await (chunk, outcome, owned) in group {
-                switch outcome {
-                case .success(let answer):
-                    for id in chunk { if let figures = answer.campaigns[id] { fetch.campaigns[id] = figures } }
-                    if owned { fetch.usage.calls += answer.calls } else { fetch.usage.coalesced += 1 }
-                case .failure(let error):
-                    guard error is GatewayError else { throw error }
-                    for id in chunk {
-                        guard let stale = expired[request.cacheKey(id, window: window)] else { throw error }
-                        if case .present(let figures) = stale.value { fetch.campaigns[id] = figures }
-                        fetch.staleAge = max(fetch.staleAge ?? .zero, stale.age)
-                    }
-                    request.context.logger.warning("serving stale stats after upstream failure", metadata: ["window": "\(window)", "ids": "\(chunk.count)"])
-                }
-            }
-            return fetch
-        }
-    }
-
-    /// Runs one upstream call for others to share: it outlives a waiter's cancellation, is bounded by
-    /// the deadline of the request that started it, and caches its answer before it is released.
-    private func startSharedCall(_ ids: [String], future: SharedFuture<ChunkAnswer>, window: DayRange, key: StatsWindowKey, request: StatsRequest) {
-        Task { [self] in
-            let outcome: Result<ChunkAnswer, any Error>
-            do {
-                let page = try await withDeadline(request.context.deadline) { [self] in
-                    try await fetchPage(ids: ids, offset: 0, window: window, request: request)
-                }
-                let ttl = ttlPolicy.ttl(for: window, today: today())
-                let now = ContinuousClock.now
-                for id in ids {
-                    cache.store(request.cacheKey(id, window: window), page.campaigns[id].map(CachedStats.present) ?? .absent, ttl: ttl, now: now)
-                }
-                outcome = .success(ChunkAnswer(campaigns: page.campaigns, calls: page.calls))
-            } catch {
-                outcome = .failure(error)
-            }
-            coalescer.release(ids, key: key, future: future)
-            future.complete(outcome)
         }
     }
 
@@ -196,14 +133,10 @@ public struct StatsService: Sendable {
                 return all
             }
         }
-        let now = ContinuousClock.now
         for (index, page) in pages {
             collected.windowFigures[index].merge(page.campaigns) { _, new in new }
             collected.upstream.calls += page.calls
-            let ttl = ttlPolicy.ttl(for: windows[index], today: today())
-            for (id, figures) in page.campaigns {
-                cache.store(request.cacheKey(id, window: windows[index]), .present(figures), ttl: ttl, now: now)
-            }
+            fetcher.store(page.campaigns, scope: request.scope(windows[index]), ttl: ttlPolicy.ttl(for: windows[index], today: today()))
         }
         return .collected(collected)
     }

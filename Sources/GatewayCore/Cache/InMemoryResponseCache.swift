@@ -1,0 +1,42 @@
+import DynamicJSON
+import LockedState
+
+/// A `ResponseCache` in process memory: LRU within `maxBytes`, expired entries kept until evicted.
+///
+/// Sizes are the encoded JSON length plus the key and a fixed per-entry overhead, so the bound
+/// tracks the memory the answers really take within a small factor.
+public final class InMemoryResponseCache: ResponseCache {
+    private struct Entry: Sendable {
+        var value: CachedValue
+        var stored: ContinuousClock.Instant
+        var expires: ContinuousClock.Instant
+    }
+
+    private static let entryOverhead = 160
+    private let store: Locked<LRUStore<CacheKey, Entry>>
+
+    /// A cache bounded to `maxBytes`.
+    public init(maxBytes: Int) {
+        store = Locked(LRUStore(capacity: maxBytes))
+    }
+
+    /// See `ResponseCache.lookup`.
+    public func lookup(_ key: CacheKey, now: ContinuousClock.Instant) -> CacheLookup {
+        guard let entry = store.withLock({ $0.get(key) }) else { return .miss }
+        return entry.expires > now ? .fresh(entry.value) : .expired(entry.value, age: now - entry.stored)
+    }
+
+    /// See `ResponseCache.store`.
+    public func store(_ key: CacheKey, _ value: CachedValue, ttl: Duration, now: ContinuousClock.Instant) {
+        let size: Int
+        switch value {
+        case .present(let json): size = json.encoded().count + Self.entryOverhead
+        case .absent: size = Self.entryOverhead
+        }
+        let keySize = key.item.utf8.count + key.scope.operation.utf8.count + key.scope.workspace.utf8.count
+        store.withLock { $0.set(key, Entry(value: value, stored: now, expires: now + ttl), size: size + keySize) }
+    }
+
+    /// Bytes held now.
+    public var bytes: Int { store.withLock { $0.bytes } }
+}

@@ -1,0 +1,78 @@
+import Dates
+import DynamicJSON
+
+/// What a family of upstream answers shares: the workspace and the operation with its
+/// parameters (e.g. `stats VIEW_THROUGH TOTAL 2025-03-01..2025-03-30`).
+public struct CallScope: Hashable, Sendable {
+    /// Workspace name.
+    public var workspace: String
+    /// The operation and every parameter that changes its answer, as one string.
+    public var operation: String
+
+    /// Creates a scope.
+    public init(workspace: String, operation: String) {
+        self.workspace = workspace
+        self.operation = operation
+    }
+}
+
+/// One cached item: an item (campaign id, day, …) within a scope.
+public struct CacheKey: Hashable, Sendable {
+    /// The scope the item belongs to.
+    public var scope: CallScope
+    /// The item: a campaign id, a day, a page.
+    public var item: String
+
+    /// Creates a key.
+    public init(scope: CallScope, item: String) {
+        self.scope = scope
+        self.item = item
+    }
+}
+
+/// A cached answer: the item's value, or the upstream's "nothing for it".
+public enum CachedValue: Sendable, Hashable {
+    case present(JSON)
+    case absent
+}
+
+/// The outcome of a lookup.
+public enum CacheLookup: Sendable, Hashable {
+    /// Within its TTL.
+    case fresh(CachedValue)
+    /// Past its TTL; `age` is the time since it was stored (kept for stale-if-error).
+    case expired(CachedValue, age: Duration)
+    /// Not held.
+    case miss
+}
+
+/// The gateway's cache of upstream answers, item by item; in memory today, shareable across
+/// replicas behind this protocol.
+public protocol ResponseCache: Sendable {
+    /// Looks a key up at `now`.
+    func lookup(_ key: CacheKey, now: ContinuousClock.Instant) -> CacheLookup
+    /// Stores a value that stays fresh for `ttl` from `now`.
+    func store(_ key: CacheKey, _ value: CachedValue, ttl: Duration, now: ContinuousClock.Instant)
+}
+
+/// How long an answer stays fresh: long for windows that ended long ago, short for recent ones.
+public struct CacheTTLPolicy: Sendable {
+    /// TTL of a window touching recent days.
+    public var fresh: Duration
+    /// TTL of a settled window.
+    public var settled: Duration
+    /// A window is settled once it ended more than this many days before today.
+    public var settledAfterDays: Int
+
+    /// Creates a policy.
+    public init(fresh: Duration, settled: Duration, settledAfterDays: Int) {
+        self.fresh = fresh
+        self.settled = settled
+        self.settledAfterDays = settledAfterDays
+    }
+
+    /// The TTL for a window seen on `today`.
+    public func ttl(for window: DayRange, today: CalendarDay) -> Duration {
+        window.end.days(to: today) > settledAfterDays ? settled : fresh
+    }
+}
