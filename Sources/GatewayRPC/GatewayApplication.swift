@@ -23,7 +23,7 @@ public enum GatewayApplication {
             configuration: .init(
                 maxConnectionsPerHost: upstream.maxConnectionsPerHost, maxTotalConnections: upstream.maxConnectionsPerHost * 2,
                 maxResponseBytes: upstream.maxResponseBytes, caBundlePath: upstream.caBundle))
-        let client = MoEngageClient(http: http, upstream: upstream, metrics: UpstreamMetrics(factory: metrics.factory))
+        let client = UpstreamClient(http: http, upstream: upstream, metrics: UpstreamMetrics(factory: metrics.factory))
         let budget = InProcessRateBudget(workspaces: configuration.workspaces, safetyMargin: .milliseconds(upstream.safetyMarginMs))
         let cacheConfiguration = configuration.cache
         let stats = StatsService(

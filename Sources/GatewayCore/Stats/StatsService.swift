@@ -159,11 +159,11 @@ public struct StatsService: Sendable {
             "offset": .int(offset), "limit": .int(StatsPlan.maxIDsPerCall),
         ]
         if let ids { body["campaign_ids"] = .array(ids.map(JSON.string)) }
-        let outcome = try await upstream.post(path: Self.statsPath, body: .object(body), workspace: request.workspace, context: request.context)
-        guard let data = outcome.json["data"]?.objectValue else {
+        let outcome = try await upstream.postJSON(path: Self.statsPath, body: .object(body), workspace: request.workspace, context: request.context)
+        guard let data = outcome.value["data"]?.objectValue else {
             throw GatewayError.upstreamFailed(status: 200, reason: "the upstream answer has no data object")
         }
-        var page = StatsPage(calls: outcome.calls, totalCampaigns: outcome.json["total_campaigns"]?.intValue ?? 0)
+        var page = StatsPage(calls: outcome.calls, totalCampaigns: outcome.value["total_campaigns"]?.intValue ?? 0)
         for (id, elements) in data {
             guard let list = elements.arrayValue else {
                 throw GatewayError.upstreamFailed(status: 200, reason: "the upstream data for a campaign is not a list")

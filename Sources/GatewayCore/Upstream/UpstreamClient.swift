@@ -1,0 +1,131 @@
+import CurlHTTP
+import DynamicJSON
+import Foundation
+import GatewayConfig
+import Logging
+
+/// One upstream request, before credentials are added.
+public struct UpstreamRequest: Sendable {
+    /// `GET` or `POST`.
+    public var method: String
+    /// Path and query, appended to the workspace's base URL.
+    public var path: String
+    /// A JSON body, for POST.
+    public var body: JSON?
+    /// A label for metrics and logs (the path without ids or signatures).
+    public var endpoint: String
+    /// Whether to send the workspace's credentials as headers (the signed daily report does not need them).
+    public var sendsCredentials: Bool
+
+    /// Creates a request.
+    public init(method: String, path: String, body: JSON? = nil, endpoint: String? = nil, sendsCredentials: Bool = true) {
+        self.method = method
+        self.path = path
+        self.body = body
+        self.endpoint = endpoint ?? path
+        self.sendsCredentials = sendsCredentials
+    }
+}
+
+/// Sends one upstream request with the workspace's credentials, once, and maps failures.
+///
+/// MoEngage: `Authorization: Basic base64(workspace_id:api_key)` and `MOE-APPKEY`; Migma:
+/// `Authorization: Bearer api_key`. A status outside `accepting` becomes an `UpstreamCallError`
+/// (with `Retry-After` and the `GatewayError` to answer with); a missing key or a passed deadline
+/// is a plain `GatewayError`. Retries are `RetryingUpstream`'s job.
+public struct UpstreamClient: Sendable {
+    private let http: CurlHTTPClient
+    private let upstream: UpstreamConfiguration
+    private let metrics: UpstreamMetrics
+
+    /// Creates a client over a shared curl client.
+    public init(http: CurlHTTPClient, upstream: UpstreamConfiguration, metrics: UpstreamMetrics) {
+        self.http = http
+        self.upstream = upstream
+        self.metrics = metrics
+    }
+
+    /// Sends `request`; returns the response when its status is in `accepting`.
+    public func send(_ request: UpstreamRequest, workspace: UpstreamWorkspace, context: CallContext, accepting: Set<Int>) async throws
+        -> HTTPClientResponse
+    {
+        guard let apiKey = workspace.apiKey else {
+            throw GatewayError.upstreamFailed(status: 0, reason: "workspace \(workspace.name) has no API key configured; see /readyz")
+        }
+        let timeout = min(upstream.timeoutMs, context.remainingMs)
+        guard timeout > 0 else { throw GatewayError.deadlineExceeded }
+        var headers: [(name: String, value: String)] = [("Accept", "application/json")]
+        if request.sendsCredentials { headers += Self.credentials(for: workspace, apiKey: apiKey) }
+        if request.body != nil { headers.append(("Content-Type", "application/json")) }
+        let httpRequest = HTTPClientRequest(
+            method: request.method, url: workspace.configuration.baseURL + request.path, headers: headers, body: request.body?.encoded(),
+            connectTimeoutMs: min(upstream.connectTimeoutMs, timeout), totalTimeoutMs: timeout)
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(httpRequest)
+        } catch let error as CurlHTTPError {
+            metrics.record(endpoint: request.endpoint, outcome: error.kind)
+            if context.remainingMs == 0 { throw GatewayError.deadlineExceeded }
+            if error == .cancelled { throw CancellationError() }
+            context.logger.warning("upstream transport failure", metadata: ["endpoint": "\(request.endpoint)", "failure": "\(error)"])
+            let failure = GatewayError.upstreamFailed(status: 0, reason: "\(error.kind): \(error.detail)")
+            throw UpstreamCallError(gatewayError: failure, status: 0, retryAfter: nil)
+        }
+        metrics.record(endpoint: request.endpoint, outcome: String(response.status))
+        guard accepting.contains(response.status) else {
+            throw Self.failure(response, secrets: [apiKey.value] + [workspace.secretKey?.value].compactMap { $0 }, logger: context.logger, endpoint: request.endpoint)
+        }
+        return response
+    }
+
+    /// The credential headers of a workspace's provider.
+    static func credentials(for workspace: UpstreamWorkspace, apiKey: Secret) -> [(name: String, value: String)] {
+        switch workspace.configuration.provider {
+        case .moengage:
+            let id = workspace.configuration.workspaceID ?? ""
+            return [("Authorization", "Basic \(Data("\(id):\(apiKey.value)".utf8).base64EncodedString())"), ("MOE-APPKEY", id)]
+        case .migma:
+            return [("Authorization", "Bearer \(apiKey.value)")]
+        }
+    }
+
+    /// Parses a JSON body; a garbled one is a retryable failure, like a dropped connection.
+    public static func json(_ response: HTTPClientResponse) throws -> JSON {
+        guard let json = try? JSON.parse(response.body) else {
+            let failure = GatewayError.upstreamFailed(status: response.status, reason: "the upstream answered with a malformed body")
+            throw UpstreamCallError(gatewayError: failure, status: 0, retryAfter: nil)
+        }
+        return json
+    }
+
+    /// Maps an error answer, whatever the provider's shape: `{title, description, code}` (stats),
+    /// `{error: {code, message}}` (campaign meta), `{success: false, error, code}` (Migma).
+    static func failure(_ response: HTTPClientResponse, secrets: [String], logger: Logger, endpoint: String) -> UpstreamCallError {
+        let json = try? JSON.parse(response.body)
+        let nested = json?["error"]
+        let code = (json?["code"] ?? nested?["code"])?.stringValue
+        let title = json?["title"]?.stringValue
+        let detail = (json?["description"] ?? nested?["message"] ?? nested)?.stringValue
+        let reason: String
+        switch response.status {
+        case 401: reason = "the upstream rejected the workspace credentials (check the workspace's API key)"
+        case 403: reason = "the workspace lacks access to this upstream feature (check the workspace's plan and key)"
+        case 429: reason = "the upstream rate limit was exceeded"
+        default: reason = detail.map { "upstream said: \($0)" } ?? "the upstream answered HTTP \(response.status)"
+        }
+        logger.warning("upstream error", metadata: ["endpoint": "\(endpoint)", "status": "\(response.status)", "code": "\(code ?? "-")"])
+        let failure = GatewayError.upstreamFailed(
+            status: response.status, upstreamCode: code.map { Redaction.scrub($0, secrets: secrets) },
+            title: title.map { Redaction.scrub($0, secrets: secrets) }, reason: Redaction.scrub(reason, secrets: secrets))
+        let retryAfter = response.header("Retry-After").flatMap(Int.init).map { Duration.seconds(max(0, $0)) }
+        return UpstreamCallError(gatewayError: failure, status: response.status, retryAfter: retryAfter)
+    }
+}
+
+/// Removes secret values from text that came from elsewhere (upstream messages).
+enum Redaction {
+    /// `text` with every occurrence of each secret replaced by `***`.
+    static func scrub(_ text: String, secrets: [String]) -> String {
+        secrets.filter { !$0.isEmpty }.reduce(text) { $0.replacingOccurrences(of: $1, with: "***") }
+    }
+}
