@@ -34,6 +34,9 @@ public struct MoEngageSimulator: Sendable {
         router.post("/core-services/v1/campaign-stats") { request, _ in
             try await self.campaignStats(request)
         }
+        router.get("/v1/campaigns/{id}/stats") { request, context in
+            await self.migmaStats(request, campaignID: context.parameters.get("id") ?? "")
+        }
         router.get("/_sim/calls") { _, _ in
             Self.jsonResponse(status: .ok, ledger.snapshot())
         }
@@ -70,6 +73,31 @@ public struct MoEngageSimulator: Sendable {
         call.status = Int(response.status.code)
         ledger.record(call)
         return response
+    }
+
+    private func migmaStats(_ request: Request, campaignID: String) async -> Response {
+        var call = RecordedCall(method: "GET", path: request.uri.path, workspace: nil, auth: "missing", status: 0, requestID: nil, body: nil)
+        let response = await answerMigmaStats(request, campaignID: campaignID, call: &call)
+        call.status = Int(response.status.code)
+        ledger.record(call)
+        return response
+    }
+
+    private func answerMigmaStats(_ request: Request, campaignID: String, call: inout RecordedCall) async -> Response {
+        let unauthorized = Self.jsonResponse(status: .unauthorized, ["success": false, "error": "Invalid or missing API key", "code": "UNAUTHORIZED"])
+        guard let authorization = request.headers[.authorization] else { return unauthorized }
+        guard authorization.hasPrefix("Bearer "), let account = configuration.migmaKeys[String(authorization.dropFirst(7))] else {
+            call.auth = "invalid"
+            return unauthorized
+        }
+        call.auth = "valid"
+        call.workspace = account
+        if ledger.admit(workspace: "migma:\(account)", limits: configuration.migmaRateLimits) != nil { return Response(status: .tooManyRequests) }
+        if let fault = await injectedFault() { return fault }
+        guard let campaign = catalog.campaign(id: campaignID) else {
+            return Self.jsonResponse(status: .notFound, ["success": false, "error": "Campaign not found", "code": "NOT_FOUND"])
+        }
+        return Self.jsonResponse(status: .ok, ["success": true, "data": catalog.migmaStats(for: campaign), "error": .null])
     }
 
     private func answerStats(_ request: Request, body: JSON?, call: inout RecordedCall) async -> Response {

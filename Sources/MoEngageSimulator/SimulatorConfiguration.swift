@@ -19,6 +19,10 @@ public struct SimulatorConfiguration: Sendable {
     public var rateLimits: [RollingLimit]
     /// Injected faults (default none).
     public var faults: FaultInjection
+    /// Migma API keys → account name (default one demo key).
+    public var migmaKeys: [String: String]
+    /// Rolling limits per Migma account (default 10 calls per 60 s, its free plan).
+    public var migmaRateLimits: [RollingLimit]
 
     /// Creates a configuration; every parameter has the default documented on its property.
     public init(
@@ -29,7 +33,9 @@ public struct SimulatorConfiguration: Sendable {
         seed: UInt64 = 42,
         campaignCount: Int = 60,
         rateLimits: [RollingLimit] = [RollingLimit(calls: 100, perSeconds: 60)],
-        faults: FaultInjection = FaultInjection()
+        faults: FaultInjection = FaultInjection(),
+        migmaKeys: [String: String] = ["demo-migma-key": "DEMO_MIGMA"],
+        migmaRateLimits: [RollingLimit] = [RollingLimit(calls: 10, perSeconds: 60)]
     ) {
         self.host = host
         self.port = port
@@ -39,6 +45,8 @@ public struct SimulatorConfiguration: Sendable {
         self.campaignCount = campaignCount
         self.rateLimits = rateLimits
         self.faults = faults
+        self.migmaKeys = migmaKeys
+        self.migmaRateLimits = migmaRateLimits
     }
 }
 

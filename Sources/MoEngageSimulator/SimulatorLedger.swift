@@ -50,11 +50,12 @@ final class SimulatorLedger: Sendable {
         return Int(elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
     }
 
-    /// Counts a call against the workspace's limits; returns the limit broken (and records a breach) when over.
-    func admit(workspace: String) -> RollingLimit? {
+    /// Counts a call against the account's limits (the MoEngage ones unless given); returns the
+    /// limit broken (and records a breach) when over.
+    func admit(workspace: String, limits accountLimits: [RollingLimit]? = nil) -> RollingLimit? {
         let now = Double(elapsedMs) / 1_000
         return state.withLock { state in
-            var log = state.limiters[workspace] ?? SlidingWindowLog(limits: limits)
+            var log = state.limiters[workspace] ?? SlidingWindowLog(limits: accountLimits ?? limits)
             let broken = log.admit(at: now)
             state.limiters[workspace] = log
             if let broken {

@@ -75,6 +75,34 @@ public struct SyntheticCatalog: Sendable {
     }
 }
 
+extension SyntheticCatalog {
+    /// Migma's stats object for a campaign: an email sent over the first 14 days of its activity.
+    public func migmaStats(for campaign: SyntheticCampaign) -> JSON {
+        let sendDays = DayRange(start: campaign.active.start, end: min(campaign.active.end, campaign.active.start.adding(days: 13)))!
+        let leaf = LeafKey(seed: seed, campaign: campaign, platform: "EMAIL", locale: "all_locales", attribution: "VIEW_THROUGH")
+        let daily = sendDays.days.map { leaf.figures(on: $0) }
+        let total = VariationFigures.aggregate(daily, unique: false).counters
+        let unique = VariationFigures.aggregate(daily, unique: true).counters
+        let delivered = total["p.delivered"] ?? 0
+        let uniqueOpens = min(unique["p.opened"] ?? 0, total["p.opened"] ?? 0)
+        let uniqueClicks = min(unique["p.click"] ?? 0, total["p.click"] ?? 0)
+        var stats: [String: JSON] = [
+            "totalSent": .int(total["p.sent"] ?? 0), "totalDelivered": .int(delivered),
+            "uniqueOpens": .int(uniqueOpens), "totalOpens": .int(total["p.opened"] ?? 0),
+            "uniqueClicks": .int(uniqueClicks), "totalClicks": .int(total["p.click"] ?? 0),
+            "unsubscribes": .int(total["p.unsubscribe"] ?? 0), "bounces": .int(total["p.bounced"] ?? 0),
+            "openRate": .double(delivered == 0 ? 0 : Double(uniqueOpens) / Double(delivered)),
+            "clickRate": .double(delivered == 0 ? 0 : Double(uniqueClicks) / Double(delivered)),
+            "lastUpdated": .string("\(sendDays.end.iso)T23:59:59Z"),
+        ]
+        if campaign.index % 2 == 0 {
+            stats["botOpens"] = .int((total["p.opened"] ?? 0) / 50)
+            stats["mppOpens"] = .int((total["p.opened"] ?? 0) / 7)
+        }
+        return .object(stats)
+    }
+}
+
 extension String {
     fileprivate func leftPadded(to length: Int) -> String {
         String(repeating: "0", count: max(0, length - count)) + self

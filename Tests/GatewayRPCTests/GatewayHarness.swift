@@ -15,9 +15,11 @@ enum TestSecrets {
     static let reportingToken = "tok-reporting-7f3a"
     static let narrowToken = "tok-narrow-19be"
     static let soloToken = "tok-solo-55c1"
-    static let all = [mainKey, otherKey, reportingToken, narrowToken, soloToken]
+    static let migmaKey = "migma-key-Hh31-secret"
+    static let all = [mainKey, otherKey, reportingToken, narrowToken, soloToken, migmaKey]
     static let environment = [
         "MAIN_KEY": mainKey, "OTHER_KEY": otherKey, "REPORTING_TOKEN": reportingToken, "NARROW_TOKEN": narrowToken, "SOLO_TOKEN": soloToken,
+        "MIGMA_KEY": migmaKey,
     ]
 }
 
@@ -47,8 +49,9 @@ struct GatewayHarness {
         workspaces:
           main: {provider: moengage, base_url: SIM, workspace_id: WS_MAIN, api_key_env: MAIN_KEY, rate_limits: \(mainRateLimits)}
           other: {provider: moengage, base_url: SIM, workspace_id: WS_OTHER, api_key_env: OTHER_KEY}
+          mig: {provider: migma, base_url: SIM, api_key_env: MIGMA_KEY, rate_limits: [{calls: 100, per_seconds: 60}]}
         callers:
-          - {name: reporting, token_env: REPORTING_TOKEN, workspaces: [main, other], methods: ["campaigns.*"]}
+          - {name: reporting, token_env: REPORTING_TOKEN, workspaces: [main, other, mig], methods: ["campaigns.*", "reports.*"]}
           - {name: narrow, token_env: NARROW_TOKEN, workspaces: [main], methods: ["campaigns.list"]}
           - {name: solo, token_env: SOLO_TOKEN, workspaces: [main], methods: ["*"]}
         \(limits)
@@ -60,7 +63,7 @@ struct GatewayHarness {
     ) -> SimulatorConfiguration {
         SimulatorConfiguration(
             workspaces: ["WS_MAIN": TestSecrets.mainKey, "WS_OTHER": TestSecrets.otherKey], forbiddenWorkspaces: forbidden, rateLimits: rateLimits,
-            faults: faults)
+            faults: faults, migmaKeys: [TestSecrets.migmaKey: "ACME"], migmaRateLimits: [RollingLimit(calls: 100, perSeconds: 60)])
     }
 
     static func with<T: Sendable>(

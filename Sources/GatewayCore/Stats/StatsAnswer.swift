@@ -16,14 +16,15 @@ enum StatsAnswer {
             "stale": .bool(collected.staleAge != nil),
         ]
         if let age = collected.staleAge { answer["stale_age_s"] = .int(age.wholeMilliseconds / 1_000) }
+        let view = request.params.view == "summary" ? { (figures: [String: JSON]) in figures.mapValues(StatsSummary.moengage) } : { $0 }
         if collected.windows.count == 1 {
-            answer["campaigns"] = .object(collected.windowFigures[0])
+            answer["campaigns"] = .object(view(collected.windowFigures[0]))
         } else {
             answer["by_window"] = .array(
                 zip(collected.windows, collected.windowFigures).map { window, figures in
-                    ["start_date": .string(window.start.iso), "end_date": .string(window.end.iso), "campaigns": .object(figures)]
+                    ["start_date": .string(window.start.iso), "end_date": .string(window.end.iso), "campaigns": .object(view(figures))]
                 })
-            answer["campaigns"] = request.params.metric == "TOTAL" ? .object(mergedAcrossWindows(collected.windowFigures, ids: present)) : .null
+            answer["campaigns"] = request.params.metric == "TOTAL" ? .object(view(mergedAcrossWindows(collected.windowFigures, ids: present))) : .null
         }
         return .object(answer)
     }

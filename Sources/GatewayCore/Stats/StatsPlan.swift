@@ -18,6 +18,12 @@ public struct StatsPlan: Sendable {
         idChunks = stride(from: 0, to: ids.count, by: Self.maxIDsPerCall).map { Array(ids[$0..<min($0 + Self.maxIDsPerCall, ids.count)]) }
     }
 
+    /// Plans a provider without date windows (Migma): one call per id.
+    public init(perCampaignIDs ids: [String]) {
+        windows = []
+        idChunks = ids.map { [$0] }
+    }
+
     /// Whether the question is about every campaign the upstream reports.
     public var isAllCampaigns: Bool { idChunks.isEmpty }
 

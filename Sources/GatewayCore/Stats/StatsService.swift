@@ -9,10 +9,10 @@ public struct StatsService: Sendable {
     /// MoEngage's stats endpoint.
     public static let statsPath = "/core-services/v1/campaign-stats"
 
-    private let upstream: RetryingUpstream
+    let upstream: RetryingUpstream
     private let budget: any RateBudget
-    private let fetcher: CachedItemFetcher
-    private let ttlPolicy: CacheTTLPolicy
+    let fetcher: CachedItemFetcher
+    let ttlPolicy: CacheTTLPolicy
     private let limits: LimitsConfiguration
     private let today: @Sendable () -> CalendarDay
 
@@ -31,10 +31,9 @@ public struct StatsService: Sendable {
 
     /// Answers one validated request for one workspace.
     public func getStats(_ params: GetStatsParams, workspace: UpstreamWorkspace, context: CallContext) async throws -> JSON {
-        guard workspace.configuration.provider == .moengage else {
-            throw GatewayError.invalidParams(field: "workspace", reason: "provider \(workspace.configuration.provider.rawValue) is not served by campaigns.getStats yet")
+        if workspace.configuration.provider == .migma {
+            return try await migmaStats(params, workspace: workspace, context: context)
         }
-        guard params.view == "full" else { throw GatewayError.invalidParams(field: "view", reason: "view \"summary\" is not served yet") }
         guard let range = params.range else { throw GatewayError.invalidParams(field: "start_date", reason: "required for a moengage workspace") }
         let plan = StatsPlan(range: range, ids: params.campaignIDs)
         let request = StatsRequest(params: params, workspace: workspace, plan: plan, context: context)
@@ -94,7 +93,7 @@ public struct StatsService: Sendable {
     }
 
     /// Throws -32013 past the per-request call limit, or -32029 when the budget cannot grant `calls` before the deadline.
-    private func checkAffordable(_ calls: Int, request: StatsRequest) throws {
+    func checkAffordable(_ calls: Int, request: StatsRequest) throws {
         guard calls <= limits.maxUpstreamCallsPerRequest else {
             throw GatewayError.planTooLarge(estimatedCalls: calls, limit: limits.maxUpstreamCallsPerRequest)
         }
@@ -175,7 +174,7 @@ public struct StatsService: Sendable {
 
     // MARK: Plan only
 
-    private func planOnly(_ request: StatsRequest, estimatedCalls: Int, cacheHits: Int) -> JSON {
+    func planOnly(_ request: StatsRequest, estimatedCalls: Int, cacheHits: Int) -> JSON {
         let completion = budget.projectedCompletion(workspace: request.workspace.name, calls: estimatedCalls)
         return [
             "workspace": .string(request.workspace.name), "dry_run": true,

@@ -1,0 +1,59 @@
+import CurlHTTP
+import DynamicJSON
+import Foundation
+
+extension StatsService {
+    /// Migma's stats endpoint, one campaign per call.
+    static let migmaStatsEndpoint = "/v1/campaigns/{id}/stats"
+
+    /// `campaigns.getStats` on a Migma workspace: one `GET /v1/campaigns/{id}/stats` per uncached id,
+    /// concurrently within the budget, cached and coalesced per campaign; a 404 puts the id in `missing`.
+    /// Dates are optional and ignored (`windows: []`); `campaigns[id]` is Migma's stats object.
+    func migmaStats(_ params: GetStatsParams, workspace: UpstreamWorkspace, context: CallContext) async throws -> JSON {
+        guard !params.campaignIDs.isEmpty else {
+            throw GatewayError.invalidParams(field: "campaign_ids", reason: "required for a migma workspace (Migma has no campaign listing)")
+        }
+        let request = StatsRequest(params: params, workspace: workspace, plan: StatsPlan(perCampaignIDs: params.campaignIDs), context: context)
+        let scope = CallScope(workspace: workspace.name, operation: "migma-stats")
+        let lookup = fetcher.lookup(params.campaignIDs, scope: scope)
+        try checkAffordable(lookup.needed.count, request: request)
+        if params.dryRun { return planOnly(request, estimatedCalls: lookup.needed.count, cacheHits: lookup.hits) }
+        let fetched = try await withDeadline(context.deadline) { [self] in
+            try await fetcher.fetch(
+                lookup, scope: scope, chunkSize: 1, ttl: ttlPolicy.fresh, deadline: context.deadline, logger: context.logger
+            ) { ids in
+                let id = ids[0]
+                let path = "/v1/campaigns/\(id.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "-._~"))) ?? id)/stats"
+                let outcome = try await upstream.call(
+                    UpstreamRequest(method: "GET", path: path, endpoint: Self.migmaStatsEndpoint), workspace: workspace, context: context,
+                    accepting: [200, 404], decode: Self.migmaStatsObject)
+                return ItemsAnswer(values: outcome.value.map { [id: $0] } ?? [:], calls: outcome.calls)
+            }
+        }
+        var values = lookup.values
+        values.merge(fetched.values) { _, new in new }
+        var usage = fetched.usage
+        usage.cacheHits += lookup.hits
+        let campaigns = params.view == "summary" ? values.mapValues { StatsSummary.migma($0, metric: params.metric) } : values
+        var answer: [String: JSON] = [
+            "workspace": .string(workspace.name), "start_date": params.range.map { .string($0.start.iso) } ?? .null,
+            "end_date": params.range.map { .string($0.end.iso) } ?? .null,
+            "attribution_type": .string(params.attribution), "metric_type": .string(params.metric), "windows": [],
+            "campaigns": .object(campaigns), "missing": .array(params.campaignIDs.filter { values[$0] == nil }.map(JSON.string)),
+            "upstream": usage.json, "stale": .bool(fetched.staleAge != nil),
+        ]
+        if let age = fetched.staleAge { answer["stale_age_s"] = .int(age.wholeMilliseconds / 1_000) }
+        return .object(answer)
+    }
+
+    /// Migma's `data` object from a 200, or nil for a 404 (unknown campaign).
+    static func migmaStatsObject(_ response: HTTPClientResponse) throws -> JSON? {
+        guard response.status == 200 else { return nil }
+        let json = try UpstreamClient.json(response)
+        guard let data = json["data"], data.objectValue != nil else {
+            throw UpstreamCallError(
+                gatewayError: .upstreamFailed(status: 200, reason: "the Migma answer has no data object"), status: 0, retryAfter: nil)
+        }
+        return data
+    }
+}
