@@ -26,16 +26,18 @@ public enum GatewayApplication {
         let client = UpstreamClient(http: http, upstream: upstream, metrics: UpstreamMetrics(factory: metrics.factory))
         let budget = InProcessRateBudget(workspaces: configuration.workspaces, safetyMargin: .milliseconds(upstream.safetyMarginMs))
         let cacheConfiguration = configuration.cache
-        let stats = StatsService(
-            upstream: RetryingUpstream(client: client, budget: budget), budget: budget,
-            fetcher: CachedItemFetcher(cache: InMemoryResponseCache(maxBytes: cacheConfiguration.maxBytes)),
-            ttlPolicy: CacheTTLPolicy(
-                fresh: .seconds(cacheConfiguration.freshTTLSeconds), settled: .seconds(cacheConfiguration.settledTTLSeconds),
-                settledAfterDays: cacheConfiguration.settledAfterDays),
-            limits: configuration.limits)
+        let retrying = RetryingUpstream(client: client, budget: budget)
+        let fetcher = CachedItemFetcher(cache: InMemoryResponseCache(maxBytes: cacheConfiguration.maxBytes))
+        let planGuard = PlanGuard(budget: budget, limits: configuration.limits)
+        let ttlPolicy = CacheTTLPolicy(
+            fresh: .seconds(cacheConfiguration.freshTTLSeconds), settled: .seconds(cacheConfiguration.settledTTLSeconds),
+            settledAfterDays: cacheConfiguration.settledAfterDays)
+        let services = GatewayMethods.Services(
+            stats: StatsService(upstream: retrying, fetcher: fetcher, planGuard: planGuard, ttlPolicy: ttlPolicy),
+            campaigns: CampaignListService(upstream: retrying, fetcher: fetcher, planGuard: planGuard, ttl: ttlPolicy.fresh))
         let workspaces = WorkspaceDirectory(configuration: configuration, secrets: secrets)
         let registry = MethodRegistry(
-            methods: GatewayMethods.all(stats: stats, workspaces: workspaces, limits: configuration.limits), version: version)
+            methods: GatewayMethods.all(services, workspaces: workspaces, limits: configuration.limits), version: version)
         let dispatcher = RPCDispatcher(registry: registry, metrics: metrics, defaultTimeoutMs: configuration.limits.requestTimeoutMs)
         let router = Router()
         RPCController(

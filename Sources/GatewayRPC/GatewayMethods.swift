@@ -4,8 +4,53 @@ import GatewayCore
 
 /// The gateway's methods, wired to the services that serve them.
 enum GatewayMethods {
-    static func all(stats: StatsService, workspaces: WorkspaceDirectory, limits: LimitsConfiguration) -> [RPCMethod] {
-        [getStats(stats: stats, workspaces: workspaces, limits: limits)]
+    /// The services behind the methods.
+    struct Services {
+        var stats: StatsService
+        var campaigns: CampaignListService
+    }
+
+    static func all(_ services: Services, workspaces: WorkspaceDirectory, limits: LimitsConfiguration) -> [RPCMethod] {
+        [getStats(stats: services.stats, workspaces: workspaces, limits: limits), listCampaigns(services.campaigns, workspaces: workspaces)]
+    }
+
+    /// The errors every upstream-backed method may answer.
+    private static let upstreamErrors = [-32602, -32003, -32013, -32029, -32050, -32004]
+
+    private static func listCampaigns(_ campaigns: CampaignListService, workspaces: WorkspaceDirectory) -> RPCMethod {
+        let strings: JSON = ["type": "array", "items": ["type": "string"]]
+        let date: JSON = ["type": "string", "format": "date", "pattern": "^\\d{4}-\\d{2}-\\d{2}$"]
+        return RPCMethod(
+            name: "campaigns.list", connectPath: "/gateway.v1.CampaignService/List",
+            summary: "Campaign metadata and reachability (MoEngage), every page walked, children grouped under their parents.",
+            parameters: [
+                .init(name: "workspace", schema: ["type": "string"], required: false, summary: "Configured MoEngage workspace; optional when the caller may use exactly one."),
+                .init(name: "campaign_ids", schema: strings, required: false, summary: "Only these campaigns (served per id or by list-and-filter, whichever costs fewer calls)."),
+                .init(name: "channels", schema: strings, required: false, summary: "Channel filter, e.g. EMAIL, PUSH."),
+                .init(name: "status", schema: strings, required: false, summary: "Status filter, e.g. SCHEDULED."),
+                .init(name: "delivery_type", schema: strings, required: false, summary: "Delivery type filter, e.g. ONE_TIME, PERIODIC."),
+                .init(name: "created_by", schema: strings, required: false, summary: "Creator e-mail filter."),
+                .init(name: "tags", schema: strings, required: false, summary: "Tag filter."),
+                .init(name: "name", schema: ["type": "string"], required: false, summary: "Name filter."),
+                .init(name: "created_from", schema: date, required: false, summary: "Created on or after, YYYY-MM-DD (with created_to; sent upstream as DD-MM-YYYY)."),
+                .init(name: "created_to", schema: date, required: false, summary: "Created on or before, YYYY-MM-DD (with created_from)."),
+                .init(name: "include_child_campaigns", schema: ["type": "boolean", "default": false], required: false, summary: "List child campaigns too."),
+                .init(name: "dry_run", schema: ["type": "boolean", "default": false], required: false, summary: "Return the plan (strategy, estimated calls); spend nothing."),
+                .init(name: "timeout_ms", schema: ["type": "integer", "minimum": 1, "maximum": 600_000], required: false, summary: "Deadline."),
+            ],
+            resultSchema: [
+                "type": "object", "required": ["workspace", "campaigns", "upstream"],
+                "properties": [
+                    "campaigns": ["type": "array", "description": "Upstream campaign objects, flat; children keep parent_campaign_id; parents present get children: [ids]."],
+                    "upstream": ["type": "object", "description": "calls, cache_hits, coalesced."],
+                ],
+            ],
+            errorCodes: upstreamErrors, isPublic: false,
+            handler: { params, context in
+                let parsed = try ListCampaignsParams.parse(params)
+                let workspace = try workspaces.resolve(parsed.workspace, for: context.caller)
+                return try await campaigns.list(parsed, workspace: workspace, context: context)
+            })
     }
 
     private static func getStats(stats: StatsService, workspaces: WorkspaceDirectory, limits: LimitsConfiguration) -> RPCMethod {
@@ -48,7 +93,7 @@ enum GatewayMethods {
                     ],
                 ],
             ],
-            errorCodes: [-32602, -32003, -32013, -32029, -32050, -32004],
+            errorCodes: upstreamErrors,
             isPublic: false,
             handler: { params, context in
                 let parsed = try GetStatsParams.parse(params, limits: limits)

@@ -34,6 +34,9 @@ public struct MoEngageSimulator: Sendable {
         router.post("/core-services/v1/campaign-stats") { request, _ in
             try await self.campaignStats(request)
         }
+        router.post("/core-services/v1/campaigns/meta") { request, _ in
+            try await self.campaignMeta(request)
+        }
         router.get("/v1/campaigns/{id}/stats") { request, context in
             await self.migmaStats(request, campaignID: context.parameters.get("id") ?? "")
         }
@@ -73,6 +76,40 @@ public struct MoEngageSimulator: Sendable {
         call.status = Int(response.status.code)
         ledger.record(call)
         return response
+    }
+
+    private func campaignMeta(_ request: Request) async throws -> Response {
+        let bytes = try await request.body.collect(upTo: 1 << 20)
+        let body = try? JSON.parse(Data(buffer: bytes))
+        var call = RecordedCall(
+            method: "POST", path: request.uri.path, workspace: request.headers[HTTPField.Name("MOE-APPKEY")!],
+            auth: "missing", status: 0, requestID: body?["request_id"]?.stringValue, body: body)
+        let response = await answerMeta(request, body: body, call: &call)
+        call.status = Int(response.status.code)
+        ledger.record(call)
+        return response
+    }
+
+    private func answerMeta(_ request: Request, body: JSON?, call: inout RecordedCall) async -> Response {
+        switch BasicCredentials.check(request.headers, against: configuration.workspaces) {
+        case .missing:
+            return Self.jsonResponse(status: .unauthorized, MetaRejection.unauthenticated.json)
+        case .invalid:
+            call.auth = "invalid"
+            return Self.jsonResponse(status: .unauthorized, MetaRejection.unauthenticated.json)
+        case .valid(let workspace):
+            call.auth = "valid"
+            if ledger.admit(workspace: workspace) != nil { return Response(status: .tooManyRequests) }
+        }
+        if let fault = await injectedFault() { return fault }
+        switch MetaQuery.validate(body) {
+        case .failure(let rejection):
+            return Self.jsonResponse(status: .init(code: rejection.status), rejection.json)
+        case .success(let query):
+            let matching = catalog.meta.filter(query.matches)
+            let page = matching.dropFirst((query.page - 1) * query.limit).prefix(query.limit).map(\.object)
+            return Self.jsonResponse(status: .ok, configuration.metaEnvelope.wrap(Array(page)))
+        }
     }
 
     private func migmaStats(_ request: Request, campaignID: String) async -> Response {

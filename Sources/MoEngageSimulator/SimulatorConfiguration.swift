@@ -23,6 +23,8 @@ public struct SimulatorConfiguration: Sendable {
     public var migmaKeys: [String: String]
     /// Rolling limits per Migma account (default 10 calls per 60 s, its free plan).
     public var migmaRateLimits: [RollingLimit]
+    /// How campaign-meta pages are wrapped (default a bare array, as documented).
+    public var metaEnvelope: MetaEnvelope
 
     /// Creates a configuration; every parameter has the default documented on its property.
     public init(
@@ -35,7 +37,8 @@ public struct SimulatorConfiguration: Sendable {
         rateLimits: [RollingLimit] = [RollingLimit(calls: 100, perSeconds: 60)],
         faults: FaultInjection = FaultInjection(),
         migmaKeys: [String: String] = ["demo-migma-key": "DEMO_MIGMA"],
-        migmaRateLimits: [RollingLimit] = [RollingLimit(calls: 10, perSeconds: 60)]
+        migmaRateLimits: [RollingLimit] = [RollingLimit(calls: 10, perSeconds: 60)],
+        metaEnvelope: MetaEnvelope = .bare
     ) {
         self.host = host
         self.port = port
@@ -47,6 +50,7 @@ public struct SimulatorConfiguration: Sendable {
         self.faults = faults
         self.migmaKeys = migmaKeys
         self.migmaRateLimits = migmaRateLimits
+        self.metaEnvelope = metaEnvelope
     }
 }
 

@@ -8,6 +8,8 @@ import DynamicJSON
 public struct SyntheticCatalog: Sendable {
     /// Every campaign, sorted by id.
     public let campaigns: [SyntheticCampaign]
+    /// Campaign meta entries, children after their parent, sorted by parent id.
+    public let meta: [CampaignMeta]
     private let byID: [String: SyntheticCampaign]
     private let seed: UInt64
 
@@ -41,6 +43,7 @@ public struct SyntheticCatalog: Sendable {
         }
         self.campaigns = campaigns.sorted { $0.id < $1.id }
         self.byID = Dictionary(uniqueKeysWithValues: campaigns.map { ($0.id, $0) })
+        self.meta = self.campaigns.flatMap { CampaignMeta.entries(for: $0, seed: seed) }
     }
 
     /// The campaign with this id, if it exists.

@@ -10,22 +10,20 @@ public struct StatsService: Sendable {
     public static let statsPath = "/core-services/v1/campaign-stats"
 
     let upstream: RetryingUpstream
-    private let budget: any RateBudget
     let fetcher: CachedItemFetcher
     let ttlPolicy: CacheTTLPolicy
-    private let limits: LimitsConfiguration
+    private let planGuard: PlanGuard
     private let today: @Sendable () -> CalendarDay
 
     /// Creates the service; `today` decides which windows count as settled for the cache.
     public init(
-        upstream: RetryingUpstream, budget: any RateBudget, fetcher: CachedItemFetcher, ttlPolicy: CacheTTLPolicy, limits: LimitsConfiguration,
+        upstream: RetryingUpstream, fetcher: CachedItemFetcher, planGuard: PlanGuard, ttlPolicy: CacheTTLPolicy,
         today: @escaping @Sendable () -> CalendarDay = { CalendarDay(containing: Date()) }
     ) {
         self.upstream = upstream
-        self.budget = budget
         self.fetcher = fetcher
+        self.planGuard = planGuard
         self.ttlPolicy = ttlPolicy
-        self.limits = limits
         self.today = today
     }
 
@@ -94,14 +92,7 @@ public struct StatsService: Sendable {
 
     /// Throws -32013 past the per-request call limit, or -32029 when the budget cannot grant `calls` before the deadline.
     func checkAffordable(_ calls: Int, request: StatsRequest) throws {
-        guard calls <= limits.maxUpstreamCallsPerRequest else {
-            throw GatewayError.planTooLarge(estimatedCalls: calls, limit: limits.maxUpstreamCallsPerRequest)
-        }
-        guard calls > 0, !request.params.dryRun else { return }
-        let completion = budget.projectedCompletion(workspace: request.workspace.name, calls: calls)
-        if completion > request.context.deadline {
-            throw GatewayError.rateBudgetExhausted(retryAfterMs: max(1, (completion - request.context.deadline).wholeMilliseconds), estimatedCalls: calls)
-        }
+        try planGuard.check(calls, workspace: request.workspace.name, context: request.context, dryRun: request.params.dryRun)
     }
 
     // MARK: Every campaign of the range
@@ -175,15 +166,14 @@ public struct StatsService: Sendable {
     // MARK: Plan only
 
     func planOnly(_ request: StatsRequest, estimatedCalls: Int, cacheHits: Int) -> JSON {
-        let completion = budget.projectedCompletion(workspace: request.workspace.name, calls: estimatedCalls)
-        return [
+        [
             "workspace": .string(request.workspace.name), "dry_run": true,
             "windows": .array(request.plan.windows.map(StatsAnswer.windowJSON)),
             "plan": [
                 "estimated_calls": .int(estimatedCalls), "cache_hits": .int(cacheHits),
                 "all_campaigns": .bool(request.plan.isAllCampaigns), "id_chunks": .int(request.plan.idChunks.count),
-                "limit": .int(limits.maxUpstreamCallsPerRequest),
-                "earliest_completion_ms": .int(max(0, (completion - ContinuousClock.now).wholeMilliseconds)),
+                "limit": .int(planGuard.callLimit),
+                "earliest_completion_ms": .int(planGuard.earliestCompletionMs(estimatedCalls, workspace: request.workspace.name)),
             ],
         ]
     }

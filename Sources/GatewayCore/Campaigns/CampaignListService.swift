@@ -1,0 +1,134 @@
+import DynamicJSON
+import LockedState
+
+/// Serves `campaigns.list`: walks every campaign-meta page, or asks per id, whichever costs fewer
+/// calls, through the same budget, retries, cache and coalescing as every other method.
+public struct CampaignListService: Sendable {
+    /// MoEngage's campaign-meta endpoint.
+    public static let metaPath = "/core-services/v1/campaigns/meta"
+
+    private let upstream: RetryingUpstream
+    private let fetcher: CachedItemFetcher
+    private let planGuard: PlanGuard
+    private let ttl: Duration
+    /// The last listing length seen per scope: what a walk would cost next time.
+    private let listingSizes = Locked<[CallScope: Int]>([:])
+
+    /// Creates the service; metadata is cached for `ttl` (it changes; reachability refreshes daily).
+    public init(upstream: RetryingUpstream, fetcher: CachedItemFetcher, planGuard: PlanGuard, ttl: Duration) {
+        self.upstream = upstream
+        self.fetcher = fetcher
+        self.planGuard = planGuard
+        self.ttl = ttl
+    }
+
+    /// How a request is served.
+    enum Strategy: String {
+        case listAndFilter = "list_and_filter"
+        case idFilter = "id_filter"
+    }
+
+    /// Answers one validated request for one workspace.
+    public func list(_ params: ListCampaignsParams, workspace: UpstreamWorkspace, context: CallContext) async throws -> JSON {
+        guard workspace.configuration.provider == .moengage else {
+            throw GatewayError.invalidParams(field: "workspace", reason: "campaigns.list is a MoEngage API; workspace \(workspace.name) is \(workspace.configuration.provider.rawValue)")
+        }
+        let filters = params.campaignFields
+        let listingScope = CallScope(
+            workspace: workspace.name, operation: "meta \(JSON.object(filters).encodedString()) children=\(params.includeChildren)")
+        let listing = fetcher.lookup(["listing"], scope: listingScope)
+        let idScope = CallScope(workspace: workspace.name, operation: "meta-id \(JSON.object(filters).encodedString()) children=\(params.includeChildren)")
+        let perID = params.campaignIDs.isEmpty ? nil : fetcher.lookup(params.campaignIDs, scope: idScope)
+        let walkCost = listing.needed.isEmpty ? 0 : listingSizes.withLock { $0[listingScope] }.map { $0 / CampaignListing.pageSize + 1 }
+        let strategy = Self.strategy(idsNeeded: perID?.needed.count, walkCost: walkCost)
+        let estimated = strategy == .idFilter ? perID?.needed.count ?? 0 : walkCost ?? 1
+        let cacheHits = strategy == .idFilter ? perID?.hits ?? 0 : listing.hits
+        try planGuard.check(estimated, workspace: workspace.name, context: context, dryRun: params.dryRun)
+        if params.dryRun {
+            return [
+                "workspace": .string(workspace.name), "dry_run": true,
+                "plan": [
+                    "strategy": .string(strategy.rawValue), "estimated_calls": .int(estimated), "cache_hits": .int(cacheHits),
+                    "limit": .int(planGuard.callLimit), "earliest_completion_ms": .int(planGuard.earliestCompletionMs(estimated, workspace: workspace.name)),
+                ],
+            ]
+        }
+        let (campaigns, usage) = try await withDeadline(context.deadline) { [self] in
+            switch strategy {
+            case .listAndFilter:
+                let fetched = try await fetcher.fetch(listing, scope: listingScope, chunkSize: 1, ttl: ttl, deadline: context.deadline, logger: context.logger) { _ in
+                    let walked = try await walk(filters: filters, includeChildren: params.includeChildren, workspace: workspace, context: context)
+                    listingSizes.withLock { $0[listingScope] = walked.campaigns.count }
+                    return ItemsAnswer(values: ["listing": .array(walked.campaigns)], calls: walked.calls)
+                }
+                var usage = fetched.usage
+                usage.cacheHits += listing.hits
+                let all = (fetched.values["listing"] ?? listing.values["listing"])?.arrayValue ?? []
+                let wanted = Set(params.campaignIDs)
+                return (wanted.isEmpty ? all : all.filter { wanted.contains($0["campaign_id"]?.stringValue ?? "") }, usage)
+            case .idFilter:
+                let lookup = perID!
+                let fetched = try await fetcher.fetch(lookup, scope: idScope, chunkSize: 1, ttl: ttl, deadline: context.deadline, logger: context.logger) { ids in
+                    var byID = filters
+                    byID["id"] = .string(ids[0])
+                    let page = try await fetchPage(1, filters: byID, includeChildren: params.includeChildren, workspace: workspace, context: context)
+                    let match = page.campaigns.first { $0["campaign_id"]?.stringValue == ids[0] }
+                    return ItemsAnswer(values: match.map { [ids[0]: $0] } ?? [:], calls: page.calls)
+                }
+                var usage = fetched.usage
+                usage.cacheHits += lookup.hits
+                let found = lookup.values.merging(fetched.values) { _, new in new }
+                return (params.campaignIDs.compactMap { found[$0] }, usage)
+            }
+        }
+        context.logger.info("campaign listing", metadata: ["strategy": "\(strategy.rawValue)", "calls": "\(usage.calls)"])
+        return ["workspace": .string(workspace.name), "campaigns": .array(CampaignListing.groupingChildren(campaigns)), "upstream": usage.json]
+    }
+
+    /// The cheaper way to serve a request: no ids → walk the listing; a cached listing, or a known
+    /// listing that costs fewer calls than asking per id → list and filter; otherwise one call per
+    /// uncached id (its cost is known, a walk of unknown length is not).
+    static func strategy(idsNeeded: Int?, walkCost: Int?) -> Strategy {
+        guard let idsNeeded else { return .listAndFilter }
+        if let walkCost, walkCost < idsNeeded || walkCost == 0 { return .listAndFilter }
+        return .idFilter
+    }
+
+    /// Walks pages 1, 2, … until one is shorter than the page size (an exact multiple needs the empty page after it).
+    private func walk(filters: [String: JSON], includeChildren: Bool, workspace: UpstreamWorkspace, context: CallContext) async throws
+        -> (campaigns: [JSON], calls: Int)
+    {
+        var campaigns: [JSON] = []
+        var calls = 0
+        for number in 1... {
+            guard number <= planGuard.callLimit else {
+                throw GatewayError.planTooLarge(estimatedCalls: number, limit: planGuard.callLimit, reason: "the listing has more pages than one request may walk")
+            }
+            let page = try await fetchPage(number, filters: filters, includeChildren: includeChildren, workspace: workspace, context: context)
+            campaigns += page.campaigns
+            calls += page.calls
+            if page.campaigns.count < CampaignListing.pageSize { break }
+        }
+        return (campaigns, calls)
+    }
+
+    private func fetchPage(_ number: Int, filters: [String: JSON], includeChildren: Bool, workspace: UpstreamWorkspace, context: CallContext)
+        async throws -> (campaigns: [JSON], calls: Int)
+    {
+        var body: [String: JSON] = [
+            "request_id": .string(context.requestID), "page": .int(number), "limit": .int(CampaignListing.pageSize),
+            "include_child_campaigns": .bool(includeChildren),
+        ]
+        if !filters.isEmpty { body["campaign_fields"] = .object(filters) }
+        let outcome = try await upstream.call(
+            UpstreamRequest(method: "POST", path: Self.metaPath, body: .object(body)), workspace: workspace, context: context
+        ) { response in
+            guard let campaigns = CampaignListing.campaigns(in: try UpstreamClient.json(response)) else {
+                throw UpstreamCallError(
+                    gatewayError: .upstreamFailed(status: 200, reason: "the campaign-meta answer holds no campaign list"), status: 0, retryAfter: nil)
+            }
+            return campaigns
+        }
+        return (outcome.value, outcome.calls)
+    }
+}
