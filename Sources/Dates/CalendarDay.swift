@@ -31,6 +31,13 @@ public struct CalendarDay: Sendable, Hashable, Comparable, CustomStringConvertib
         self.init(year: year, month: month, day: day)
     }
 
+    /// Parses `YYYYMMDD`; nil for any other shape or a day that does not exist.
+    public init?(compact text: String) {
+        guard text.count == 8, text.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        let characters = Array(text)
+        self.init(iso: "\(String(characters[0..<4]))-\(String(characters[4..<6]))-\(String(characters[6..<8]))")
+    }
+
     /// The day that contains this instant in UTC.
     public init(containing date: Date) {
         self.daysSinceEpoch = Int((date.timeIntervalSince1970 / 86_400).rounded(.down))

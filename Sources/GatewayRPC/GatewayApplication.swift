@@ -34,16 +34,20 @@ public enum GatewayApplication {
             settledAfterDays: cacheConfiguration.settledAfterDays)
         let services = GatewayMethods.Services(
             stats: StatsService(upstream: retrying, fetcher: fetcher, planGuard: planGuard, ttlPolicy: ttlPolicy),
-            campaigns: CampaignListService(upstream: retrying, fetcher: fetcher, planGuard: planGuard, ttl: ttlPolicy.fresh))
+            campaigns: CampaignListService(upstream: retrying, fetcher: fetcher, planGuard: planGuard, ttl: ttlPolicy.fresh),
+            reports: DailyReportService(upstream: retrying, fetcher: fetcher, planGuard: planGuard, ttlPolicy: ttlPolicy))
         let workspaces = WorkspaceDirectory(configuration: configuration, secrets: secrets)
         let registry = MethodRegistry(
             methods: GatewayMethods.all(services, workspaces: workspaces, limits: configuration.limits), version: version)
         let dispatcher = RPCDispatcher(registry: registry, metrics: metrics, defaultTimeoutMs: configuration.limits.requestTimeoutMs)
         let router = Router()
+        let authenticator = CallerAuthenticator(callers: configuration.callers, digests: secrets.tokenDigests)
         RPCController(
-            dispatcher: dispatcher, registry: registry,
-            authenticator: CallerAuthenticator(callers: configuration.callers, digests: secrets.tokenDigests),
-            maxBodyBytes: configuration.limits.maxBodyBytes, logger: logger
+            dispatcher: dispatcher, registry: registry, authenticator: authenticator, maxBodyBytes: configuration.limits.maxBodyBytes, logger: logger
+        ).addRoutes(to: router)
+        DailyZipController(
+            reports: services.reports, workspaces: workspaces, authenticator: authenticator, defaultTimeoutMs: configuration.limits.requestTimeoutMs,
+            logger: logger
         ).addRoutes(to: router)
         OpsController(readinessProblems: secrets.problems, metrics: metrics).addRoutes(to: router)
         return Application(

@@ -8,10 +8,44 @@ enum GatewayMethods {
     struct Services {
         var stats: StatsService
         var campaigns: CampaignListService
+        var reports: DailyReportService
     }
 
     static func all(_ services: Services, workspaces: WorkspaceDirectory, limits: LimitsConfiguration) -> [RPCMethod] {
-        [getStats(stats: services.stats, workspaces: workspaces, limits: limits), listCampaigns(services.campaigns, workspaces: workspaces)]
+        [
+            getStats(stats: services.stats, workspaces: workspaces, limits: limits), listCampaigns(services.campaigns, workspaces: workspaces),
+            getDaily(services.reports, workspaces: workspaces, limits: limits),
+        ]
+    }
+
+    private static func getDaily(_ reports: DailyReportService, workspaces: WorkspaceDirectory, limits: LimitsConfiguration) -> RPCMethod {
+        let date: JSON = ["type": "string", "format": "date", "pattern": "^\\d{4}-\\d{2}-\\d{2}$"]
+        return RPCMethod(
+            name: "reports.getDaily", connectPath: "/gateway.v1.ReportService/GetDaily",
+            summary: "MoEngage daily campaign reports, signed, downloaded, unzipped and parsed in the gateway; one upstream call per day.",
+            parameters: [
+                .init(name: "workspace", schema: ["type": "string"], required: false, summary: "Configured MoEngage workspace with a secret key."),
+                .init(name: "date", schema: date, required: false, summary: "One day, YYYY-MM-DD (or start_date and end_date)."),
+                .init(name: "start_date", schema: date, required: false, summary: "First day, included."),
+                .init(
+                    name: "end_date", schema: date, required: false,
+                    summary: "Last day, included; span at most daily_report_span_days (\(limits.dailyReportSpanDays))."),
+                .init(name: "dry_run", schema: ["type": "boolean", "default": false], required: false, summary: "Return the plan; spend nothing."),
+                .init(name: "timeout_ms", schema: ["type": "integer", "minimum": 1, "maximum": 600_000], required: false, summary: "Deadline."),
+            ],
+            resultSchema: [
+                "type": "object", "required": ["workspace", "days", "upstream"],
+                "properties": [
+                    "days": ["type": "array", "description": "Per day in order: {date, columns, rows}, or {date, error} when the day has no report."],
+                    "upstream": ["type": "object", "description": "calls, cache_hits, coalesced."],
+                ],
+            ],
+            errorCodes: upstreamErrors, isPublic: false,
+            handler: { params, context in
+                let parsed = try GetDailyParams.parse(params, limits: limits)
+                let workspace = try workspaces.resolve(parsed.workspace, for: context.caller)
+                return try await reports.getDaily(parsed, workspace: workspace, context: context)
+            })
     }
 
     /// The errors every upstream-backed method may answer.

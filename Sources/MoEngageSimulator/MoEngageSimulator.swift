@@ -37,6 +37,9 @@ public struct MoEngageSimulator: Sendable {
         router.post("/core-services/v1/campaigns/meta") { request, _ in
             try await self.campaignMeta(request)
         }
+        router.get("/dailyCampaignReportDump/{app}/{file}") { request, context in
+            await self.dailyReport(request, appID: context.parameters.get("app") ?? "", file: context.parameters.get("file") ?? "")
+        }
         router.get("/v1/campaigns/{id}/stats") { request, context in
             await self.migmaStats(request, campaignID: context.parameters.get("id") ?? "")
         }
@@ -110,6 +113,35 @@ public struct MoEngageSimulator: Sendable {
             let page = matching.dropFirst((query.page - 1) * query.limit).prefix(query.limit).map(\.object)
             return Self.jsonResponse(status: .ok, configuration.metaEnvelope.wrap(Array(page)))
         }
+    }
+
+    private func dailyReport(_ request: Request, appID: String, file: String) async -> Response {
+        var call = RecordedCall(method: "GET", path: request.uri.path, workspace: appID, auth: "missing", status: 0, requestID: nil, body: nil)
+        let response = await answerDailyReport(request, appID: appID, file: file, call: &call)
+        call.status = Int(response.status.code)
+        ledger.record(call)
+        return response
+    }
+
+    private func answerDailyReport(_ request: Request, appID: String, file: String, call: inout RecordedCall) async -> Response {
+        func failure(_ status: HTTPResponse.Status, _ message: String) -> Response {
+            Self.jsonResponse(status: status, ["status": "fail", "message": .string(message)])
+        }
+        guard let signature = request.uri.queryParameters.get("Signature") else { return failure(.badRequest, "Signature is required") }
+        guard let secret = configuration.reportSecrets[appID], signature == ReportSignature.sign(appID: appID, file: file, secret: secret) else {
+            call.auth = "invalid"
+            return failure(.unauthorized, "Invalid signature")
+        }
+        call.auth = "valid"
+        if ledger.admit(workspace: appID) != nil { return Response(status: .tooManyRequests) }
+        if let fault = await injectedFault() { return fault }
+        guard file.hasSuffix(".zip"), let day = CalendarDay(compact: String(file.dropLast(4))) else {
+            return failure(.badRequest, "File name must be YYYYMMDD.zip")
+        }
+        guard day >= SyntheticCatalog.epoch, day <= SyntheticCatalog.horizon, let zip = try? catalog.dailyReportZip(on: day) else {
+            return failure(.notFound, "Report for \(day.compact) is not generated yet")
+        }
+        return Response(status: .ok, headers: [.contentType: "application/zip"], body: .init(byteBuffer: ByteBuffer(data: zip)))
     }
 
     private func migmaStats(_ request: Request, campaignID: String) async -> Response {

@@ -25,6 +25,8 @@ public struct SimulatorConfiguration: Sendable {
     public var migmaRateLimits: [RollingLimit]
     /// How campaign-meta pages are wrapped (default a bare array, as documented).
     public var metaEnvelope: MetaEnvelope
+    /// Daily-report secret keys by workspace id (default one for the demo workspace).
+    public var reportSecrets: [String: String]
 
     /// Creates a configuration; every parameter has the default documented on its property.
     public init(
@@ -38,7 +40,8 @@ public struct SimulatorConfiguration: Sendable {
         faults: FaultInjection = FaultInjection(),
         migmaKeys: [String: String] = ["demo-migma-key": "DEMO_MIGMA"],
         migmaRateLimits: [RollingLimit] = [RollingLimit(calls: 10, perSeconds: 60)],
-        metaEnvelope: MetaEnvelope = .bare
+        metaEnvelope: MetaEnvelope = .bare,
+        reportSecrets: [String: String] = ["DEMO_WORKSPACE": "demo-secret-key"]
     ) {
         self.host = host
         self.port = port
@@ -51,6 +54,7 @@ public struct SimulatorConfiguration: Sendable {
         self.migmaKeys = migmaKeys
         self.migmaRateLimits = migmaRateLimits
         self.metaEnvelope = metaEnvelope
+        self.reportSecrets = reportSecrets
     }
 }
 

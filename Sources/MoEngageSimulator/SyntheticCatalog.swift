@@ -11,7 +11,7 @@ public struct SyntheticCatalog: Sendable {
     /// Campaign meta entries, children after their parent, sorted by parent id.
     public let meta: [CampaignMeta]
     private let byID: [String: SyntheticCampaign]
-    private let seed: UInt64
+    let seed: UInt64
 
     /// The first day any campaign can be active: 2025-01-01.
     public static let epoch = CalendarDay(year: 2025, month: 1, day: 1)!

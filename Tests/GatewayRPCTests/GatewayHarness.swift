@@ -16,10 +16,11 @@ enum TestSecrets {
     static let narrowToken = "tok-narrow-19be"
     static let soloToken = "tok-solo-55c1"
     static let migmaKey = "migma-key-Hh31-secret"
-    static let all = [mainKey, otherKey, reportingToken, narrowToken, soloToken, migmaKey]
+    static let mainReportSecret = "report-secret-Pq90"
+    static let all = [mainKey, otherKey, reportingToken, narrowToken, soloToken, migmaKey, mainReportSecret]
     static let environment = [
         "MAIN_KEY": mainKey, "OTHER_KEY": otherKey, "REPORTING_TOKEN": reportingToken, "NARROW_TOKEN": narrowToken, "SOLO_TOKEN": soloToken,
-        "MIGMA_KEY": migmaKey,
+        "MIGMA_KEY": migmaKey, "MAIN_REPORT_SECRET": mainReportSecret,
     ]
 }
 
@@ -47,7 +48,7 @@ struct GatewayHarness {
         """
         listen: {host: 127.0.0.1, port: 0}
         workspaces:
-          main: {provider: moengage, base_url: SIM, workspace_id: WS_MAIN, api_key_env: MAIN_KEY, rate_limits: \(mainRateLimits)}
+          main: {provider: moengage, base_url: SIM, workspace_id: WS_MAIN, api_key_env: MAIN_KEY, secret_key_env: MAIN_REPORT_SECRET, rate_limits: \(mainRateLimits)}
           other: {provider: moengage, base_url: SIM, workspace_id: WS_OTHER, api_key_env: OTHER_KEY}
           mig: {provider: migma, base_url: SIM, api_key_env: MIGMA_KEY, rate_limits: [{calls: 100, per_seconds: 60}]}
         callers:
@@ -65,7 +66,7 @@ struct GatewayHarness {
         SimulatorConfiguration(
             workspaces: ["WS_MAIN": TestSecrets.mainKey, "WS_OTHER": TestSecrets.otherKey], forbiddenWorkspaces: forbidden, rateLimits: rateLimits,
             faults: faults, migmaKeys: [TestSecrets.migmaKey: "ACME"], migmaRateLimits: [RollingLimit(calls: 100, perSeconds: 60)],
-            metaEnvelope: metaEnvelope)
+            metaEnvelope: metaEnvelope, reportSecrets: ["WS_MAIN": TestSecrets.mainReportSecret])
     }
 
     static func with<T: Sendable>(

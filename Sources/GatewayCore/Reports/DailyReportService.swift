@@ -1,0 +1,157 @@
+import CurlHTTP
+import Dates
+import DynamicJSON
+import Foundation
+
+/// Serves `reports.getDaily` and the raw zip route: signs each day's download in the gateway
+/// (callers never see the secret or the signed URL), fetches one day per call through the shared
+/// budget, retries, cache and coalescing, unzips with limits and parses the CSV.
+public struct DailyReportService: Sendable {
+    /// The metrics label of the report endpoint (the real path carries the signature).
+    static let endpoint = "/dailyCampaignReportDump/{app_id}/{day}.zip"
+
+    private let upstream: RetryingUpstream
+    private let fetcher: CachedItemFetcher
+    private let planGuard: PlanGuard
+    private let ttlPolicy: CacheTTLPolicy
+    private let today: @Sendable () -> CalendarDay
+
+    /// Creates the service; past days' reports are cached as settled (they do not change).
+    public init(
+        upstream: RetryingUpstream, fetcher: CachedItemFetcher, planGuard: PlanGuard, ttlPolicy: CacheTTLPolicy,
+        today: @escaping @Sendable () -> CalendarDay = { CalendarDay(containing: Date()) }
+    ) {
+        self.upstream = upstream
+        self.fetcher = fetcher
+        self.planGuard = planGuard
+        self.ttlPolicy = ttlPolicy
+        self.today = today
+    }
+
+    /// Answers one validated request: a `days` entry per day, with `columns` and `rows`, or an `error`.
+    public func getDaily(_ params: GetDailyParams, workspace: UpstreamWorkspace, context: CallContext) async throws -> JSON {
+        let signer = try Self.signer(for: workspace)
+        let scope = CallScope(workspace: workspace.name, operation: "daily-report")
+        let days = params.range.days
+        let lookup = fetcher.lookup(days.map(\.compact), scope: scope)
+        try planGuard.check(lookup.needed.count, workspace: workspace.name, context: context, dryRun: params.dryRun)
+        if params.dryRun {
+            return [
+                "workspace": .string(workspace.name), "dry_run": true,
+                "plan": [
+                    "estimated_calls": .int(lookup.needed.count), "cache_hits": .int(lookup.hits), "limit": .int(planGuard.callLimit),
+                    "earliest_completion_ms": .int(planGuard.earliestCompletionMs(lookup.needed.count, workspace: workspace.name)),
+                ],
+            ]
+        }
+        let daysByItem = Dictionary(uniqueKeysWithValues: days.map { ($0.compact, $0) })
+        let today = today()
+        // Settled days and recent days are fetched as two groups, each with its own TTL.
+        let groups = Dictionary(grouping: lookup.needed) { ttlPolicy.ttl(for: DayRange(start: daysByItem[$0]!, end: daysByItem[$0]!)!, today: today) }
+        let fetched = try await withDeadline(context.deadline) { [self] in
+            try await withThrowingTaskGroup(of: CachedItemFetcher.Fetched.self) { group in
+                for (ttl, items) in groups {
+                    var part = lookup
+                    part.needed = items
+                    group.addTask {
+                        try await fetcher.fetch(part, scope: scope, chunkSize: 1, ttl: ttl, deadline: context.deadline, logger: context.logger) { items in
+                            let day = daysByItem[items[0]]!
+                            let outcome = try await download(day, signer: signer, workspace: workspace, context: context) { Self.parsedDay($0, date: day) }
+                            return ItemsAnswer(values: [items[0]: outcome.value], calls: outcome.calls)
+                        }
+                    }
+                }
+                var all = CachedItemFetcher.Fetched()
+                for try await part in group {
+                    all.values.merge(part.values) { _, new in new }
+                    all.usage.absorb(part.usage)
+                    all.staleAge = [all.staleAge, part.staleAge].compactMap { $0 }.max()
+                }
+                return all
+            }
+        }
+        var usage = fetched.usage
+        usage.cacheHits += lookup.hits
+        let values = lookup.values.merging(fetched.values) { _, new in new }
+        var answer: [String: JSON] = [
+            "workspace": .string(workspace.name), "days": .array(days.compactMap { values[$0.compact] }), "upstream": usage.json,
+            "stale": .bool(fetched.staleAge != nil),
+        ]
+        if let age = fetched.staleAge { answer["stale_age_s"] = .int(age.wholeMilliseconds / 1_000) }
+        return .object(answer)
+    }
+
+    /// The raw report of one day, for the zip route.
+    public enum RawReport: Sendable {
+        /// The zip as the upstream sent it.
+        case zip(Data)
+        /// The upstream has no report for the day; why.
+        case missing(String)
+    }
+
+    /// Downloads one day's zip as it is (not cached; paid from the budget like any call).
+    public func rawZip(day: CalendarDay, workspace: UpstreamWorkspace, context: CallContext) async throws -> RawReport {
+        let signer = try Self.signer(for: workspace)
+        return try await withDeadline(context.deadline) { [self] in
+            try await download(day, signer: signer, workspace: workspace, context: context) { response in
+                Self.isZip(response) ? .zip(response.body) : .missing(Self.failureMessage(response))
+            }.value
+        }
+    }
+
+    /// Signs a day for a workspace; throws -32602 when the workspace cannot sign.
+    private static func signer(for workspace: UpstreamWorkspace) throws -> @Sendable (CalendarDay) -> String {
+        guard workspace.configuration.provider == .moengage, let appID = workspace.configuration.workspaceID else {
+            throw GatewayError.invalidParams(field: "workspace", reason: "daily reports are a MoEngage API; workspace \(workspace.name) is \(workspace.configuration.provider.rawValue)")
+        }
+        guard let secret = workspace.secretKey else {
+            throw GatewayError.invalidParams(field: "workspace", reason: "workspace \(workspace.name) has no daily-report secret key configured")
+        }
+        return { day in
+            "/dailyCampaignReportDump/\(appID)/\(DailyReportSignature.fileName(for: day))?Signature=\(DailyReportSignature.sign(appID: appID, day: day, secret: secret.value))"
+        }
+    }
+
+    private func download<Value: Sendable>(
+        _ day: CalendarDay, signer: @Sendable (CalendarDay) -> String, workspace: UpstreamWorkspace, context: CallContext,
+        decode: (HTTPClientResponse) throws -> Value
+    ) async throws -> RetryingUpstream.Outcome<Value> {
+        try await upstream.call(
+            UpstreamRequest(method: "GET", path: signer(day), endpoint: Self.endpoint, sendsCredentials: false), workspace: workspace,
+            context: context, accepting: [200, 400, 401, 403, 404, 410]
+        ) { response in try decode(response) }
+    }
+
+    /// One `days` entry: `{date, columns, rows}` from a zip, or `{date, error}`.
+    static func parsedDay(_ response: HTTPClientResponse, date: CalendarDay) -> JSON {
+        var entry: [String: JSON] = ["date": .string(date.iso)]
+        if isZip(response) {
+            do {
+                let table = try CSVTable(parsing: try ReportArchive.csv(in: response.body))
+                entry["columns"] = .array(table.columns.map(JSON.string))
+                entry["rows"] = .array(table.rows.map { .array($0.map(JSON.string)) })
+            } catch let refused as ReportArchive.Refused {
+                entry["error"] = .string("the report archive was refused: \(refused)")
+            } catch {
+                entry["error"] = .string("the report CSV could not be read")
+            }
+        } else {
+            entry["error"] = .string(failureMessage(response))
+        }
+        return .object(entry)
+    }
+
+    private static func isZip(_ response: HTTPClientResponse) -> Bool {
+        response.status == 200 && response.body.starts(with: [0x50, 0x4B])
+    }
+
+    /// The upstream's reason for a missing report, never echoing the signed URL.
+    private static func failureMessage(_ response: HTTPClientResponse) -> String {
+        if response.status == 401 || response.status == 403 {
+            return "the upstream refused the report signature (check the workspace's secret key)"
+        }
+        let json = try? JSON.parse(response.body)
+        let message = (json?["message"] ?? json?["error"] ?? json?["description"])?.stringValue
+        return message.map { "no report: \($0)" } ?? "no report (HTTP \(response.status))"
+    }
+}
