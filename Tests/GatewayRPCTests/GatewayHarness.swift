@@ -7,6 +7,7 @@ import InMemoryLogging
 import Logging
 import MoEngageSimulator
 import ServerTesting
+import Testing
 
 /// Secrets used by the harness; tests assert none of them ever leaves the gateway.
 enum TestSecrets {
@@ -91,9 +92,13 @@ struct GatewayHarness {
             return try await LiveServer.withRunning({ onRunning in
                 try GatewayApplication.make(configuration: configuration, secrets: secrets, logger: logger, onServerRunning: onRunning)
             }) { gatewayPort in
-                try await body(
-                    GatewayHarness(
-                        gatewayBase: "http://127.0.0.1:\(gatewayPort)", simBase: simBase, simulator: simulator, client: client, logs: logs))
+                let harness = GatewayHarness(
+                    gatewayBase: "http://127.0.0.1:\(gatewayPort)", simBase: simBase, simulator: simulator, client: client, logs: logs)
+                let result = try await body(harness)
+                // The gateway must never make the upstream record a rate-limit breach, in any test.
+                let breaches = try await harness.breaches()
+                #expect(breaches.isEmpty, "the simulator recorded rate-limit breaches")
+                return result
             }
         }
     }
