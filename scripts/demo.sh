@@ -6,12 +6,15 @@ SIM_PORT=${SIM_PORT:-9090}
 GATEWAY_PORT=${GATEWAY_PORT:-8080}
 BIN=.build/debug
 export DEMO_MOENGAGE_API_KEY=demo-api-key
+export DEMO_MOENGAGE_SECRET_KEY=demo-secret-key
+export DEMO_MIGMA_API_KEY=demo-migma-key
 export DEMO_CALLER_TOKEN=demo-token
 
 config=$(mktemp --suffix=.yaml)
 sed -e "s/port: 8080/port: ${GATEWAY_PORT}/" -e "s#http://127.0.0.1:9090#http://127.0.0.1:${SIM_PORT}#" deploy/demo.yaml > "$config"
 
-"$BIN/moengage-sim" --port "$SIM_PORT" --workspace "DEMO_WORKSPACE:${DEMO_MOENGAGE_API_KEY}" > /tmp/moengage-sim.log 2>&1 &
+"$BIN/moengage-sim" --port "$SIM_PORT" --workspace "DEMO_WORKSPACE:${DEMO_MOENGAGE_API_KEY}" \
+  --report-secret "DEMO_WORKSPACE:${DEMO_MOENGAGE_SECRET_KEY}" --migma-key "${DEMO_MIGMA_API_KEY}:DEMO_MIGMA" > /tmp/moengage-sim.log 2>&1 &
 sim=$!
 "$BIN/campaign-gateway" serve --config "$config" > /tmp/campaign-gateway.log 2>&1 &
 gateway=$!
@@ -27,25 +30,37 @@ import json, sys
 always = [c["campaign_id"] for c in json.load(sys.stdin)["campaigns"] if c["active_from"] == "2025-01-01" and c["active_to"] == "2026-12-31"]
 print(",".join("\"%s\"" % i for i in always[:3]))')
 G="http://127.0.0.1:${GATEWAY_PORT}"
+AUTH="Authorization: Bearer ${DEMO_CALLER_TOKEN}"
 cat <<MSG
 
 campaign-gateway is up on ${G} (logs: /tmp/campaign-gateway.log), moengage-sim on http://127.0.0.1:${SIM_PORT} (logs: /tmp/moengage-sim.log).
 Paste these:
 
 # Stats for three campaigns over March 2025 (JSON-RPC)
-curl -s ${G}/rpc -H 'Authorization: Bearer ${DEMO_CALLER_TOKEN}' -d '{"jsonrpc":"2.0","id":1,"method":"campaigns.getStats","params":{"campaign_ids":[${ids}],"start_date":"2025-03-01","end_date":"2025-03-30"}}'
+curl -s ${G}/rpc -H '${AUTH}' -d '{"jsonrpc":"2.0","id":1,"method":"campaigns.getStats","params":{"workspace":"demo","campaign_ids":[${ids}],"start_date":"2025-03-01","end_date":"2025-03-30"}}'
 
-# The same through the Connect path
-curl -s ${G}/gateway.v1.CampaignService/GetStats -H 'Authorization: Bearer ${DEMO_CALLER_TOKEN}' -H 'Content-Type: application/json' -d '{"campaign_ids":[${ids}],"start_date":"2025-03-01","end_date":"2025-03-30"}'
+# The same through the Connect path, as summary figures
+curl -s ${G}/gateway.v1.CampaignService/GetStats -H '${AUTH}' -H 'Content-Type: application/json' -d '{"workspace":"demo","campaign_ids":[${ids}],"start_date":"2025-03-01","end_date":"2025-03-30","view":"summary"}'
 
-# Every campaign active in the first week of March 2025
-curl -s ${G}/rpc -H 'Authorization: Bearer ${DEMO_CALLER_TOKEN}' -d '{"jsonrpc":"2.0","id":2,"method":"campaigns.getStats","params":{"start_date":"2025-03-01","end_date":"2025-03-07"}}'
+# 75 days = 3 windows, merged (run it twice: the second answer comes from the cache)
+curl -s ${G}/rpc -H '${AUTH}' -d '{"jsonrpc":"2.0","id":2,"method":"campaigns.getStats","params":{"workspace":"demo","campaign_ids":[${ids}],"start_date":"2025-03-01","end_date":"2025-05-14"}}'
 
-# The plan only, nothing spent
-curl -s ${G}/rpc -H 'Authorization: Bearer ${DEMO_CALLER_TOKEN}' -d '{"jsonrpc":"2.0","id":3,"method":"campaigns.getStats","params":{"campaign_ids":[${ids}],"start_date":"2025-03-01","end_date":"2025-03-30","dry_run":true}}'
+# The plan only, nothing spent: every campaign active over a year
+curl -s ${G}/rpc -H '${AUTH}' -d '{"jsonrpc":"2.0","id":3,"method":"campaigns.getStats","params":{"workspace":"demo","start_date":"2025-01-01","end_date":"2025-12-31","dry_run":true}}'
+
+# Campaign metadata: scheduled campaigns, with their reachability; periodic ones with children
+curl -s ${G}/rpc -H '${AUTH}' -d '{"jsonrpc":"2.0","id":4,"method":"campaigns.list","params":{"workspace":"demo","status":["SCHEDULED"]}}'
+curl -s ${G}/rpc -H '${AUTH}' -d '{"jsonrpc":"2.0","id":5,"method":"campaigns.list","params":{"workspace":"demo","delivery_type":["PERIODIC"],"include_child_campaigns":true}}'
+
+# Daily reports, parsed; and one raw zip
+curl -s ${G}/rpc -H '${AUTH}' -d '{"jsonrpc":"2.0","id":6,"method":"reports.getDaily","params":{"workspace":"demo","start_date":"2025-03-01","end_date":"2025-03-03"}}'
+curl -s -o /tmp/20250301.zip -w '%{http_code} %{content_type}\n' ${G}/reports/daily/demo/20250301.zip -H '${AUTH}'
+
+# Migma stats for the same campaigns
+curl -s ${G}/rpc -H '${AUTH}' -d '{"jsonrpc":"2.0","id":7,"method":"campaigns.getStats","params":{"workspace":"newsletters","campaign_ids":[${ids}]}}'
 
 # The methods (OpenRPC), the ops endpoints, the simulator's call log
-curl -s ${G}/rpc -H 'Authorization: Bearer ${DEMO_CALLER_TOKEN}' -d '{"jsonrpc":"2.0","id":4,"method":"rpc.discover"}'
+curl -s ${G}/rpc -H '${AUTH}' -d '{"jsonrpc":"2.0","id":8,"method":"rpc.discover"}'
 curl -s ${G}/healthz; curl -s ${G}/readyz; curl -s ${G}/metrics
 curl -s http://127.0.0.1:${SIM_PORT}/_sim/calls
 

@@ -10,9 +10,10 @@ struct MoEngageSimCommand: AsyncParsableCommand {
         commandName: "moengage-sim",
         abstract: "A deterministic MoEngage API simulator with documented limits and fault injection.",
         discussion: """
-            Serves POST /core-services/v1/campaign-stats with MoEngage's auth, validation and rate \
-            limits, seeded synthetic data, and an admin API: GET /_sim/calls (calls and rule breaches), \
-            POST /_sim/reset, GET /_sim/campaigns.
+            Serves MoEngage's campaign stats, campaign meta and signed daily reports, and Migma's \
+            campaign stats, with each provider's auth, validation and rolling rate limits, seeded \
+            synthetic data, and an admin API: GET /_sim/calls (calls and rule breaches), \
+            POST /_sim/reset, GET /_sim/campaigns, POST /_sim/faults.
             """
     )
 
@@ -52,35 +53,57 @@ struct MoEngageSimCommand: AsyncParsableCommand {
     @Option(help: "Fraction of calls answered with a malformed JSON body.")
     var malformed = 0.0
 
+    @Option(name: .customLong("report-secret"), help: "A daily-report secret as WORKSPACE_ID:SECRET; repeatable. Default DEMO_WORKSPACE:demo-secret-key.")
+    var reportSecrets: [String] = []
+
+    @Option(name: .customLong("migma-key"), help: "A Migma API key as KEY:ACCOUNT; repeatable. Default demo-migma-key:DEMO_MIGMA.")
+    var migmaKeys: [String] = []
+
+    @Option(help: "Rolling limits per Migma account as CALLS/SECONDS, comma-separated.")
+    var migmaRateLimits = "10/60"
+
+    @Option(help: "How campaign-meta pages are wrapped: bare, data, campaigns or data.campaigns.")
+    var metaEnvelope = "bare"
+
     func validate() throws {
-        guard parsedLimits() != nil else { throw ValidationError("--rate-limits: expected CALLS/SECONDS[,CALLS/SECONDS...], e.g. 100/60,10/1") }
-        guard parsedWorkspaces() != nil else { throw ValidationError("--workspace: expected ID:API_KEY") }
+        guard Self.limits(rateLimits) != nil, Self.limits(migmaRateLimits) != nil else {
+            throw ValidationError("--rate-limits / --migma-rate-limits: expected CALLS/SECONDS[,CALLS/SECONDS...], e.g. 100/60,10/1")
+        }
+        guard Self.pairs(workspaces) != nil else { throw ValidationError("--workspace: expected ID:API_KEY") }
+        guard Self.pairs(reportSecrets) != nil else { throw ValidationError("--report-secret: expected WORKSPACE_ID:SECRET") }
+        guard Self.pairs(migmaKeys) != nil else { throw ValidationError("--migma-key: expected KEY:ACCOUNT") }
+        guard MetaEnvelope(rawValue: metaEnvelope) != nil else { throw ValidationError("--meta-envelope: one of bare, data, campaigns, data.campaigns") }
         for rate in [fail500, fail429, drop, malformed] where !(0...1).contains(rate) {
             throw ValidationError("fault fractions must be between 0 and 1")
         }
     }
 
     func run() async throws {
+        let defaults = SimulatorConfiguration()
         let configuration = SimulatorConfiguration(
-            host: host, port: port, workspaces: parsedWorkspaces() ?? [:], forbiddenWorkspaces: Set(forbiddenWorkspaces),
-            seed: seed, campaignCount: campaigns, rateLimits: parsedLimits() ?? [],
+            host: host, port: port, workspaces: workspaces.isEmpty ? defaults.workspaces : Self.pairs(workspaces) ?? [:],
+            forbiddenWorkspaces: Set(forbiddenWorkspaces), seed: seed, campaignCount: campaigns, rateLimits: Self.limits(rateLimits) ?? [],
             faults: FaultInjection(latencyMs: latencyMs, serverErrorRate: fail500, tooManyRequestsRate: fail429, dropRate: drop,
-                malformedRate: malformed))
+                malformedRate: malformed),
+            migmaKeys: migmaKeys.isEmpty ? defaults.migmaKeys : Self.pairs(migmaKeys) ?? [:], migmaRateLimits: Self.limits(migmaRateLimits) ?? [],
+            metaEnvelope: MetaEnvelope(rawValue: metaEnvelope) ?? .bare,
+            reportSecrets: reportSecrets.isEmpty ? defaults.reportSecrets : Self.pairs(reportSecrets) ?? [:])
         var logger = Logger(label: "moengage-sim")
         logger.logLevel = .info
         let app = MoEngageSimulator(configuration: configuration).makeApplication(logger: logger)
         try await app.runService()
     }
 
-    private func parsedLimits() -> [RollingLimit]? {
-        let limits = rateLimits.split(separator: ",").map { RollingLimit(parsing: String($0)) }
+    /// Parses `CALLS/SECONDS[,CALLS/SECONDS...]`.
+    private static func limits(_ text: String) -> [RollingLimit]? {
+        let limits = text.split(separator: ",").map { RollingLimit(parsing: String($0)) }
         return limits.isEmpty || limits.contains(where: { $0 == nil }) ? nil : limits.compactMap { $0 }
     }
 
-    private func parsedWorkspaces() -> [String: String]? {
-        guard !workspaces.isEmpty else { return ["DEMO_WORKSPACE": "demo-api-key"] }
+    /// Parses `A:B` entries (split at the first colon) into a dictionary.
+    private static func pairs(_ entries: [String]) -> [String: String]? {
         var result: [String: String] = [:]
-        for entry in workspaces {
+        for entry in entries {
             guard let colon = entry.firstIndex(of: ":"), colon != entry.startIndex else { return nil }
             result[String(entry[..<colon])] = String(entry[entry.index(after: colon)...])
         }
