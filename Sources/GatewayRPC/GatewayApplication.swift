@@ -32,10 +32,9 @@ public enum GatewayApplication {
         let ttlPolicy = CacheTTLPolicy(
             fresh: .seconds(cacheConfiguration.freshTTLSeconds), settled: .seconds(cacheConfiguration.settledTTLSeconds),
             settledAfterDays: cacheConfiguration.settledAfterDays)
+        let path = UpstreamPath(upstream: retrying, fetcher: fetcher, planGuard: planGuard, ttlPolicy: ttlPolicy)
         let services = GatewayMethods.Services(
-            stats: StatsService(upstream: retrying, fetcher: fetcher, planGuard: planGuard, ttlPolicy: ttlPolicy),
-            campaigns: CampaignListService(upstream: retrying, fetcher: fetcher, planGuard: planGuard, ttl: ttlPolicy.fresh),
-            reports: DailyReportService(upstream: retrying, fetcher: fetcher, planGuard: planGuard, ttlPolicy: ttlPolicy))
+            stats: StatsService(path: path), campaigns: CampaignListService(path: path), reports: DailyReportService(path: path))
         let workspaces = WorkspaceDirectory(configuration: configuration, secrets: secrets)
         let registry = MethodRegistry(
             methods: GatewayMethods.all(services, workspaces: workspaces, limits: configuration.limits), version: version)

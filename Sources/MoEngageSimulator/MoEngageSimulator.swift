@@ -32,16 +32,23 @@ public struct MoEngageSimulator: Sendable {
     ) -> some ApplicationProtocol {
         let router = Router()
         router.post("/core-services/v1/campaign-stats") { request, _ in
-            try await self.campaignStats(request)
+            try await self.moengagePost(request) { body, call in await self.answerStats(request, body: body, call: &call) }
         }
         router.post("/core-services/v1/campaigns/meta") { request, _ in
-            try await self.campaignMeta(request)
+            try await self.moengagePost(request) { body, call in await self.answerMeta(request, body: body, call: &call) }
         }
         router.get("/dailyCampaignReportDump/{app}/{file}") { request, context in
-            await self.dailyReport(request, appID: context.parameters.get("app") ?? "", file: context.parameters.get("file") ?? "")
+            let appID = context.parameters.get("app") ?? ""
+            let call = RecordedCall(method: "GET", path: request.uri.path, workspace: appID, auth: "missing", status: 0, requestID: nil, body: nil)
+            return await self.recorded(call) { call in
+                await self.answerDailyReport(request, appID: appID, file: context.parameters.get("file") ?? "", call: &call)
+            }
         }
         router.get("/v1/campaigns/{id}/stats") { request, context in
-            await self.migmaStats(request, campaignID: context.parameters.get("id") ?? "")
+            let call = RecordedCall(method: "GET", path: request.uri.path, workspace: nil, auth: "missing", status: 0, requestID: nil, body: nil)
+            return await self.recorded(call) { call in
+                await self.answerMigmaStats(request, campaignID: context.parameters.get("id") ?? "", call: &call)
+            }
         }
         router.get("/_sim/calls") { _, _ in
             Self.jsonResponse(status: .ok, ledger.snapshot())
@@ -69,28 +76,22 @@ public struct MoEngageSimulator: Sendable {
         )
     }
 
-    private func campaignStats(_ request: Request) async throws -> Response {
-        let bytes = try await request.body.collect(upTo: 1 << 20)
-        let body = try? JSON.parse(Data(buffer: bytes))
-        var call = RecordedCall(
-            method: "POST", path: request.uri.path, workspace: request.headers[HTTPField.Name("MOE-APPKEY")!],
-            auth: "missing", status: 0, requestID: body?["request_id"]?.stringValue, body: body)
-        let response = await answerStats(request, body: body, call: &call)
+    /// Answers a call and records it, with its final status, in the ledger.
+    private func recorded(_ initial: RecordedCall, _ answer: (inout RecordedCall) async -> Response) async -> Response {
+        var call = initial
+        let response = await answer(&call)
         call.status = Int(response.status.code)
         ledger.record(call)
         return response
     }
 
-    private func campaignMeta(_ request: Request) async throws -> Response {
-        let bytes = try await request.body.collect(upTo: 1 << 20)
-        let body = try? JSON.parse(Data(buffer: bytes))
-        var call = RecordedCall(
+    /// A MoEngage JSON POST: the body parsed, the call recorded with its `MOE-APPKEY` and request id.
+    private func moengagePost(_ request: Request, _ answer: (JSON?, inout RecordedCall) async -> Response) async throws -> Response {
+        let body = try? JSON.parse(Data(buffer: try await request.body.collect(upTo: 1 << 20)))
+        let call = RecordedCall(
             method: "POST", path: request.uri.path, workspace: request.headers[HTTPField.Name("MOE-APPKEY")!],
             auth: "missing", status: 0, requestID: body?["request_id"]?.stringValue, body: body)
-        let response = await answerMeta(request, body: body, call: &call)
-        call.status = Int(response.status.code)
-        ledger.record(call)
-        return response
+        return await recorded(call) { call in await answer(body, &call) }
     }
 
     private func answerMeta(_ request: Request, body: JSON?, call: inout RecordedCall) async -> Response {
@@ -115,14 +116,6 @@ public struct MoEngageSimulator: Sendable {
         }
     }
 
-    private func dailyReport(_ request: Request, appID: String, file: String) async -> Response {
-        var call = RecordedCall(method: "GET", path: request.uri.path, workspace: appID, auth: "missing", status: 0, requestID: nil, body: nil)
-        let response = await answerDailyReport(request, appID: appID, file: file, call: &call)
-        call.status = Int(response.status.code)
-        ledger.record(call)
-        return response
-    }
-
     private func answerDailyReport(_ request: Request, appID: String, file: String, call: inout RecordedCall) async -> Response {
         func failure(_ status: HTTPResponse.Status, _ message: String) -> Response {
             Self.jsonResponse(status: status, ["status": "fail", "message": .string(message)])
@@ -142,14 +135,6 @@ public struct MoEngageSimulator: Sendable {
             return failure(.notFound, "Report for \(day.compact) is not generated yet")
         }
         return Response(status: .ok, headers: [.contentType: "application/zip"], body: .init(byteBuffer: ByteBuffer(data: zip)))
-    }
-
-    private func migmaStats(_ request: Request, campaignID: String) async -> Response {
-        var call = RecordedCall(method: "GET", path: request.uri.path, workspace: nil, auth: "missing", status: 0, requestID: nil, body: nil)
-        let response = await answerMigmaStats(request, campaignID: campaignID, call: &call)
-        call.status = Int(response.status.code)
-        ledger.record(call)
-        return response
     }
 
     private func answerMigmaStats(_ request: Request, campaignID: String, call: inout RecordedCall) async -> Response {

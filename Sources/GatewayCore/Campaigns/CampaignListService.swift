@@ -7,19 +7,18 @@ public struct CampaignListService: Sendable {
     /// MoEngage's campaign-meta endpoint.
     public static let metaPath = "/core-services/v1/campaigns/meta"
 
-    private let upstream: RetryingUpstream
-    private let fetcher: CachedItemFetcher
-    private let planGuard: PlanGuard
-    private let ttl: Duration
+    private let path: UpstreamPath
+    private var upstream: RetryingUpstream { path.upstream }
+    private var fetcher: CachedItemFetcher { path.fetcher }
+    private var planGuard: PlanGuard { path.planGuard }
+    /// Metadata changes (reachability refreshes daily): listings stay fresh for the fresh TTL.
+    private var ttl: Duration { path.ttlPolicy.fresh }
     /// The last listing length seen per scope: what a walk would cost next time.
     private let listingSizes = Locked<[CallScope: Int]>([:])
 
-    /// Creates the service; metadata is cached for `ttl` (it changes; reachability refreshes daily).
-    public init(upstream: RetryingUpstream, fetcher: CachedItemFetcher, planGuard: PlanGuard, ttl: Duration) {
-        self.upstream = upstream
-        self.fetcher = fetcher
-        self.planGuard = planGuard
-        self.ttl = ttl
+    /// Creates the service over the shared upstream path.
+    public init(path: UpstreamPath) {
+        self.path = path
     }
 
     /// How a request is served.

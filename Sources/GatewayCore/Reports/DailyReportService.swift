@@ -10,22 +10,15 @@ public struct DailyReportService: Sendable {
     /// The metrics label of the report endpoint (the real path carries the signature).
     static let endpoint = "/dailyCampaignReportDump/{app_id}/{day}.zip"
 
-    private let upstream: RetryingUpstream
-    private let fetcher: CachedItemFetcher
-    private let planGuard: PlanGuard
-    private let ttlPolicy: CacheTTLPolicy
-    private let today: @Sendable () -> CalendarDay
+    private let path: UpstreamPath
+    private var upstream: RetryingUpstream { path.upstream }
+    private var fetcher: CachedItemFetcher { path.fetcher }
+    private var planGuard: PlanGuard { path.planGuard }
+    private var ttlPolicy: CacheTTLPolicy { path.ttlPolicy }
 
-    /// Creates the service; past days' reports are cached as settled (they do not change).
-    public init(
-        upstream: RetryingUpstream, fetcher: CachedItemFetcher, planGuard: PlanGuard, ttlPolicy: CacheTTLPolicy,
-        today: @escaping @Sendable () -> CalendarDay = { CalendarDay(containing: Date()) }
-    ) {
-        self.upstream = upstream
-        self.fetcher = fetcher
-        self.planGuard = planGuard
-        self.ttlPolicy = ttlPolicy
-        self.today = today
+    /// Creates the service over the shared upstream path; past days' reports are cached as settled.
+    public init(path: UpstreamPath) {
+        self.path = path
     }
 
     /// Answers one validated request: a `days` entry per day, with `columns` and `rows`, or an `error`.
@@ -45,7 +38,7 @@ public struct DailyReportService: Sendable {
             ]
         }
         let daysByItem = Dictionary(uniqueKeysWithValues: days.map { ($0.compact, $0) })
-        let today = today()
+        let today = path.today()
         // Settled days and recent days are fetched as two groups, each with its own TTL.
         let groups = Dictionary(grouping: lookup.needed) { ttlPolicy.ttl(for: DayRange(start: daysByItem[$0]!, end: daysByItem[$0]!)!, today: today) }
         let fetched = try await withDeadline(context.deadline) { [self] in

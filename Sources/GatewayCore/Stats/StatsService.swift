@@ -9,22 +9,16 @@ public struct StatsService: Sendable {
     /// MoEngage's stats endpoint.
     public static let statsPath = "/core-services/v1/campaign-stats"
 
-    let upstream: RetryingUpstream
-    let fetcher: CachedItemFetcher
-    let ttlPolicy: CacheTTLPolicy
-    private let planGuard: PlanGuard
-    private let today: @Sendable () -> CalendarDay
+    let path: UpstreamPath
+    var upstream: RetryingUpstream { path.upstream }
+    var fetcher: CachedItemFetcher { path.fetcher }
+    var ttlPolicy: CacheTTLPolicy { path.ttlPolicy }
+    private var planGuard: PlanGuard { path.planGuard }
+    private var today: () -> CalendarDay { path.today }
 
-    /// Creates the service; `today` decides which windows count as settled for the cache.
-    public init(
-        upstream: RetryingUpstream, fetcher: CachedItemFetcher, planGuard: PlanGuard, ttlPolicy: CacheTTLPolicy,
-        today: @escaping @Sendable () -> CalendarDay = { CalendarDay(containing: Date()) }
-    ) {
-        self.upstream = upstream
-        self.fetcher = fetcher
-        self.planGuard = planGuard
-        self.ttlPolicy = ttlPolicy
-        self.today = today
+    /// Creates the service over the shared upstream path.
+    public init(path: UpstreamPath) {
+        self.path = path
     }
 
     /// Answers one validated request for one workspace.
