@@ -14,7 +14,9 @@ enum CacheHitLoadBench {
         wrk.headers["Content-Type"] = "application/json"
         """.write(to: script, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: script) }
-        let output = try await runWrk(["-t2", "-c\(connections)", "-d\(seconds)s", "--latency", "-s", script.path, "http://127.0.0.1:\(gateway.port)/rpc"])
+        let output = try await runWrk([
+            "-t2", "-c\(connections)", "-d\(seconds)s", "--latency", "-s", script.path, "http://127.0.0.1:\(gateway.port)/rpc",
+        ])
         let lines = output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         func value(after prefix: String) -> String {
             lines.first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces) } ?? "?"

@@ -15,7 +15,8 @@ enum FanOutBench {
                 return "ok"
             }
             return Application(
-                router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: onRunning, logger: LiveServer.quietLogger)
+                router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: onRunning,
+                logger: LiveServer.quietLogger)
         }) { port in
             var walls: [Double] = []
             for _ in 0..<rounds {
@@ -31,7 +32,8 @@ enum FanOutBench {
             let median = GatewayBench.median(walls)
             print(
                 String(
-                    format: "| curl client fan-out: %d concurrent requests, server delay %d ms (median of %d) | %.0f ms wall = %.2f× one delay (sequential: %d ms) |",
+                    format:
+                        "| curl client fan-out: %d concurrent requests, server delay %d ms (median of %d) | %.0f ms wall = %.2f× one delay (sequential: %d ms) |",
                     requests, delayMs, rounds, median, median / Double(delayMs), requests * delayMs))
         }
     }

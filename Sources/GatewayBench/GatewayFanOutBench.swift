@@ -16,7 +16,8 @@ enum GatewayFanOutBench {
         let median = GatewayBench.median(walls)
         print(
             String(
-                format: "| gateway fan-out: one getStats = %d concurrent upstream calls, upstream latency %d ms (median of %d) | %.0f ms = %.2f× one call's latency |",
+                format:
+                    "| gateway fan-out: one getStats = %d concurrent upstream calls, upstream latency %d ms (median of %d) | %.0f ms = %.2f× one call's latency |",
                 (ids + 9) / 10, latencyMs, rounds, median, median / Double(latencyMs)))
     }
 }

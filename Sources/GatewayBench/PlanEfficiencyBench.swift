@@ -17,7 +17,8 @@ enum PlanEfficiencyBench {
             Shape(name: "100 ids × 30 days", ids: 100..<200, start: "2025-07-01", end: "2025-07-30", windows: 1, uncached: 100),
             Shape(name: "7 ids × 366 days", ids: 200..<207, start: "2024-01-01", end: "2024-12-31", windows: 13, uncached: 7),
             Shape(name: "500 ids × 365 days", ids: 300..<800, start: "2023-01-01", end: "2023-12-31", windows: 13, uncached: 500),
-            Shape(name: "overlap: ids 20–40 after 0–25 (same 75 days)", ids: 19..<40, start: "2025-03-01", end: "2025-05-14", windows: 3, uncached: 15),
+            Shape(
+                name: "overlap: ids 20–40 after 0–25 (same 75 days)", ids: 19..<40, start: "2025-03-01", end: "2025-05-14", windows: 3, uncached: 15),
             Shape(name: "repeat of the first query", ids: 0..<25, start: "2025-03-01", end: "2025-05-14", windows: 3, uncached: 0),
         ]
         for shape in shapes {

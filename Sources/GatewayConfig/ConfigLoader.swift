@@ -69,7 +69,8 @@ public enum ConfigLoader {
             throw node.error("one of api_key_env, api_key_file is required")
         }
         let secretKey = try secret("secret_key", members: members, node: node, warnings: &warnings)
-        let defaultLimits = provider == .moengage ? [RateLimitConfiguration(calls: 100, perSeconds: 60)] : [RateLimitConfiguration(calls: 10, perSeconds: 60)]
+        let defaultLimits =
+            provider == .moengage ? [RateLimitConfiguration(calls: 100, perSeconds: 60)] : [RateLimitConfiguration(calls: 10, perSeconds: 60)]
         let rateLimits = try members["rate_limits"].map { try $0.sequence().map(rateLimit) } ?? defaultLimits
         if rateLimits.isEmpty { throw members["rate_limits"]!.error("at least one limit is required") }
         return WorkspaceConfiguration(
@@ -85,7 +86,8 @@ public enum ConfigLoader {
             let value = try dataCenter.string()
             guard provider == .moengage else { throw dataCenter.error("data_center applies to moengage only; give base_url") }
             guard dataCenters.contains(value) else {
-                throw dataCenter.error("unknown data center \"\(value)\" (one of \(dataCenters.sorted { Int($0)! < Int($1)! }.joined(separator: " ")))")
+                throw dataCenter.error(
+                    "unknown data center \"\(value)\" (one of \(dataCenters.sorted { Int($0)! < Int($1)! }.joined(separator: " ")))")
             }
             return "https://api-\(value).moengage.com"
         case (nil, .some(let base)):

@@ -19,7 +19,8 @@ struct ConfigNode {
             guard let key = keyNode.string else { throw error("keys must be strings") }
             let childPath = path.isEmpty ? key : "\(path).\(key)"
             guard allowed.contains(key) else {
-                throw ConfigError(key: childPath, line: keyNode.mark?.line, reason: "unknown key (allowed: \(allowed.sorted().joined(separator: ", ")))")
+                throw ConfigError(
+                    key: childPath, line: keyNode.mark?.line, reason: "unknown key (allowed: \(allowed.sorted().joined(separator: ", ")))")
             }
             members[key] = ConfigNode(node: valueNode, path: childPath)
         }

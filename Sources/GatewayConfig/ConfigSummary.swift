@@ -18,7 +18,9 @@ public enum ConfigSummary {
         lines.append("callers:")
         for caller in configuration.callers {
             let token = secrets.tokenDigests[caller.name] == nil ? "MISSING" : "present"
-            lines.append("  - \(caller.name): token *** (\(token)); workspaces \(caller.workspaces.joined(separator: ",")); methods \(caller.methods.joined(separator: ","))")
+            lines.append(
+                "  - \(caller.name): token *** (\(token)); workspaces \(caller.workspaces.joined(separator: ",")); methods \(caller.methods.joined(separator: ","))"
+            )
         }
         let l = configuration.limits
         lines.append(
@@ -26,11 +28,14 @@ public enum ConfigSummary {
                 + "max_upstream_calls_per_request \(l.maxUpstreamCallsPerRequest), request_timeout_ms \(l.requestTimeoutMs), "
                 + "daily_report_span_days \(l.dailyReportSpanDays)")
         let c = configuration.cache
-        lines.append("cache: max_bytes \(c.maxBytes), fresh_ttl_s \(c.freshTTLSeconds), settled_ttl_s \(c.settledTTLSeconds), settled_after_days \(c.settledAfterDays)")
+        lines.append(
+            "cache: max_bytes \(c.maxBytes), fresh_ttl_s \(c.freshTTLSeconds), settled_ttl_s \(c.settledTTLSeconds), settled_after_days \(c.settledAfterDays)"
+        )
         let u = configuration.upstream
         lines.append(
             "upstream: connect_timeout_ms \(u.connectTimeoutMs), timeout_ms \(u.timeoutMs), ca_bundle \(u.caBundle ?? "system"), "
-                + "max_connections_per_host \(u.maxConnectionsPerHost), max_response_bytes \(u.maxResponseBytes), safety_margin_ms \(u.safetyMarginMs)")
+                + "max_connections_per_host \(u.maxConnectionsPerHost), max_response_bytes \(u.maxResponseBytes), safety_margin_ms \(u.safetyMarginMs)"
+        )
         lines.append("log: level \(configuration.log.level), format \(configuration.log.format)")
         return lines.joined(separator: "\n")
     }

@@ -1,8 +1,8 @@
 import Dates
 import DynamicJSON
 import GatewayCore
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import Logging
 
 /// Serves `GET /reports/daily/{workspace}/{YYYYMMDD}.zip`: the upstream zip as it is, with the

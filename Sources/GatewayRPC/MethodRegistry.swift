@@ -33,7 +33,8 @@ public struct MethodRegistry: Sendable {
             "openrpc": "1.2.6",
             "info": [
                 "title": "campaign-gateway", "version": .string(version),
-                "description": "One RPC surface in front of MoEngage and Migma: fewest upstream calls, shared rate budget, no credentials at the caller.",
+                "description":
+                    "One RPC surface in front of MoEngage and Migma: fewest upstream calls, shared rate budget, no credentials at the caller.",
             ],
             "methods": .array(
                 methods.map { method in

@@ -56,7 +56,8 @@ struct RPCController: Sendable {
         }
         guard case .body(let body) = await readBody(request) else {
             return HTTPJSON.response(
-                .contentTooLarge, RPCDispatcher.errorResponse(id: .null, .invalidRequest("the body is over \(maxBodyBytes) bytes")), headers: idHeader)
+                .contentTooLarge, RPCDispatcher.errorResponse(id: .null, .invalidRequest("the body is over \(maxBodyBytes) bytes")), headers: idHeader
+            )
         }
         guard let answer = await dispatcher.serveJSONRPC(body: body, caller: caller, meta: meta) else {
             return Response(status: .noContent, headers: idHeader)

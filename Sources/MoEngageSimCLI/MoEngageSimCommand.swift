@@ -53,7 +53,8 @@ struct MoEngageSimCommand: AsyncParsableCommand {
     @Option(help: "Fraction of calls answered with a malformed JSON body.")
     var malformed = 0.0
 
-    @Option(name: .customLong("report-secret"), help: "A daily-report secret as WORKSPACE_ID:SECRET; repeatable. Default DEMO_WORKSPACE:demo-secret-key.")
+    @Option(
+        name: .customLong("report-secret"), help: "A daily-report secret as WORKSPACE_ID:SECRET; repeatable. Default DEMO_WORKSPACE:demo-secret-key.")
     var reportSecrets: [String] = []
 
     @Option(name: .customLong("migma-key"), help: "A Migma API key as KEY:ACCOUNT; repeatable. Default demo-migma-key:DEMO_MIGMA.")
@@ -72,7 +73,9 @@ struct MoEngageSimCommand: AsyncParsableCommand {
         guard Self.pairs(workspaces) != nil else { throw ValidationError("--workspace: expected ID:API_KEY") }
         guard Self.pairs(reportSecrets) != nil else { throw ValidationError("--report-secret: expected WORKSPACE_ID:SECRET") }
         guard Self.pairs(migmaKeys) != nil else { throw ValidationError("--migma-key: expected KEY:ACCOUNT") }
-        guard MetaEnvelope(rawValue: metaEnvelope) != nil else { throw ValidationError("--meta-envelope: one of bare, data, campaigns, data.campaigns") }
+        guard MetaEnvelope(rawValue: metaEnvelope) != nil else {
+            throw ValidationError("--meta-envelope: one of bare, data, campaigns, data.campaigns")
+        }
         for rate in [fail500, fail429, drop, malformed] where !(0...1).contains(rate) {
             throw ValidationError("fault fractions must be between 0 and 1")
         }
@@ -83,7 +86,8 @@ struct MoEngageSimCommand: AsyncParsableCommand {
         let configuration = SimulatorConfiguration(
             host: host, port: port, workspaces: workspaces.isEmpty ? defaults.workspaces : Self.pairs(workspaces) ?? [:],
             forbiddenWorkspaces: Set(forbiddenWorkspaces), seed: seed, campaignCount: campaigns, rateLimits: Self.limits(rateLimits) ?? [],
-            faults: FaultInjection(latencyMs: latencyMs, serverErrorRate: fail500, tooManyRequestsRate: fail429, dropRate: drop,
+            faults: FaultInjection(
+                latencyMs: latencyMs, serverErrorRate: fail500, tooManyRequestsRate: fail429, dropRate: drop,
                 malformedRate: malformed),
             migmaKeys: migmaKeys.isEmpty ? defaults.migmaKeys : Self.pairs(migmaKeys) ?? [:], migmaRateLimits: Self.limits(migmaRateLimits) ?? [],
             metaEnvelope: MetaEnvelope(rawValue: metaEnvelope) ?? .bare,

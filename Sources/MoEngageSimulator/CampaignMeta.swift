@@ -68,7 +68,9 @@ struct MetaQuery {
     /// Validates a body; the error names the field as the documented `{error: {details: [{target, message}]}}`.
     static func validate(_ body: JSON?) -> Result<MetaQuery, MetaRejection> {
         guard let body, body.objectValue != nil else { return .failure(.invalid("body", "a JSON object is required")) }
-        guard let requestID = body["request_id"]?.stringValue else { return .failure(.invalid("request_id", "Field is required but value is None : None")) }
+        guard let requestID = body["request_id"]?.stringValue else {
+            return .failure(.invalid("request_id", "Field is required but value is None : None"))
+        }
         guard let page = body["page"]?.intValue else { return .failure(.invalid("page", "Field is required but value is None : None")) }
         guard let limit = body["limit"]?.intValue else { return .failure(.invalid("limit", "Field is required but value is None : None")) }
         guard page >= 1 else { return .failure(.invalid("page", "must be at least 1")) }
@@ -88,7 +90,9 @@ struct MetaQuery {
         }
         for field in listFields {
             guard let value = members[field] else { continue }
-            guard let list = value.arrayValue, list.allSatisfy({ $0.stringValue != nil }) else { return .failure(.invalid(field, "must be a list of strings")) }
+            guard let list = value.arrayValue, list.allSatisfy({ $0.stringValue != nil }) else {
+                return .failure(.invalid(field, "must be a list of strings"))
+            }
             query.lists[field] = Set(list.compactMap { $0.stringValue?.uppercased() })
         }
         if let created = members["created_date"] {
@@ -116,7 +120,8 @@ struct MetaQuery {
         if let created, !(created.start...created.end).contains(entry.createdOn) { return false }
         let values: [String: [String]] = [
             "channels": [entry.object["channel"]?.stringValue ?? ""], "created_by": [entry.object["created_by"]?.stringValue ?? ""],
-            "delivery_type": [entry.object["campaign_delivery_type"]?.stringValue ?? ""], "status": [entry.object["campaign_status"]?.stringValue ?? ""],
+            "delivery_type": [entry.object["campaign_delivery_type"]?.stringValue ?? ""],
+            "status": [entry.object["campaign_status"]?.stringValue ?? ""],
             "tags": entry.object["campaign_tags"]?.arrayValue?.compactMap(\.stringValue) ?? [],
         ]
         for (field, wanted) in lists where Set((values[field] ?? []).map { $0.uppercased() }).isDisjoint(with: wanted) { return false }
@@ -130,17 +135,31 @@ struct MetaRejection: Error {
     var json: JSON
 
     static func invalid(_ target: String, _ message: String) -> Self {
-        Self(status: 400, json: ["error": [
-            "code": "400 Bad Request", "message": "Bad request",
-            "details": [["target": .string(target), "message": .string("Invalid field value passed:\(target) - \(message)")]], "request_id": "",
-        ]])
+        Self(
+            status: 400,
+            json: [
+                "error": [
+                    "code": "400 Bad Request", "message": "Bad request",
+                    "details": [["target": .string(target), "message": .string("Invalid field value passed:\(target) - \(message)")]],
+                    "request_id": "",
+                ]
+            ])
     }
 
-    static let unauthenticated = Self(status: 401, json: ["error": [
-        "code": "401 Authentication error", "message": "Authentication required",
-        "details": [["code": "InvalidValue", "target": "APP_SECRET_KEY", "message": [["code": "InvalidValue", "target": "APP_SECRET_KEY", "message": "Invalid APP_SECRET_KEY is provided."]]]],
-        "request_id": "",
-    ]])
+    static let unauthenticated = Self(
+        status: 401,
+        json: [
+            "error": [
+                "code": "401 Authentication error", "message": "Authentication required",
+                "details": [
+                    [
+                        "code": "InvalidValue", "target": "APP_SECRET_KEY",
+                        "message": [["code": "InvalidValue", "target": "APP_SECRET_KEY", "message": "Invalid APP_SECRET_KEY is provided."]],
+                    ]
+                ],
+                "request_id": "",
+            ]
+        ])
 }
 
 /// How the simulator wraps a campaign-meta page (the documentation shows none).

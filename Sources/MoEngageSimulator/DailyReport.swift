@@ -18,7 +18,8 @@ extension SyntheticCatalog {
             return campaign.platforms.map { platform in
                 let leaf = LeafKey(seed: seed, campaign: campaign, platform: platform, locale: "all_locales", attribution: "VIEW_THROUGH")
                 let counters = leaf.figures(on: day).counters
-                return [campaign.id, name, platform, day.iso] + ["p.sent", "p.delivered", "p.impression", "p.click"].map { String(counters[$0] ?? 0) }
+                return [campaign.id, name, platform, day.iso]
+                    + ["p.sent", "p.delivered", "p.impression", "p.click"].map { String(counters[$0] ?? 0) }
             }
         }
     }
@@ -28,7 +29,8 @@ extension SyntheticCatalog {
         let lines = ([Self.dailyReportColumns] + dailyReportRows(on: day)).map { $0.map(Self.csvField).joined(separator: ",") }
         let csv = Data([0xEF, 0xBB, 0xBF]) + Data(lines.joined(separator: "\r\n").utf8) + Data("\r\n".utf8)
         let archive = try Archive(data: Data(), accessMode: .create)
-        try archive.addEntry(with: "\(day.compact).csv", type: .file, uncompressedSize: Int64(csv.count), compressionMethod: .deflate) { position, size in
+        try archive.addEntry(with: "\(day.compact).csv", type: .file, uncompressedSize: Int64(csv.count), compressionMethod: .deflate) {
+            position, size in
             csv.subdata(in: Int(position)..<Int(position) + size)
         }
         return archive.data ?? Data()

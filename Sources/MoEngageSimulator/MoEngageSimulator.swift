@@ -1,10 +1,10 @@
 import Dates
-import NIOCore
 import DynamicJSON
 import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 
 /// A faithful, deterministic stand-in for MoEngage's APIs, served over real HTTP.
 ///
@@ -60,7 +60,8 @@ public struct MoEngageSimulator: Sendable {
         router.post("/_sim/faults") { request, _ in
             let body = try? JSON.parse(Data(buffer: try await request.body.collect(upTo: 1 << 16)))
             guard let faults = body.flatMap(FaultInjection.init(json:)) else {
-                return Self.jsonResponse(status: .badRequest, ["error": "expected {latency_ms, fail_500, fail_429, drop, malformed} with fractions in [0, 1]"])
+                return Self.jsonResponse(
+                    status: .badRequest, ["error": "expected {latency_ms, fail_500, fail_429, drop, malformed} with fractions in [0, 1]"])
             }
             ledger.faults = faults
             return Response(status: .noContent)
@@ -138,7 +139,8 @@ public struct MoEngageSimulator: Sendable {
     }
 
     private func answerMigmaStats(_ request: Request, campaignID: String, call: inout RecordedCall) async -> Response {
-        let unauthorized = Self.jsonResponse(status: .unauthorized, ["success": false, "error": "Invalid or missing API key", "code": "UNAUTHORIZED"])
+        let unauthorized = Self.jsonResponse(
+            status: .unauthorized, ["success": false, "error": "Invalid or missing API key", "code": "UNAUTHORIZED"])
         guard let authorization = request.headers[.authorization] else { return unauthorized }
         guard authorization.hasPrefix("Bearer "), let account = configuration.migmaKeys[String(authorization.dropFirst(7))] else {
             call.auth = "invalid"
@@ -188,14 +190,17 @@ public struct MoEngageSimulator: Sendable {
         if dice < threshold { return Response(status: .tooManyRequests) }
         threshold += faults.dropRate
         if dice < threshold {
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { writer in
-                try await writer.write(ByteBuffer(string: "{\"response_id\": "))
-                throw SimulatedConnectionDrop()
-            })
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: ResponseBody { writer in
+                    try await writer.write(ByteBuffer(string: "{\"response_id\": "))
+                    throw SimulatedConnectionDrop()
+                })
         }
         threshold += faults.malformedRate
         if dice < threshold {
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{\"data\": {\"x\": [")))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{\"data\": {\"x\": [")))
         }
         return nil
     }

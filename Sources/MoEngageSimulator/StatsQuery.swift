@@ -51,7 +51,8 @@ struct StatsQuery {
         guard offset >= 0 else { return .failure(.invalid("offset - must not be negative")) }
         guard (1...10).contains(limit) else { return .failure(.invalid("limit - must be between 1 and 10")) }
         return .success(
-            StatsQuery(requestID: requestID, campaignIDs: campaignIDs, range: range, attribution: attribution, metric: metric,
+            StatsQuery(
+                requestID: requestID, campaignIDs: campaignIDs, range: range, attribution: attribution, metric: metric,
                 offset: offset, limit: limit))
     }
 }
@@ -68,7 +69,8 @@ struct UpstreamRejection: Error {
         .init(status: 400, title: "Invalid Field Value", description: description, code: "wUcwPRZF")
     }
     /// The documented 401.
-    static let unauthenticated = Self(status: 401, title: "Authentication required", description: "Invalid identity information found.", code: "wUcwPRZF")
+    static let unauthenticated = Self(
+        status: 401, title: "Authentication required", description: "Invalid identity information found.", code: "wUcwPRZF")
     /// The documented 403 for a workspace without the stats feature.
     static let forbidden = Self(status: 403, title: "Forbidden Request", description: nil, code: "kmqLuuHM")
     /// The documented 500.

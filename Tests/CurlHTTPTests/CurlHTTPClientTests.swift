@@ -6,6 +6,7 @@ import ServerTesting
 import Testing
 
 /// A small local server with the behaviours the client must handle.
+@discardableResult
 private func withTestServer<T: Sendable>(_ body: (String) async throws -> T) async throws -> T {
     try await LiveServer.withRunning({ onRunning in
         let router = Router()
@@ -22,7 +23,9 @@ private func withTestServer<T: Sendable>(_ body: (String) async throws -> T) asy
         router.get("/big") { _, _ in
             Response(status: .ok, body: .init(byteBuffer: ByteBuffer(repeating: 0x61, count: 2 << 20)))
         }
-        return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: onRunning, logger: LiveServer.quietLogger)
+        return Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: onRunning, logger: LiveServer.quietLogger
+        )
     }) { port in
         try await body("http://127.0.0.1:\(port)")
     }

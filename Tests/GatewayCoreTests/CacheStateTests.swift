@@ -33,7 +33,10 @@ import Testing
 @Suite struct CacheTTLPolicyTests {
     private let policy = CacheTTLPolicy(fresh: .seconds(300), settled: .seconds(86_400), settledAfterDays: 3)
 
-    @Test(arguments: [("2025-03-01", "2025-03-30", "2025-04-10", 86_400), ("2025-03-01", "2025-03-30", "2025-04-02", 300), ("2025-03-01", "2025-03-30", "2025-03-30", 300)])
+    @Test(arguments: [
+        ("2025-03-01", "2025-03-30", "2025-04-10", 86_400), ("2025-03-01", "2025-03-30", "2025-04-02", 300),
+        ("2025-03-01", "2025-03-30", "2025-03-30", 300),
+    ])
     func keepsSettledWindowsLongerThanRecentOnes(start: String, end: String, today: String, seconds: Int) {
         let window = DayRange(start: CalendarDay(iso: start)!, end: CalendarDay(iso: end)!)!
         #expect(policy.ttl(for: window, today: CalendarDay(iso: today)!) == .seconds(seconds))

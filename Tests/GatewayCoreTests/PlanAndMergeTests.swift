@@ -47,8 +47,33 @@ private func range(_ start: String, _ end: String) -> DayRange {
     }
 
     @Test func sumsCountersAndRecomputesTableRatesAcrossWindows() {
-        let first: JSON = ["platforms": ["ANDROID": ["locales": ["all_locales": ["variations": ["all_variations": leaf(attempted: 100, sent: 90, delivered: 80, click: 10, impression: 50, conversions: 3, revenue: 1.5)]]]]]]
-        let second: JSON = ["platforms": ["ANDROID": ["locales": ["all_locales": ["variations": ["all_variations": leaf(attempted: 50, sent: 50, delivered: 40, click: 0, impression: 0, conversions: 1, revenue: 2.25)]]]]]]
+        let first: JSON = [
+            "platforms": [
+                "ANDROID": [
+                    "locales": [
+                        "all_locales": [
+                            "variations": [
+                                "all_variations": leaf(
+                                    attempted: 100, sent: 90, delivered: 80, click: 10, impression: 50, conversions: 3, revenue: 1.5)
+                            ]
+                        ]
+                    ]
+                ]
+            ]
+        ]
+        let second: JSON = [
+            "platforms": [
+                "ANDROID": [
+                    "locales": [
+                        "all_locales": [
+                            "variations": [
+                                "all_variations": leaf(attempted: 50, sent: 50, delivered: 40, click: 0, impression: 0, conversions: 1, revenue: 2.25)
+                            ]
+                        ]
+                    ]
+                ]
+            ]
+        ]
         let merged = StatsFold.mergeWindows([first, second])
         let variation = merged["platforms"]?["ANDROID"]?["locales"]?["all_locales"]?["variations"]?["all_variations"]
         let performance = variation?["performance_stats"]
@@ -69,7 +94,10 @@ private func range(_ start: String, _ end: String) -> DayRange {
     }
 
     @Test func neverSumsARateThatArrivesAsAnInteger() {
-        let window: JSON = ["performance_stats": ["sent": 2, "delivered": 2, "delivery_rate": 100, "ctr": 200, "click": 4, "impression": 2], "conversion_goal_stats": ["G": ["conversions": 1, "cvr": 50]]]
+        let window: JSON = [
+            "performance_stats": ["sent": 2, "delivered": 2, "delivery_rate": 100, "ctr": 200, "click": 4, "impression": 2],
+            "conversion_goal_stats": ["G": ["conversions": 1, "cvr": 50]],
+        ]
         let merged = StatsFold.mergeWindows([window, window])
         #expect(merged["performance_stats"]?["delivery_rate"] == 100.0)
         #expect(merged["performance_stats"]?["ctr"] == 200.0)

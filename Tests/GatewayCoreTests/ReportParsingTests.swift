@@ -36,7 +36,8 @@ import ZIPFoundation
 private func zip(_ entries: [(path: String, data: Data)]) throws -> Data {
     let archive = try Archive(data: Data(), accessMode: .create)
     for entry in entries {
-        try archive.addEntry(with: entry.path, type: .file, uncompressedSize: Int64(entry.data.count), compressionMethod: .deflate) { position, size in
+        try archive.addEntry(with: entry.path, type: .file, uncompressedSize: Int64(entry.data.count), compressionMethod: .deflate) {
+            position, size in
             entry.data.subdata(in: Int(position)..<Int(position) + size)
         }
     }

@@ -1,4 +1,5 @@
 import DynamicJSON
+import Foundation
 import Testing
 
 @Suite struct AuthTests {
@@ -43,12 +44,13 @@ import Testing
     @Test func usesTheCallersOnlyWorkspaceWhenNoneIsNamed() async throws {
         try await GatewayHarness.with { gateway in
             let id = gateway.alwaysActiveIDs[0]
-            let solo = try await gateway.call("campaigns.getStats", ["campaign_ids": [.string(id)], "start_date": "2025-03-01", "end_date": "2025-03-02"], token: TestSecrets.soloToken)
+            let solo = try await gateway.call(
+                "campaigns.getStats", ["campaign_ids": [.string(id)], "start_date": "2025-03-01", "end_date": "2025-03-02"],
+                token: TestSecrets.soloToken)
             #expect(solo.json?["result"]?["workspace"] == "main")
-            let several = try await gateway.call("campaigns.getStats", ["campaign_ids": [.string(id)], "start_date": "2025-03-01", "end_date": "2025-03-02"])
+            let several = try await gateway.call(
+                "campaigns.getStats", ["campaign_ids": [.string(id)], "start_date": "2025-03-01", "end_date": "2025-03-02"])
             #expect(several.json?["error"]?["data"]?["field"] == "workspace")
         }
     }
 }
-
-import Foundation

@@ -31,7 +31,8 @@ private func ids(_ campaigns: JSON?) -> [String] {
             let from = CalendarDay(iso: "2025-01-01")!
             let to = CalendarDay(iso: "2025-12-31")!
             let expected = gateway.simulator.catalog.meta.filter {
-                $0.parentID == nil && ["EMAIL", "PUSH"].contains($0.object["channel"]?.stringValue ?? "") && $0.createdOn >= from && $0.createdOn <= to
+                $0.parentID == nil && ["EMAIL", "PUSH"].contains($0.object["channel"]?.stringValue ?? "") && $0.createdOn >= from
+                    && $0.createdOn <= to
             }
             #expect(expected.count > 15)
             #expect(ids(answer.json?["result"]?["campaigns"]) == expected.map(\.id))
@@ -43,7 +44,8 @@ private func ids(_ campaigns: JSON?) -> [String] {
 
     @Test func groupsChildrenUnderTheirParents() async throws {
         try await GatewayHarness.with { gateway in
-            let answer = try await gateway.call("campaigns.list", ["workspace": "main", "include_child_campaigns": true, "delivery_type": ["PERIODIC"]])
+            let answer = try await gateway.call(
+                "campaigns.list", ["workspace": "main", "include_child_campaigns": true, "delivery_type": ["PERIODIC"]])
             let campaigns = answer.json?["result"]?["campaigns"]?.arrayValue ?? []
             let parents = campaigns.filter { $0["parent_campaign_id"] == nil }
             #expect(!parents.isEmpty)
@@ -69,7 +71,8 @@ private func ids(_ campaigns: JSON?) -> [String] {
     @Test func asksPerIDUntilAListingIsKnownThenFiltersTheCachedListing() async throws {
         try await GatewayHarness.with { gateway in
             let wanted = gateway.simulator.catalog.meta.filter { $0.parentID == nil }.prefix(3).map(\.id)
-            let plan = try await gateway.call("campaigns.list", ["workspace": "main", "campaign_ids": .array(wanted.map(JSON.string)), "dry_run": true])
+            let plan = try await gateway.call(
+                "campaigns.list", ["workspace": "main", "campaign_ids": .array(wanted.map(JSON.string)), "dry_run": true])
             #expect(plan.json?["result"]?["plan"]?["strategy"] == "id_filter")
             #expect(plan.json?["result"]?["plan"]?["estimated_calls"] == 3)
             let perID = try await gateway.call("campaigns.list", ["workspace": "main", "campaign_ids": .array(wanted.map(JSON.string))])

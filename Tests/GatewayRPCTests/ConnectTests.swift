@@ -20,7 +20,12 @@ import Testing
     @Test(arguments: [
         (JSON.object(["workspace": "main", "start_date": "2025-02-30", "end_date": "2025-03-01"]), 400, "invalid_argument"),
         (JSON.object(["workspace": "other", "start_date": "2025-03-01", "end_date": "2025-03-01"]), 403, "permission_denied"),
-        (JSON.object(["workspace": "main", "campaign_ids": .array((0..<1_000).map { .string("c\($0)") }), "start_date": "2025-01-01", "end_date": "2025-12-31"]), 429, "resource_exhausted"),
+        (
+            JSON.object([
+                "workspace": "main", "campaign_ids": .array((0..<1_000).map { .string("c\($0)") }), "start_date": "2025-01-01",
+                "end_date": "2025-12-31",
+            ]), 429, "resource_exhausted"
+        ),
     ])
     func mapsErrorsToConnectCodesAndStatuses(params: JSON, status: Int, code: String) async throws {
         try await GatewayHarness.with { gateway in
@@ -41,7 +46,8 @@ import Testing
 
     @Test func answers503ForAnUpstreamFailure() async throws {
         try await GatewayHarness.with(simulator: GatewayHarness.simulatorConfiguration(faults: .init(serverErrorRate: 1))) { gateway in
-            let answer = try await gateway.connect(path, ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-01"])
+            let answer = try await gateway.connect(
+                path, ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-01"])
             #expect(answer.status == 503)
             #expect(answer.json?["code"] == "unavailable")
         }
@@ -71,7 +77,9 @@ import Testing
             let answer = try await gateway.connect("/gateway.v1.CampaignService/Delete", [:])
             #expect(answer.status == 501)
             #expect(answer.json?["code"] == "unimplemented")
-            let known = try await gateway.connect("/gateway.v1.CampaignService/GetStats", ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-01"])
+            let known = try await gateway.connect(
+                "/gateway.v1.CampaignService/GetStats",
+                ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-01"])
             #expect(known.status == 200)
         }
     }

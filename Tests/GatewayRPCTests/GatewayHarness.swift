@@ -61,7 +61,8 @@ struct GatewayHarness {
     }
 
     static func simulatorConfiguration(
-        faults: FaultInjection = FaultInjection(), forbidden: Set<String> = [], rateLimits: [RollingLimit] = [RollingLimit(calls: 100, perSeconds: 60)],
+        faults: FaultInjection = FaultInjection(), forbidden: Set<String> = [],
+        rateLimits: [RollingLimit] = [RollingLimit(calls: 100, perSeconds: 60)],
         metaEnvelope: MetaEnvelope = .bare
     ) -> SimulatorConfiguration {
         SimulatorConfiguration(
@@ -120,12 +121,16 @@ struct GatewayHarness {
     }
 
     /// Calls one JSON-RPC method and returns the whole answer.
-    func call(_ method: String, _ params: JSON, token: String? = TestSecrets.reportingToken, headers: [(String, String)] = []) async throws -> Answer {
+    func call(_ method: String, _ params: JSON, token: String? = TestSecrets.reportingToken, headers: [(String, String)] = []) async throws -> Answer
+    {
         try await rpc(["jsonrpc": "2.0", "id": 1, "method": .string(method), "params": params], token: token, headers: headers)
     }
 
     /// POSTs params to a Connect path.
-    func connect(_ path: String, _ params: JSON, token: String? = TestSecrets.reportingToken, headers: [(String, String)] = [("Content-Type", "application/json")])
+    func connect(
+        _ path: String, _ params: JSON, token: String? = TestSecrets.reportingToken,
+        headers: [(String, String)] = [("Content-Type", "application/json")]
+    )
         async throws -> Answer
     {
         try await send(path, body: params.encoded(), token: token, headers: headers)

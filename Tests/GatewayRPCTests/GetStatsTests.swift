@@ -1,11 +1,14 @@
 import CurlHTTP
+import Dates
 import DynamicJSON
 import Foundation
 import MoEngageSimulator
 import Testing
 
 /// Asks the simulator directly (as MoEngage) for one page, to compare with what the gateway relays.
-private func simulatorAnswer(_ gateway: GatewayHarness, ids: [String], from start: String, to end: String, metric: String = "TOTAL") async throws -> JSON {
+private func simulatorAnswer(_ gateway: GatewayHarness, ids: [String], from start: String, to end: String, metric: String = "TOTAL") async throws
+    -> JSON
+{
     let credentials = Data("WS_MAIN:\(TestSecrets.mainKey)".utf8).base64EncodedString()
     let body: JSON = [
         "request_id": "direct", "campaign_ids": .array(ids.map(JSON.string)), "start_date": .string(start), "end_date": .string(end),
@@ -32,7 +35,8 @@ private func platformsUnion(_ elements: [JSON]) -> JSON {
         try await GatewayHarness.with { gateway in
             let ids = Array(gateway.alwaysActiveIDs.prefix(4))
             let answer = try await gateway.call(
-                "campaigns.getStats", ["workspace": "main", "campaign_ids": .array(ids.map(JSON.string)), "start_date": "2025-03-01", "end_date": "2025-03-30"],
+                "campaigns.getStats",
+                ["workspace": "main", "campaign_ids": .array(ids.map(JSON.string)), "start_date": "2025-03-01", "end_date": "2025-03-30"],
                 headers: [("X-Request-Id", "trace-abc-1")])
             let result = answer.json?["result"]
             let calls = try await gateway.upstreamCalls()
@@ -61,7 +65,8 @@ private func platformsUnion(_ elements: [JSON]) -> JSON {
             let known = gateway.simulator.catalog.campaigns.prefix(23).map(\.id)
             let asked = known + ["no-such-campaign", known[0], known[1]]
             let answer = try await gateway.call(
-                "campaigns.getStats", ["workspace": "main", "campaign_ids": .array(asked.map(JSON.string)), "start_date": "2026-01-01", "end_date": "2026-01-30"])
+                "campaigns.getStats",
+                ["workspace": "main", "campaign_ids": .array(asked.map(JSON.string)), "start_date": "2026-01-01", "end_date": "2026-01-30"])
             let result = answer.json?["result"]
             let calls = try await gateway.upstreamCalls()
             #expect(calls.count == 3)
@@ -92,7 +97,9 @@ private func platformsUnion(_ elements: [JSON]) -> JSON {
     @Test func dryRunReturnsThePlanAndSpendsNothing() async throws {
         try await GatewayHarness.with { gateway in
             let ids = JSON.array((0..<25).map { .string("c\($0)") })
-            let answer = try await gateway.call("campaigns.getStats", ["workspace": "main", "campaign_ids": ids, "start_date": "2025-03-01", "end_date": "2025-03-30", "dry_run": true])
+            let answer = try await gateway.call(
+                "campaigns.getStats",
+                ["workspace": "main", "campaign_ids": ids, "start_date": "2025-03-01", "end_date": "2025-03-30", "dry_run": true])
             #expect(answer.json?["result"]?["plan"]?["estimated_calls"] == 3)
             #expect(answer.json?["result"]?["dry_run"] == true)
             let calls = try await gateway.upstreamCalls()
@@ -103,7 +110,8 @@ private func platformsUnion(_ elements: [JSON]) -> JSON {
     @Test func refusesAPlanOverTheCallLimitBeforeSpendingAnything() async throws {
         try await GatewayHarness.with(yaml: GatewayHarness.yaml(limits: "limits: {max_upstream_calls_per_request: 2}")) { gateway in
             let ids = JSON.array((0..<25).map { .string("c\($0)") })
-            let answer = try await gateway.call("campaigns.getStats", ["workspace": "main", "campaign_ids": ids, "start_date": "2025-03-01", "end_date": "2025-03-30"])
+            let answer = try await gateway.call(
+                "campaigns.getStats", ["workspace": "main", "campaign_ids": ids, "start_date": "2025-03-01", "end_date": "2025-03-30"])
             #expect(answer.json?["error"]?["code"] == -32013)
             #expect(answer.json?["error"]?["data"]?["estimated_calls"] == 3)
             #expect(answer.json?["error"]?["data"]?["limit"] == 2)
@@ -115,14 +123,16 @@ private func platformsUnion(_ elements: [JSON]) -> JSON {
     @Test func answersDeadlineExceededWhenTheUpstreamIsTooSlow() async throws {
         try await GatewayHarness.with(simulator: GatewayHarness.simulatorConfiguration(faults: .init(latencyMs: 1_500))) { gateway in
             let answer = try await gateway.call(
-                "campaigns.getStats", ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-02", "timeout_ms": 200])
+                "campaigns.getStats",
+                ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-02", "timeout_ms": 200])
             #expect(answer.json?["error"]?["code"] == -32004)
         }
     }
 
     @Test func mapsAnUpstream500ToUpstreamFailedWithItsStatusAndCode() async throws {
         try await GatewayHarness.with(simulator: GatewayHarness.simulatorConfiguration(faults: .init(serverErrorRate: 1))) { gateway in
-            let answer = try await gateway.call("campaigns.getStats", ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-02"])
+            let answer = try await gateway.call(
+                "campaigns.getStats", ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-02"])
             let error = answer.json?["error"]
             #expect(error?["code"] == -32050)
             #expect(error?["data"]?["upstream_status"] == 500)
@@ -132,7 +142,8 @@ private func platformsUnion(_ elements: [JSON]) -> JSON {
 
     @Test func mapsAMalformedUpstreamBodyToUpstreamFailed() async throws {
         try await GatewayHarness.with(simulator: GatewayHarness.simulatorConfiguration(faults: .init(malformedRate: 1))) { gateway in
-            let answer = try await gateway.call("campaigns.getStats", ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-02"])
+            let answer = try await gateway.call(
+                "campaigns.getStats", ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-02"])
             #expect(answer.json?["error"]?["code"] == -32050)
             #expect(answer.json?["error"]?["data"]?["reason"]?.stringValue?.contains("malformed") == true)
         }
@@ -140,7 +151,8 @@ private func platformsUnion(_ elements: [JSON]) -> JSON {
 
     @Test func mapsADroppedConnectionToUpstreamFailed() async throws {
         try await GatewayHarness.with(simulator: GatewayHarness.simulatorConfiguration(faults: .init(dropRate: 1))) { gateway in
-            let answer = try await gateway.call("campaigns.getStats", ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-02"])
+            let answer = try await gateway.call(
+                "campaigns.getStats", ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-02"])
             #expect(answer.json?["error"]?["code"] == -32050)
             #expect(answer.json?["error"]?["data"]?["upstream_status"] == 0)
         }
@@ -148,7 +160,8 @@ private func platformsUnion(_ elements: [JSON]) -> JSON {
 
     @Test func explainsA403AsMissingStatsAccess() async throws {
         try await GatewayHarness.with(simulator: GatewayHarness.simulatorConfiguration(forbidden: ["WS_MAIN"])) { gateway in
-            let answer = try await gateway.call("campaigns.getStats", ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-02"])
+            let answer = try await gateway.call(
+                "campaigns.getStats", ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-02"])
             #expect(answer.json?["error"]?["data"]?["upstream_status"] == 403)
             #expect(answer.json?["error"]?["message"]?.stringValue?.contains("lacks access") == true)
         }
@@ -158,7 +171,8 @@ private func platformsUnion(_ elements: [JSON]) -> JSON {
         var environment = TestSecrets.environment
         environment["MAIN_KEY"] = "a-stale-key-0000"
         try await GatewayHarness.with(environment: environment) { gateway in
-            let answer = try await gateway.call("campaigns.getStats", ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-02"])
+            let answer = try await gateway.call(
+                "campaigns.getStats", ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-02"])
             #expect(answer.json?["error"]?["data"]?["upstream_status"] == 401)
             #expect(answer.json?["error"]?["message"]?.stringValue?.contains("API key") == true)
             #expect(!answer.text.contains("a-stale-key-0000"))
@@ -166,8 +180,6 @@ private func platformsUnion(_ elements: [JSON]) -> JSON {
         }
     }
 }
-
-import Dates
 
 /// Fixed ranges shared by tests.
 enum DayRangeFixture {

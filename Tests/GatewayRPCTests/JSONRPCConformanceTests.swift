@@ -23,7 +23,10 @@ import Testing
         }
     }
 
-    @Test(arguments: [JSON.array([]), JSON.int(5), JSON.object(["jsonrpc": "2.0", "id": ["no"], "method": "x"]), JSON.object(["jsonrpc": "2.0", "id": 1, "method": 5])])
+    @Test(arguments: [
+        JSON.array([]), JSON.int(5), JSON.object(["jsonrpc": "2.0", "id": ["no"], "method": "x"]),
+        JSON.object(["jsonrpc": "2.0", "id": 1, "method": 5]),
+    ])
     func answersInvalidRequestForMalformedRequests(request: JSON) async throws {
         try await GatewayHarness.with { gateway in
             let answer = try await gateway.rpc(request)
@@ -62,9 +65,11 @@ import Testing
 
     @Test func acceptsExactly366DaysAndRefuses367() async throws {
         try await GatewayHarness.with { gateway in
-            let ok = try await gateway.call("campaigns.getStats", ["workspace": "main", "start_date": "2024-01-01", "end_date": "2024-12-31", "dry_run": true])
+            let ok = try await gateway.call(
+                "campaigns.getStats", ["workspace": "main", "start_date": "2024-01-01", "end_date": "2024-12-31", "dry_run": true])
             #expect(ok.json?["result"]?["windows"]?.arrayValue?.count == 13)
-            let refused = try await gateway.call("campaigns.getStats", ["workspace": "main", "start_date": "2024-01-01", "end_date": "2025-01-01", "dry_run": true])
+            let refused = try await gateway.call(
+                "campaigns.getStats", ["workspace": "main", "start_date": "2024-01-01", "end_date": "2025-01-01", "dry_run": true])
             #expect(refused.json?["error"]?["code"] == -32602)
         }
     }
@@ -73,8 +78,14 @@ import Testing
         try await GatewayHarness.with { gateway in
             let id = gateway.alwaysActiveIDs[0]
             let batch: JSON = [
-                ["jsonrpc": "2.0", "id": "first", "method": "campaigns.getStats", "params": ["workspace": "main", "campaign_ids": [.string(id)], "start_date": "2025-03-01", "end_date": "2025-03-02"]],
-                ["jsonrpc": "2.0", "method": "campaigns.getStats", "params": ["workspace": "main", "campaign_ids": [.string(id)], "start_date": "2025-03-03", "end_date": "2025-03-04"]],
+                [
+                    "jsonrpc": "2.0", "id": "first", "method": "campaigns.getStats",
+                    "params": ["workspace": "main", "campaign_ids": [.string(id)], "start_date": "2025-03-01", "end_date": "2025-03-02"],
+                ],
+                [
+                    "jsonrpc": "2.0", "method": "campaigns.getStats",
+                    "params": ["workspace": "main", "campaign_ids": [.string(id)], "start_date": "2025-03-03", "end_date": "2025-03-04"],
+                ],
                 ["jsonrpc": "2.0", "id": 3, "method": "nope"],
             ]
             let answer = try await gateway.rpc(batch)
@@ -91,7 +102,10 @@ import Testing
 
     @Test func answers204ToABatchOfOnlyNotifications() async throws {
         try await GatewayHarness.with { gateway in
-            let notification: JSON = ["jsonrpc": "2.0", "method": "campaigns.getStats", "params": ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-02"]]
+            let notification: JSON = [
+                "jsonrpc": "2.0", "method": "campaigns.getStats",
+                "params": ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-02"],
+            ]
             let answer = try await gateway.rpc([notification, notification])
             #expect(answer.status == 204)
             #expect(answer.body.isEmpty)
@@ -103,7 +117,8 @@ import Testing
     @Test func refusesABodyOverTheConfiguredSizeWith413() async throws {
         try await GatewayHarness.with(yaml: GatewayHarness.yaml(limits: "limits: {max_body_bytes: 2048}")) { gateway in
             let ids = JSON.array((0..<400).map { .string("campaign-\($0)") })
-            let answer = try await gateway.call("campaigns.getStats", ["workspace": "main", "campaign_ids": ids, "start_date": "2025-03-01", "end_date": "2025-03-02"])
+            let answer = try await gateway.call(
+                "campaigns.getStats", ["workspace": "main", "campaign_ids": ids, "start_date": "2025-03-01", "end_date": "2025-03-02"])
             #expect(answer.status == 413)
             #expect(answer.json?["error"]?["code"] == -32600)
             let health = try await gateway.get("/healthz")

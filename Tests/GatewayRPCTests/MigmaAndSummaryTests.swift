@@ -9,13 +9,18 @@ private func handSummary(_ simulator: MoEngageSimulator, id: String, range: DayR
     let campaign = simulator.catalog.campaign(id: id)!
     let elements = simulator.catalog.statsElements(for: campaign, range: range, metric: metric, attribution: "VIEW_THROUGH")?.arrayValue ?? []
     var sums: [String: Int] = [:]
-    let names = ["sent": "sent", "delivered": "delivered", "impression": "impressions", "opened": "opens", "click": "clicks", "unsubscribe": "unsubscribes", "bounced": "bounces"]
+    let names = [
+        "sent": "sent", "delivered": "delivered", "impression": "impressions", "opened": "opens", "click": "clicks", "unsubscribe": "unsubscribes",
+        "bounced": "bounces",
+    ]
     for element in elements {
         for (_, platform) in element["platforms"]?.objectValue ?? [:] {
             for (_, locale) in platform["locales"]?.objectValue ?? [:] {
                 let variation = locale["variations"]?["all_variations"]
                 for (upstream, summary) in names { sums[summary, default: 0] += variation?["performance_stats"]?[upstream]?.intValue ?? 0 }
-                for (_, goal) in variation?["conversion_goal_stats"]?.objectValue ?? [:] { sums["conversions", default: 0] += goal["conversions"]?.intValue ?? 0 }
+                for (_, goal) in variation?["conversion_goal_stats"]?.objectValue ?? [:] {
+                    sums["conversions", default: 0] += goal["conversions"]?.intValue ?? 0
+                }
             }
         }
     }
@@ -27,7 +32,11 @@ private func handSummary(_ simulator: MoEngageSimulator, id: String, range: DayR
         try await GatewayHarness.with { gateway in
             let ids = Array(gateway.alwaysActiveIDs.prefix(3))
             let answer = try await gateway.call(
-                "campaigns.getStats", ["workspace": "main", "campaign_ids": .array(ids.map(JSON.string)), "start_date": "2025-03-01", "end_date": "2025-03-30", "view": "summary"])
+                "campaigns.getStats",
+                [
+                    "workspace": "main", "campaign_ids": .array(ids.map(JSON.string)), "start_date": "2025-03-01", "end_date": "2025-03-30",
+                    "view": "summary",
+                ])
             let range = DayRange(start: CalendarDay(iso: "2025-03-01")!, end: CalendarDay(iso: "2025-03-30")!)!
             for id in ids {
                 let summary = answer.json?["result"]?["campaigns"]?[id]
@@ -44,14 +53,24 @@ private func handSummary(_ simulator: MoEngageSimulator, id: String, range: DayR
     @Test func summarisesMergedTotalsAcrossWindowsAndUniquePerWindowOnly() async throws {
         try await GatewayHarness.with { gateway in
             let id = gateway.alwaysActiveIDs[0]
-            let total = try await gateway.call("campaigns.getStats", ["workspace": "main", "campaign_ids": [.string(id)], "start_date": "2025-03-01", "end_date": "2025-04-29", "view": "summary"])
-            let whole = handSummary(gateway.simulator, id: id, range: DayRange(start: CalendarDay(iso: "2025-03-01")!, end: CalendarDay(iso: "2025-04-29")!)!, metric: "TOTAL")
+            let total = try await gateway.call(
+                "campaigns.getStats",
+                ["workspace": "main", "campaign_ids": [.string(id)], "start_date": "2025-03-01", "end_date": "2025-04-29", "view": "summary"])
+            let whole = handSummary(
+                gateway.simulator, id: id, range: DayRange(start: CalendarDay(iso: "2025-03-01")!, end: CalendarDay(iso: "2025-04-29")!)!,
+                metric: "TOTAL")
             #expect(total.json?["result"]?["campaigns"]?[id]?["sent"] == .int(whole["sent"]!))
             #expect(total.json?["result"]?["by_window"]?.arrayValue?.count == 2)
             let unique = try await gateway.call(
-                "campaigns.getStats", ["workspace": "main", "campaign_ids": [.string(id)], "start_date": "2025-03-01", "end_date": "2025-04-29", "view": "summary", "metric_type": "UNIQUE"])
+                "campaigns.getStats",
+                [
+                    "workspace": "main", "campaign_ids": [.string(id)], "start_date": "2025-03-01", "end_date": "2025-04-29", "view": "summary",
+                    "metric_type": "UNIQUE",
+                ])
             #expect(unique.json?["result"]?["campaigns"] == .null)
-            let firstWindow = handSummary(gateway.simulator, id: id, range: DayRange(start: CalendarDay(iso: "2025-03-01")!, end: CalendarDay(iso: "2025-03-30")!)!, metric: "UNIQUE")
+            let firstWindow = handSummary(
+                gateway.simulator, id: id, range: DayRange(start: CalendarDay(iso: "2025-03-01")!, end: CalendarDay(iso: "2025-03-30")!)!,
+                metric: "UNIQUE")
             #expect(unique.json?["result"]?["by_window"]?[0]?["campaigns"]?[id]?["opens"] == .int(firstWindow["opens"]!))
         }
     }
@@ -92,7 +111,8 @@ extension JSON {
             let stats = gateway.simulator.catalog.migmaStats(for: campaign)
             for (metric, opens, clicks) in [("TOTAL", "totalOpens", "totalClicks"), ("UNIQUE", "uniqueOpens", "uniqueClicks")] {
                 let answer = try await gateway.call(
-                    "campaigns.getStats", ["workspace": "mig", "campaign_ids": [.string(campaign.id)], "view": "summary", "metric_type": .string(metric)])
+                    "campaigns.getStats",
+                    ["workspace": "mig", "campaign_ids": [.string(campaign.id)], "view": "summary", "metric_type": .string(metric)])
                 let summary = answer.json?["result"]?["campaigns"]?[campaign.id]
                 #expect(summary?["sent"] == stats["totalSent"])
                 #expect(summary?["delivered"] == stats["totalDelivered"])

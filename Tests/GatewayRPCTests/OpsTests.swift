@@ -1,3 +1,4 @@
+import CurlHTTP
 import DynamicJSON
 import Foundation
 import GatewayConfig
@@ -7,7 +8,6 @@ import MoEngageSimulator
 import ServerTesting
 import ServiceLifecycle
 import Testing
-import CurlHTTP
 
 @Suite struct OpsTests {
     @Test func reportsAliveAndReady() async throws {
@@ -27,7 +27,8 @@ import CurlHTTP
             let ready = try await gateway.get("/readyz")
             #expect(ready.status == 503)
             #expect(ready.json?["problems"] == ["workspace other: api key env OTHER_KEY is not set"])
-            let answer = try await gateway.call("campaigns.getStats", ["workspace": "other", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-01"])
+            let answer = try await gateway.call(
+                "campaigns.getStats", ["workspace": "other", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-01"])
             #expect(answer.json?["error"]?["code"] == -32050)
             let calls = try await gateway.upstreamCalls()
             #expect(calls.isEmpty)
@@ -36,7 +37,8 @@ import CurlHTTP
 
     @Test func exposesRequestAndUpstreamMetrics() async throws {
         try await GatewayHarness.with { gateway in
-            _ = try await gateway.call("campaigns.getStats", ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-01"])
+            _ = try await gateway.call(
+                "campaigns.getStats", ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-01"])
             _ = try await gateway.call("campaigns.getStats", ["workspace": "main", "start_date": "2025-03-02"])
             let metrics = try await gateway.get("/metrics")
             #expect(metrics.status == 200)
@@ -92,10 +94,15 @@ import CurlHTTP
                 tasks.addTask { try await group.run() }
                 var iterator = ports.makeAsyncIterator()
                 let port = await iterator.next() ?? 0
-                let params: JSON = ["jsonrpc": "2.0", "id": 1, "method": "campaigns.getStats", "params": ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-01"]]
+                let params: JSON = [
+                    "jsonrpc": "2.0", "id": 1, "method": "campaigns.getStats",
+                    "params": ["workspace": "main", "campaign_ids": ["x"], "start_date": "2025-03-01", "end_date": "2025-03-01"],
+                ]
                 let inFlight = Task {
                     try await client.execute(
-                        HTTPClientRequest(method: "POST", url: "http://127.0.0.1:\(port)/rpc", headers: [("Authorization", "Bearer \(TestSecrets.reportingToken)")], body: params.encoded()))
+                        HTTPClientRequest(
+                            method: "POST", url: "http://127.0.0.1:\(port)/rpc", headers: [("Authorization", "Bearer \(TestSecrets.reportingToken)")],
+                            body: params.encoded()))
                 }
                 try await Task.sleep(for: .milliseconds(200))
                 await group.triggerGracefulShutdown()

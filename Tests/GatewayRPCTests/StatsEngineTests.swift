@@ -37,7 +37,9 @@ private func expectedMerged(_ simulator: MoEngageSimulator, id: String, range: D
 }
 
 private func statsParams(_ ids: [String], from start: String, to end: String, extra: [String: JSON] = [:]) -> JSON {
-    var params: [String: JSON] = ["workspace": "main", "campaign_ids": .array(ids.map(JSON.string)), "start_date": .string(start), "end_date": .string(end)]
+    var params: [String: JSON] = [
+        "workspace": "main", "campaign_ids": .array(ids.map(JSON.string)), "start_date": .string(start), "end_date": .string(end),
+    ]
     params.merge(extra) { _, new in new }
     return .object(params)
 }
@@ -87,7 +89,9 @@ private func statsParams(_ ids: [String], from start: String, to end: String, ex
             let ids = gateway.simulator.catalog.campaigns.prefix(25).map(\.id)
             let answers = try await withThrowingTaskGroup(of: JSON?.self) { group in
                 for _ in 0..<20 {
-                    group.addTask { try await gateway.call("campaigns.getStats", statsParams(ids, from: "2025-03-01", to: "2025-05-14")).json?["result"] }
+                    group.addTask {
+                        try await gateway.call("campaigns.getStats", statsParams(ids, from: "2025-03-01", to: "2025-05-14")).json?["result"]
+                    }
                 }
                 var all: [JSON?] = []
                 for try await answer in group { all.append(answer) }
@@ -131,14 +135,17 @@ private func statsParams(_ ids: [String], from start: String, to end: String, ex
     @Test func answersUniqueOverSeveralWindowsPerWindowOnly() async throws {
         try await GatewayHarness.with { gateway in
             let ids = gateway.simulator.catalog.campaigns.prefix(12).map(\.id)
-            let answer = try await gateway.call("campaigns.getStats", statsParams(ids, from: "2025-06-01", to: "2025-07-15", extra: ["metric_type": "UNIQUE"]))
+            let answer = try await gateway.call(
+                "campaigns.getStats", statsParams(ids, from: "2025-06-01", to: "2025-07-15", extra: ["metric_type": "UNIQUE"]))
             let result = answer.json?["result"]
             #expect(result?["campaigns"] == .null)
             let byWindow = result?["by_window"]?.arrayValue ?? []
             #expect(byWindow.count == 2)
             for (index, window) in StatsWindows.of("2025-06-01", "2025-07-15").enumerated() {
                 for id in ids {
-                    #expect(byWindow[index]["campaigns"]?[id] == expectedWindow(gateway.simulator, id: id, range: window, metric: "UNIQUE"), "\(id) window \(index)")
+                    #expect(
+                        byWindow[index]["campaigns"]?[id] == expectedWindow(gateway.simulator, id: id, range: window, metric: "UNIQUE"),
+                        "\(id) window \(index)")
                 }
             }
         }
@@ -152,7 +159,8 @@ private func statsParams(_ ids: [String], from start: String, to end: String, ex
     @Test func completesAPlanLargerThanOneWindowOfBudgetWithoutA429() async throws {
         try await GatewayHarness.with(simulator: Self.lowRate, yaml: Self.lowRateYAML) { gateway in
             let ids = (0..<120).map { "unknown-\($0)" }
-            let answer = try await gateway.call("campaigns.getStats", statsParams(ids, from: "2025-03-01", to: "2025-03-10", extra: ["timeout_ms": 90_000]))
+            let answer = try await gateway.call(
+                "campaigns.getStats", statsParams(ids, from: "2025-03-01", to: "2025-03-10", extra: ["timeout_ms": 90_000]))
             #expect(answer.json?["result"]?["upstream"]?["calls"] == 12)
             #expect(answer.json?["result"]?["missing"]?.arrayValue?.count == 120)
             let calls = try await gateway.upstreamCalls()
@@ -166,7 +174,8 @@ private func statsParams(_ ids: [String], from start: String, to end: String, ex
     @Test func refusesUpFrontAPlanTheBudgetCannotServeBeforeTheDeadline() async throws {
         try await GatewayHarness.with(simulator: Self.lowRate, yaml: Self.lowRateYAML) { gateway in
             let ids = (0..<120).map { "unknown-\($0)" }
-            let answer = try await gateway.call("campaigns.getStats", statsParams(ids, from: "2025-03-01", to: "2025-03-10", extra: ["timeout_ms": 1_000]))
+            let answer = try await gateway.call(
+                "campaigns.getStats", statsParams(ids, from: "2025-03-01", to: "2025-03-10", extra: ["timeout_ms": 1_000]))
             #expect(answer.json?["error"]?["code"] == -32029)
             #expect((answer.json?["error"]?["data"]?["retry_after_ms"]?.intValue ?? 0) > 0)
             #expect(answer.json?["error"]?["data"]?["estimated_calls"] == 12)
@@ -183,14 +192,16 @@ private func statsParams(_ ids: [String], from start: String, to end: String, ex
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     let ids = (0..<200).map { "big-\($0)" }
-                    let answer = try await gateway.call("campaigns.getStats", statsParams(ids, from: "2025-03-01", to: "2025-03-10", extra: ["timeout_ms": 90_000]))
+                    let answer = try await gateway.call(
+                        "campaigns.getStats", statsParams(ids, from: "2025-03-01", to: "2025-03-10", extra: ["timeout_ms": 90_000]))
                     #expect(answer.json?["result"]?["upstream"]?["calls"] == 20)
                     await order.record("big")
                 }
                 group.addTask {
                     try await Task.sleep(for: .milliseconds(400))
                     let answer = try await gateway.call(
-                        "campaigns.getStats", statsParams(["small-1"], from: "2025-03-01", to: "2025-03-10", extra: ["timeout_ms": 90_000]), token: TestSecrets.soloToken)
+                        "campaigns.getStats", statsParams(["small-1"], from: "2025-03-01", to: "2025-03-10", extra: ["timeout_ms": 90_000]),
+                        token: TestSecrets.soloToken)
                     #expect(answer.json?["result"]?["upstream"]?["calls"] == 1)
                     await order.record("small")
                 }
@@ -216,7 +227,8 @@ private func statsParams(_ ids: [String], from start: String, to end: String, ex
                     served += 1
                     let range = DayRange(start: day(start), end: day(end))!
                     for id in ids {
-                        #expect(result["campaigns"]?[id] == expectedWindow(gateway.simulator, id: id, range: range, metric: "TOTAL"), "\(id) in \(month)")
+                        #expect(
+                            result["campaigns"]?[id] == expectedWindow(gateway.simulator, id: id, range: range, metric: "TOTAL"), "\(id) in \(month)")
                     }
                 } else {
                     #expect(answer.json?["error"]?["code"] == -32050)

@@ -88,7 +88,9 @@ import Testing
 
 @Suite struct SimulatorDataTests {
     private func leaf(_ json: JSON?, _ id: String) -> [String: JSON]? {
-        json?["data"]?[id]?.arrayValue?.compactMap { $0["platforms"]?["ANDROID"]?["locales"]?["all_locales"]?["variations"]?["all_variations"]?["performance_stats"]?.objectValue }.first
+        json?["data"]?[id]?.arrayValue?.compactMap {
+            $0["platforms"]?["ANDROID"]?["locales"]?["all_locales"]?["variations"]?["all_variations"]?["performance_stats"]?.objectValue
+        }.first
     }
 
     @Test func totalFiguresOfTwoWindowsAddUpToTheWholeRange() async throws {
@@ -129,7 +131,8 @@ import Testing
             #expect(pages == (expected.count + 9) / 10)
             var seen = Set(first?["data"]?.objectValue?.keys.map { $0 } ?? [])
             for page in 1..<pages {
-                let next = try await sim.stats(SimulatorHarness.body(ids: nil, from: "2025-06-01", to: "2025-06-20", offset: page * 10, limit: 10)).json
+                let next = try await sim.stats(SimulatorHarness.body(ids: nil, from: "2025-06-01", to: "2025-06-20", offset: page * 10, limit: 10))
+                    .json
                 #expect(next?["current_page"]?.intValue == page + 1)
                 seen.formUnion(next?["data"]?.objectValue?.keys.map { $0 } ?? [])
             }

@@ -117,7 +117,8 @@ public struct CachedItemFetcher: Sendable {
                         if case .present(let value) = stale.value { fetched.values[item] = value }
                         fetched.staleAge = max(fetched.staleAge ?? .zero, stale.age)
                     }
-                    logger.warning("serving stale entries after upstream failure", metadata: ["scope": "\(scope.operation)", "items": "\(chunk.items.count)"])
+                    logger.warning(
+                        "serving stale entries after upstream failure", metadata: ["scope": "\(scope.operation)", "items": "\(chunk.items.count)"])
                 }
             }
             return fetched

@@ -64,7 +64,9 @@ struct ParamReader {
         var seen: Set<String> = []
         var result: [String] = []
         for element in list {
-            guard let text = element.stringValue, !text.isEmpty else { throw .invalidParams(field: field, reason: "every element must be a non-empty string") }
+            guard let text = element.stringValue, !text.isEmpty else {
+                throw .invalidParams(field: field, reason: "every element must be a non-empty string")
+            }
             if seen.insert(text).inserted { result.append(text) }
         }
         return result

@@ -30,13 +30,16 @@ public struct CampaignListService: Sendable {
     /// Answers one validated request for one workspace.
     public func list(_ params: ListCampaignsParams, workspace: UpstreamWorkspace, context: CallContext) async throws -> JSON {
         guard workspace.configuration.provider == .moengage else {
-            throw GatewayError.invalidParams(field: "workspace", reason: "campaigns.list is a MoEngage API; workspace \(workspace.name) is \(workspace.configuration.provider.rawValue)")
+            throw GatewayError.invalidParams(
+                field: "workspace",
+                reason: "campaigns.list is a MoEngage API; workspace \(workspace.name) is \(workspace.configuration.provider.rawValue)")
         }
         let filters = params.campaignFields
         let listingScope = CallScope(
             workspace: workspace.name, operation: "meta \(JSON.object(filters).encodedString()) children=\(params.includeChildren)")
         let listing = fetcher.lookup(["listing"], scope: listingScope)
-        let idScope = CallScope(workspace: workspace.name, operation: "meta-id \(JSON.object(filters).encodedString()) children=\(params.includeChildren)")
+        let idScope = CallScope(
+            workspace: workspace.name, operation: "meta-id \(JSON.object(filters).encodedString()) children=\(params.includeChildren)")
         let perID = params.campaignIDs.isEmpty ? nil : fetcher.lookup(params.campaignIDs, scope: idScope)
         let walkCost = listing.needed.isEmpty ? 0 : listingSizes.withLock { $0[listingScope] }.map { $0 / CampaignListing.pageSize + 1 }
         let strategy = Self.strategy(idsNeeded: perID?.needed.count, walkCost: walkCost)
@@ -48,14 +51,17 @@ public struct CampaignListService: Sendable {
                 "workspace": .string(workspace.name), "dry_run": true,
                 "plan": [
                     "strategy": .string(strategy.rawValue), "estimated_calls": .int(estimated), "cache_hits": .int(cacheHits),
-                    "limit": .int(planGuard.callLimit), "earliest_completion_ms": .int(planGuard.earliestCompletionMs(estimated, workspace: workspace.name)),
+                    "limit": .int(planGuard.callLimit),
+                    "earliest_completion_ms": .int(planGuard.earliestCompletionMs(estimated, workspace: workspace.name)),
                 ],
             ]
         }
         let (campaigns, usage) = try await withDeadline(context.deadline) { [self] in
             switch strategy {
             case .listAndFilter:
-                let fetched = try await fetcher.fetch(listing, scope: listingScope, chunkSize: 1, ttl: ttl, deadline: context.deadline, logger: context.logger) { _ in
+                let fetched = try await fetcher.fetch(
+                    listing, scope: listingScope, chunkSize: 1, ttl: ttl, deadline: context.deadline, logger: context.logger
+                ) { _ in
                     let walked = try await walk(filters: filters, includeChildren: params.includeChildren, workspace: workspace, context: context)
                     listingSizes.withLock { $0[listingScope] = walked.campaigns.count }
                     return ItemsAnswer(values: ["listing": .array(walked.campaigns)], calls: walked.calls)
@@ -67,7 +73,9 @@ public struct CampaignListService: Sendable {
                 return (wanted.isEmpty ? all : all.filter { wanted.contains($0["campaign_id"]?.stringValue ?? "") }, usage)
             case .idFilter:
                 let lookup = perID!
-                let fetched = try await fetcher.fetch(lookup, scope: idScope, chunkSize: 1, ttl: ttl, deadline: context.deadline, logger: context.logger) { ids in
+                let fetched = try await fetcher.fetch(
+                    lookup, scope: idScope, chunkSize: 1, ttl: ttl, deadline: context.deadline, logger: context.logger
+                ) { ids in
                     var byID = filters
                     byID["id"] = .string(ids[0])
                     let page = try await fetchPage(1, filters: byID, includeChildren: params.includeChildren, workspace: workspace, context: context)
@@ -101,7 +109,8 @@ public struct CampaignListService: Sendable {
         var calls = 0
         for number in 1... {
             guard number <= planGuard.callLimit else {
-                throw GatewayError.planTooLarge(estimatedCalls: number, limit: planGuard.callLimit, reason: "the listing has more pages than one request may walk")
+                throw GatewayError.planTooLarge(
+                    estimatedCalls: number, limit: planGuard.callLimit, reason: "the listing has more pages than one request may walk")
             }
             let page = try await fetchPage(number, filters: filters, includeChildren: includeChildren, workspace: workspace, context: context)
             campaigns += page.campaigns

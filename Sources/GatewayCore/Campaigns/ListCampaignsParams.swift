@@ -19,7 +19,8 @@ public struct ListCampaignsParams: Sendable {
     public var dryRun: Bool
 
     static let listFields = ["channels", "status", "delivery_type", "created_by", "tags"]
-    static let fields = Set(listFields + ["workspace", "campaign_ids", "name", "created_from", "created_to", "include_child_campaigns", "dry_run", "timeout_ms"])
+    static let fields = Set(
+        listFields + ["workspace", "campaign_ids", "name", "created_from", "created_to", "include_child_campaigns", "dry_run", "timeout_ms"])
 
     /// Validates params.
     public static func parse(_ params: JSON?) throws(GatewayError) -> ListCampaignsParams {
@@ -32,7 +33,9 @@ public struct ListCampaignsParams: Sendable {
         var created: DayRange?
         switch (try reader.day("created_from"), try reader.day("created_to")) {
         case (let from?, let to?):
-            guard let range = DayRange(start: from, end: to) else { throw .invalidParams(field: "created_to", reason: "must not be before created_from") }
+            guard let range = DayRange(start: from, end: to) else {
+                throw .invalidParams(field: "created_to", reason: "must not be before created_from")
+            }
             created = range
         case (nil, nil):
             created = nil

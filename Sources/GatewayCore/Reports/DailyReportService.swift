@@ -47,9 +47,12 @@ public struct DailyReportService: Sendable {
                     var part = lookup
                     part.needed = items
                     group.addTask {
-                        try await fetcher.fetch(part, scope: scope, chunkSize: 1, ttl: ttl, deadline: context.deadline, logger: context.logger) { items in
+                        try await fetcher.fetch(part, scope: scope, chunkSize: 1, ttl: ttl, deadline: context.deadline, logger: context.logger) {
+                            items in
                             let day = daysByItem[items[0]]!
-                            let outcome = try await download(day, signer: signer, workspace: workspace, context: context) { Self.parsedDay($0, date: day) }
+                            let outcome = try await download(day, signer: signer, workspace: workspace, context: context) {
+                                Self.parsedDay($0, date: day)
+                            }
                             return ItemsAnswer(values: [items[0]: outcome.value], calls: outcome.calls)
                         }
                     }
@@ -95,7 +98,9 @@ public struct DailyReportService: Sendable {
     /// Signs a day for a workspace; throws -32602 when the workspace cannot sign.
     private static func signer(for workspace: UpstreamWorkspace) throws -> @Sendable (CalendarDay) -> String {
         guard workspace.configuration.provider == .moengage, let appID = workspace.configuration.workspaceID else {
-            throw GatewayError.invalidParams(field: "workspace", reason: "daily reports are a MoEngage API; workspace \(workspace.name) is \(workspace.configuration.provider.rawValue)")
+            throw GatewayError.invalidParams(
+                field: "workspace",
+                reason: "daily reports are a MoEngage API; workspace \(workspace.name) is \(workspace.configuration.provider.rawValue)")
         }
         guard let secret = workspace.secretKey else {
             throw GatewayError.invalidParams(field: "workspace", reason: "workspace \(workspace.name) has no daily-report secret key configured")

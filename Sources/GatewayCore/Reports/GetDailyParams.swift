@@ -21,7 +21,9 @@ public struct GetDailyParams: Sendable {
         case (let date?, nil, nil):
             range = DayRange(start: date, end: date)!
         case (nil, let start?, let end?):
-            guard let both = DayRange(start: start, end: end) else { throw .invalidParams(field: "end_date", reason: "must not be before start_date") }
+            guard let both = DayRange(start: start, end: end) else {
+                throw .invalidParams(field: "end_date", reason: "must not be before start_date")
+            }
             range = both
         case (nil, nil, nil):
             throw .invalidParams(field: "date", reason: "give date, or start_date and end_date")

@@ -41,9 +41,12 @@ public struct GetStatsParams: Sendable {
         var range: DayRange?
         switch (start, end) {
         case (let start?, let end?):
-            guard let both = DayRange(start: start, end: end) else { throw .invalidParams(field: "end_date", reason: "must not be before start_date") }
+            guard let both = DayRange(start: start, end: end) else {
+                throw .invalidParams(field: "end_date", reason: "must not be before start_date")
+            }
             guard both.dayCount <= limits.maxSpanDays else {
-                throw .invalidParams(field: "end_date", reason: "the span is \(both.dayCount) days; at most \(limits.maxSpanDays) days, both ends included")
+                throw .invalidParams(
+                    field: "end_date", reason: "the span is \(both.dayCount) days; at most \(limits.maxSpanDays) days, both ends included")
             }
             range = both
         case (nil, nil):

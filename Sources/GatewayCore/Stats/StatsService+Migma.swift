@@ -23,7 +23,8 @@ extension StatsService {
                 lookup, scope: scope, chunkSize: 1, ttl: ttlPolicy.fresh, deadline: context.deadline, logger: context.logger
             ) { ids in
                 let id = ids[0]
-                let path = "/v1/campaigns/\(id.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "-._~"))) ?? id)/stats"
+                let path =
+                    "/v1/campaigns/\(id.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "-._~"))) ?? id)/stats"
                 let outcome = try await upstream.call(
                     UpstreamRequest(method: "GET", path: path, endpoint: Self.migmaStatsEndpoint), workspace: workspace, context: context,
                     accepting: [200, 404], decode: Self.migmaStatsObject)

@@ -44,7 +44,10 @@ public enum StatsSummary {
 
     private static func render(_ counters: [String: Int]) -> JSON {
         var summary = counters.mapValues(JSON.int)
-        let rates = [("delivery_rate", "delivered", "sent"), ("open_rate", "opens", "delivered"), ("click_rate", "clicks", "delivered"), ("ctr", "clicks", "impressions")]
+        let rates = [
+            ("delivery_rate", "delivered", "sent"), ("open_rate", "opens", "delivered"), ("click_rate", "clicks", "delivered"),
+            ("ctr", "clicks", "impressions"),
+        ]
         for (name, numerator, denominator) in rates {
             guard let top = counters[numerator], let bottom = counters[denominator], bottom != 0 else { continue }
             summary[name] = .double(Double(top) / Double(bottom) * 100)

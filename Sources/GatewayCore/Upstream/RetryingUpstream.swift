@@ -49,7 +49,10 @@ public struct RetryingUpstream: Sendable {
                 guard ContinuousClock.now + delay < context.deadline else { throw failure.gatewayError }
                 context.logger.notice(
                     "retrying upstream call",
-                    metadata: ["endpoint": "\(request.endpoint)", "status": "\(failure.status)", "attempt": "\(attempt)", "delay_ms": "\(delay.wholeMilliseconds)"])
+                    metadata: [
+                        "endpoint": "\(request.endpoint)", "status": "\(failure.status)", "attempt": "\(attempt)",
+                        "delay_ms": "\(delay.wholeMilliseconds)",
+                    ])
                 try await Task.sleep(for: delay)
             }
         }

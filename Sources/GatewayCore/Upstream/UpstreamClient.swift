@@ -73,7 +73,9 @@ public struct UpstreamClient: Sendable {
         }
         metrics.record(endpoint: request.endpoint, outcome: String(response.status))
         guard accepting.contains(response.status) else {
-            throw Self.failure(response, secrets: [apiKey.value] + [workspace.secretKey?.value].compactMap { $0 }, logger: context.logger, endpoint: request.endpoint)
+            throw Self.failure(
+                response, secrets: [apiKey.value] + [workspace.secretKey?.value].compactMap { $0 }, logger: context.logger, endpoint: request.endpoint
+            )
         }
         return response
     }
