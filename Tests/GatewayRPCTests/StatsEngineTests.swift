@@ -186,6 +186,18 @@ private func statsParams(_ ids: [String], from start: String, to end: String, ex
         }
     }
 
+    @Test func answers429WithRetryAfterAtTheConnectPathWhenTheBudgetCannotServe() async throws {
+        try await GatewayHarness.with(simulator: Self.lowRate, yaml: Self.lowRateYAML) { gateway in
+            let ids = (0..<120).map { "unknown-\($0)" }
+            let answer = try await gateway.connect(
+                "/gateway.v1.CampaignService/GetStats", statsParams(ids, from: "2025-03-01", to: "2025-03-10", extra: ["timeout_ms": 1_000]))
+            #expect(answer.status == 429)
+            #expect(answer.json?["code"] == "resource_exhausted")
+            #expect((answer.header("Retry-After").flatMap(Int.init) ?? 0) >= 1)
+            #expect(answer.json?["data"]?["retry_after_ms"] != nil)
+        }
+    }
+
     @Test func aSmallCallersQueryIsNotStarvedByALargeOne() async throws {
         try await GatewayHarness.with(simulator: Self.lowRate, yaml: Self.lowRateYAML) { gateway in
             let order = CompletionOrder()
