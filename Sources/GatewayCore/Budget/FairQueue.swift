@@ -56,15 +56,6 @@ public struct FairQueue<Element: Sendable>: Sendable {
         return nil
     }
 
-    /// Removes everything, returning it.
-    public mutating func removeAll() -> [Element] {
-        let all = callers.flatMap { queues[$0]?.map(\.element) ?? [] }
-        queues = [:]
-        callers = []
-        cursor = 0
-        return all
-    }
-
     private mutating func compact() {
         let emptied = callers.enumerated().filter { queues[$0.element]?.isEmpty ?? true }
         guard !emptied.isEmpty else { return }

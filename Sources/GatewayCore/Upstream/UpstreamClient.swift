@@ -69,6 +69,8 @@ public struct UpstreamClient: Sendable {
             if error == .cancelled { throw CancellationError() }
             context.logger.warning("upstream transport failure", metadata: ["endpoint": "\(request.endpoint)", "failure": "\(error)"])
             let failure = GatewayError.upstreamFailed(status: 0, reason: "\(error.kind): \(error.detail)")
+            // A response over the size cap or a TLS failure will not change on retry.
+            guard error.isTransient else { throw failure }
             throw UpstreamCallError(gatewayError: failure, status: 0, retryAfter: nil)
         }
         metrics.record(endpoint: request.endpoint, outcome: String(response.status))
