@@ -44,8 +44,13 @@ struct GatewayHarness {
     let client: CurlHTTPClient
     let logs: InMemoryLogHandler
 
-    /// The gateway config; `SIM` is replaced by the simulator's base URL.
-    static func yaml(limits: String = "", mainRateLimits: String = "[{calls: 100, per_seconds: 60}]") -> String {
+    /// The gateway config; `SIM` is replaced by the simulator's base URL. The default deadline is
+    /// long (120 s) so that a loaded CI machine cannot turn slowness into failures; tests of
+    /// deadlines set `timeout_ms` themselves.
+    static func yaml(limits: [String: Int] = [:], extra: String = "", mainRateLimits: String = "[{calls: 100, per_seconds: 60}]") -> String {
+        let limitEntries = limits.merging(["request_timeout_ms": 120_000]) { given, _ in given }.sorted { $0.key < $1.key }
+            .map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+        return
         """
         listen: {host: 127.0.0.1, port: 0}
         workspaces:
@@ -56,7 +61,8 @@ struct GatewayHarness {
           - {name: reporting, token_env: REPORTING_TOKEN, workspaces: [main, other, mig], methods: ["campaigns.*", "reports.*"]}
           - {name: narrow, token_env: NARROW_TOKEN, workspaces: [main], methods: ["campaigns.list"]}
           - {name: solo, token_env: SOLO_TOKEN, workspaces: [main], methods: ["*"]}
-        \(limits)
+        limits: {\(limitEntries)}
+        \(extra)
         """
     }
 
@@ -111,7 +117,8 @@ struct GatewayHarness {
         var fields = headers
         if let token { fields.append(("Authorization", "Bearer \(token)")) }
         let response = try await client.execute(
-            HTTPClientRequest(method: method, url: gatewayBase + path, headers: fields.map { (name: $0.0, value: $0.1) }, body: body))
+            HTTPClientRequest(
+                method: method, url: gatewayBase + path, headers: fields.map { (name: $0.0, value: $0.1) }, body: body, totalTimeoutMs: 150_000))
         return Answer(status: response.status, headers: response.headers, body: response.body)
     }
 

@@ -108,7 +108,7 @@ private func platformsUnion(_ elements: [JSON]) -> JSON {
     }
 
     @Test func refusesAPlanOverTheCallLimitBeforeSpendingAnything() async throws {
-        try await GatewayHarness.with(yaml: GatewayHarness.yaml(limits: "limits: {max_upstream_calls_per_request: 2}")) { gateway in
+        try await GatewayHarness.with(yaml: GatewayHarness.yaml(limits: ["max_upstream_calls_per_request": 2])) { gateway in
             let ids = JSON.array((0..<25).map { .string("c\($0)") })
             let answer = try await gateway.call(
                 "campaigns.getStats", ["workspace": "main", "campaign_ids": ids, "start_date": "2025-03-01", "end_date": "2025-03-30"])
@@ -159,7 +159,7 @@ private func platformsUnion(_ elements: [JSON]) -> JSON {
     }
 
     @Test func failsAnOversizedUpstreamAnswerOnceWithoutRetrying() async throws {
-        try await GatewayHarness.with(yaml: GatewayHarness.yaml(limits: "upstream: {max_response_bytes: 1024}")) { gateway in
+        try await GatewayHarness.with(yaml: GatewayHarness.yaml(extra: "upstream: {max_response_bytes: 1024}")) { gateway in
             let id = gateway.alwaysActiveIDs[0]
             let answer = try await gateway.call("campaigns.getStats", ["workspace": "main", "campaign_ids": [.string(id)], "start_date": "2025-03-01", "end_date": "2025-03-30"])
             #expect(answer.json?["error"]?["code"] == -32050)

@@ -115,7 +115,7 @@ import Testing
     }
 
     @Test func refusesABodyOverTheConfiguredSizeWith413() async throws {
-        try await GatewayHarness.with(yaml: GatewayHarness.yaml(limits: "limits: {max_body_bytes: 2048}")) { gateway in
+        try await GatewayHarness.with(yaml: GatewayHarness.yaml(limits: ["max_body_bytes": 2048])) { gateway in
             let ids = JSON.array((0..<400).map { .string("campaign-\($0)") })
             let answer = try await gateway.call(
                 "campaigns.getStats", ["workspace": "main", "campaign_ids": ids, "start_date": "2025-03-01", "end_date": "2025-03-02"])

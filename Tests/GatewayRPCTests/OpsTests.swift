@@ -102,7 +102,7 @@ import Testing
                     try await client.execute(
                         HTTPClientRequest(
                             method: "POST", url: "http://127.0.0.1:\(port)/rpc", headers: [("Authorization", "Bearer \(TestSecrets.reportingToken)")],
-                            body: params.encoded()))
+                            body: params.encoded(), totalTimeoutMs: 150_000))
                 }
                 try await Task.sleep(for: .milliseconds(200))
                 await group.triggerGracefulShutdown()

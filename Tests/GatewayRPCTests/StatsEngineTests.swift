@@ -154,7 +154,7 @@ private func statsParams(_ ids: [String], from start: String, to end: String, ex
 
 @Suite struct StatsEngineBudgetTests {
     private static let lowRate = GatewayHarness.simulatorConfiguration(rateLimits: [RollingLimit(calls: 5, perSeconds: 2)])
-    private static let lowRateYAML = GatewayHarness.yaml(limits: "upstream: {safety_margin_ms: 300}", mainRateLimits: "[{calls: 5, per_seconds: 2}]")
+    private static let lowRateYAML = GatewayHarness.yaml(extra: "upstream: {safety_margin_ms: 300}", mainRateLimits: "[{calls: 5, per_seconds: 2}]")
 
     @Test func completesAPlanLargerThanOneWindowOfBudgetWithoutA429() async throws {
         try await GatewayHarness.with(simulator: Self.lowRate, yaml: Self.lowRateYAML) { gateway in
@@ -264,7 +264,7 @@ private func statsParams(_ ids: [String], from start: String, to end: String, ex
     }
 
     @Test func servesAnExpiredEntryFlaggedStaleWhenTheUpstreamFails() async throws {
-        try await GatewayHarness.with(yaml: GatewayHarness.yaml(limits: "cache: {fresh_ttl_s: 0, settled_ttl_s: 0}")) { gateway in
+        try await GatewayHarness.with(yaml: GatewayHarness.yaml(extra: "cache: {fresh_ttl_s: 0, settled_ttl_s: 0}")) { gateway in
             let ids = Array(gateway.simulator.catalog.campaigns.prefix(3).map(\.id))
             let fresh = try await gateway.call("campaigns.getStats", statsParams(ids, from: "2025-03-01", to: "2025-03-30"))
             #expect(fresh.json?["result"]?["stale"] == false)
