@@ -51,19 +51,19 @@ struct GatewayHarness {
         let limitEntries = limits.merging(["request_timeout_ms": 120_000]) { given, _ in given }.sorted { $0.key < $1.key }
             .map { "\($0.key): \($0.value)" }.joined(separator: ", ")
         return
-        """
-        listen: {host: 127.0.0.1, port: 0}
-        workspaces:
-          main: {provider: moengage, base_url: SIM, workspace_id: WS_MAIN, api_key_env: MAIN_KEY, secret_key_env: MAIN_REPORT_SECRET, rate_limits: \(mainRateLimits)}
-          other: {provider: moengage, base_url: SIM, workspace_id: WS_OTHER, api_key_env: OTHER_KEY}
-          mig: {provider: migma, base_url: SIM, api_key_env: MIGMA_KEY, rate_limits: [{calls: 100, per_seconds: 60}]}
-        callers:
-          - {name: reporting, token_env: REPORTING_TOKEN, workspaces: [main, other, mig], methods: ["campaigns.*", "reports.*"]}
-          - {name: narrow, token_env: NARROW_TOKEN, workspaces: [main], methods: ["campaigns.list"]}
-          - {name: solo, token_env: SOLO_TOKEN, workspaces: [main], methods: ["*"]}
-        limits: {\(limitEntries)}
-        \(extra)
-        """
+            """
+            listen: {host: 127.0.0.1, port: 0}
+            workspaces:
+              main: {provider: moengage, base_url: SIM, workspace_id: WS_MAIN, api_key_env: MAIN_KEY, secret_key_env: MAIN_REPORT_SECRET, rate_limits: \(mainRateLimits)}
+              other: {provider: moengage, base_url: SIM, workspace_id: WS_OTHER, api_key_env: OTHER_KEY}
+              mig: {provider: migma, base_url: SIM, api_key_env: MIGMA_KEY, rate_limits: [{calls: 100, per_seconds: 60}]}
+            callers:
+              - {name: reporting, token_env: REPORTING_TOKEN, workspaces: [main, other, mig], methods: ["campaigns.*", "reports.*"]}
+              - {name: narrow, token_env: NARROW_TOKEN, workspaces: [main], methods: ["campaigns.list"]}
+              - {name: solo, token_env: SOLO_TOKEN, workspaces: [main], methods: ["*"]}
+            limits: {\(limitEntries)}
+            \(extra)
+            """
     }
 
     static func simulatorConfiguration(

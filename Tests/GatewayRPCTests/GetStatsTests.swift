@@ -161,7 +161,8 @@ private func platformsUnion(_ elements: [JSON]) -> JSON {
     @Test func failsAnOversizedUpstreamAnswerOnceWithoutRetrying() async throws {
         try await GatewayHarness.with(yaml: GatewayHarness.yaml(extra: "upstream: {max_response_bytes: 1024}")) { gateway in
             let id = gateway.alwaysActiveIDs[0]
-            let answer = try await gateway.call("campaigns.getStats", ["workspace": "main", "campaign_ids": [.string(id)], "start_date": "2025-03-01", "end_date": "2025-03-30"])
+            let answer = try await gateway.call(
+                "campaigns.getStats", ["workspace": "main", "campaign_ids": [.string(id)], "start_date": "2025-03-01", "end_date": "2025-03-30"])
             #expect(answer.json?["error"]?["code"] == -32050)
             #expect(answer.json?["error"]?["data"]?["reason"]?.stringValue?.hasPrefix("response_too_large") == true)
             let calls = try await gateway.upstreamCalls()

@@ -84,14 +84,15 @@ public struct CachedItemFetcher: Sendable {
         for (item, value) in values { cache.store(CacheKey(scope: scope, item: item), .present(value), ttl: ttl, now: now) }
     }
 
-    /// Fetches the needed items of `lookup`, `chunkSize` per call, through `call`.
+    /// Completes `lookup`: its fresh values and hits, plus its needed items fetched `chunkSize`
+    /// per call through `call` and cached for `ttl(item)`.
     ///
     /// A call outlives a waiter's cancellation (others may wait on it) and is bounded by the
     /// deadline of the request that started it. Throws the upstream's `GatewayError` when a call
     /// fails and an item it covered has no expired entry to fall back on.
     public func fetch(
-        _ lookup: Lookup, scope: CallScope, chunkSize: Int, ttl: Duration, deadline: ContinuousClock.Instant, logger: Logger,
-        call: @escaping @Sendable ([String]) async throws -> ItemsAnswer
+        _ lookup: Lookup, scope: CallScope, chunkSize: Int, ttl: @escaping @Sendable (String) -> Duration, deadline: ContinuousClock.Instant,
+        logger: Logger, call: @escaping @Sendable ([String]) async throws -> ItemsAnswer
     ) async throws -> Fetched {
         let claim = coalescer.claim(lookup.needed, scope: scope, chunkSize: chunkSize)
         for chunk in claim.owned {
@@ -105,6 +106,8 @@ public struct CachedItemFetcher: Sendable {
                 }
             }
             var fetched = Fetched()
+            fetched.values = lookup.values
+            fetched.usage.cacheHits = lookup.hits
             for try await (chunk, outcome, owned) in group {
                 switch outcome {
                 case .success(let answer):
@@ -126,7 +129,7 @@ public struct CachedItemFetcher: Sendable {
     }
 
     private func startSharedCall(
-        _ chunk: ItemCallCoalescer.Chunk, scope: CallScope, ttl: Duration, deadline: ContinuousClock.Instant,
+        _ chunk: ItemCallCoalescer.Chunk, scope: CallScope, ttl: @escaping @Sendable (String) -> Duration, deadline: ContinuousClock.Instant,
         call: @escaping @Sendable ([String]) async throws -> ItemsAnswer
     ) {
         Task { [cache, coalescer] in
@@ -135,7 +138,7 @@ public struct CachedItemFetcher: Sendable {
                 let answer = try await withDeadline(deadline) { try await call(chunk.items) }
                 let now = ContinuousClock.now
                 for item in chunk.items {
-                    cache.store(CacheKey(scope: scope, item: item), answer.values[item].map(CachedValue.present) ?? .absent, ttl: ttl, now: now)
+                    cache.store(CacheKey(scope: scope, item: item), answer.values[item].map(CachedValue.present) ?? .absent, ttl: ttl(item), now: now)
                 }
                 outcome = .success(answer)
             } catch {

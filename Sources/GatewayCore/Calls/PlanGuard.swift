@@ -15,10 +15,12 @@ public struct PlanGuard: Sendable {
     /// The per-request call limit.
     public var callLimit: Int { limits.maxUpstreamCallsPerRequest }
 
-    /// Throws when `calls` upstream calls for `workspace` cannot be made within this request.
-    public func check(_ calls: Int, workspace: String, context: CallContext, dryRun: Bool) throws {
-        guard calls <= limits.maxUpstreamCallsPerRequest else {
-            throw GatewayError.planTooLarge(estimatedCalls: calls, limit: limits.maxUpstreamCallsPerRequest)
+    /// Throws when `calls` more upstream calls for `workspace` cannot be made within this request:
+    /// together with the `alreadySpent` ones they must fit the call limit, and the budget must be
+    /// able to grant them (the spent ones are in its log already) before the deadline.
+    public func check(_ calls: Int, alreadySpent: Int = 0, workspace: String, context: CallContext, dryRun: Bool) throws {
+        guard alreadySpent + calls <= limits.maxUpstreamCallsPerRequest else {
+            throw GatewayError.planTooLarge(estimatedCalls: alreadySpent + calls, limit: limits.maxUpstreamCallsPerRequest)
         }
         guard calls > 0, !dryRun else { return }
         let completion = budget.projectedCompletion(workspace: workspace, calls: calls)

@@ -60,21 +60,19 @@ public struct CampaignListService: Sendable {
             switch strategy {
             case .listAndFilter:
                 let fetched = try await fetcher.fetch(
-                    listing, scope: listingScope, chunkSize: 1, ttl: ttl, deadline: context.deadline, logger: context.logger
+                    listing, scope: listingScope, chunkSize: 1, ttl: { [ttl] _ in ttl }, deadline: context.deadline, logger: context.logger
                 ) { _ in
                     let walked = try await walk(filters: filters, includeChildren: params.includeChildren, workspace: workspace, context: context)
                     listingSizes.withLock { $0[listingScope] = walked.campaigns.count }
                     return ItemsAnswer(values: ["listing": .array(walked.campaigns)], calls: walked.calls)
                 }
-                var usage = fetched.usage
-                usage.cacheHits += listing.hits
-                let all = (fetched.values["listing"] ?? listing.values["listing"])?.arrayValue ?? []
+                let all = fetched.values["listing"]?.arrayValue ?? []
                 let wanted = Set(params.campaignIDs)
-                return (wanted.isEmpty ? all : all.filter { wanted.contains($0["campaign_id"]?.stringValue ?? "") }, usage)
+                return (wanted.isEmpty ? all : all.filter { wanted.contains($0["campaign_id"]?.stringValue ?? "") }, fetched.usage)
             case .idFilter:
                 let lookup = perID!
                 let fetched = try await fetcher.fetch(
-                    lookup, scope: idScope, chunkSize: 1, ttl: ttl, deadline: context.deadline, logger: context.logger
+                    lookup, scope: idScope, chunkSize: 1, ttl: { [ttl] _ in ttl }, deadline: context.deadline, logger: context.logger
                 ) { ids in
                     var byID = filters
                     byID["id"] = .string(ids[0])
@@ -82,10 +80,7 @@ public struct CampaignListService: Sendable {
                     let match = page.campaigns.first { $0["campaign_id"]?.stringValue == ids[0] }
                     return ItemsAnswer(values: match.map { [ids[0]: $0] } ?? [:], calls: page.calls)
                 }
-                var usage = fetched.usage
-                usage.cacheHits += lookup.hits
-                let found = lookup.values.merging(fetched.values) { _, new in new }
-                return (params.campaignIDs.compactMap { found[$0] }, usage)
+                return (params.campaignIDs.compactMap { fetched.values[$0] }, fetched.usage)
             }
         }
         context.logger.info("campaign listing", metadata: ["strategy": "\(strategy.rawValue)", "calls": "\(usage.calls)"])

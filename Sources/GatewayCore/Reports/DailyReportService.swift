@@ -39,38 +39,19 @@ public struct DailyReportService: Sendable {
         }
         let daysByItem = Dictionary(uniqueKeysWithValues: days.map { ($0.compact, $0) })
         let today = path.today()
-        // Settled days and recent days are fetched as two groups, each with its own TTL.
-        let groups = Dictionary(grouping: lookup.needed) { ttlPolicy.ttl(for: DayRange(start: daysByItem[$0]!, end: daysByItem[$0]!)!, today: today) }
+        // A past day's report does not change: settled days keep the settled TTL, recent ones the fresh TTL.
+        let ttl: @Sendable (String) -> Duration = { [ttlPolicy] item in
+            ttlPolicy.ttl(for: DayRange(start: daysByItem[item]!, end: daysByItem[item]!)!, today: today)
+        }
         let fetched = try await withDeadline(context.deadline) { [self] in
-            try await withThrowingTaskGroup(of: CachedItemFetcher.Fetched.self) { group in
-                for (ttl, items) in groups {
-                    var part = lookup
-                    part.needed = items
-                    group.addTask {
-                        try await fetcher.fetch(part, scope: scope, chunkSize: 1, ttl: ttl, deadline: context.deadline, logger: context.logger) {
-                            items in
-                            let day = daysByItem[items[0]]!
-                            let outcome = try await download(day, signer: signer, workspace: workspace, context: context) {
-                                Self.parsedDay($0, date: day)
-                            }
-                            return ItemsAnswer(values: [items[0]: outcome.value], calls: outcome.calls)
-                        }
-                    }
-                }
-                var all = CachedItemFetcher.Fetched()
-                for try await part in group {
-                    all.values.merge(part.values) { _, new in new }
-                    all.usage.absorb(part.usage)
-                    all.staleAge = [all.staleAge, part.staleAge].compactMap { $0 }.max()
-                }
-                return all
+            try await fetcher.fetch(lookup, scope: scope, chunkSize: 1, ttl: ttl, deadline: context.deadline, logger: context.logger) { items in
+                let day = daysByItem[items[0]]!
+                let outcome = try await download(day, signer: signer, workspace: workspace, context: context) { Self.parsedDay($0, date: day) }
+                return ItemsAnswer(values: [items[0]: outcome.value], calls: outcome.calls)
             }
         }
-        var usage = fetched.usage
-        usage.cacheHits += lookup.hits
-        let values = lookup.values.merging(fetched.values) { _, new in new }
         var answer: [String: JSON] = [
-            "workspace": .string(workspace.name), "days": .array(days.compactMap { values[$0.compact] }), "upstream": usage.json,
+            "workspace": .string(workspace.name), "days": .array(days.compactMap { fetched.values[$0.compact] }), "upstream": fetched.usage.json,
             "stale": .bool(fetched.staleAge != nil),
         ]
         if let age = fetched.staleAge { answer["stale_age_s"] = .int(age.wholeMilliseconds / 1_000) }

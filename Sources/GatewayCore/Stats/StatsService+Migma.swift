@@ -20,7 +20,7 @@ extension StatsService {
         if params.dryRun { return planOnly(request, estimatedCalls: lookup.needed.count, cacheHits: lookup.hits) }
         let fetched = try await withDeadline(context.deadline) { [self] in
             try await fetcher.fetch(
-                lookup, scope: scope, chunkSize: 1, ttl: ttlPolicy.fresh, deadline: context.deadline, logger: context.logger
+                lookup, scope: scope, chunkSize: 1, ttl: { [fresh = ttlPolicy.fresh] _ in fresh }, deadline: context.deadline, logger: context.logger
             ) { ids in
                 let id = ids[0]
                 let path =
@@ -31,17 +31,14 @@ extension StatsService {
                 return ItemsAnswer(values: outcome.value.map { [id: $0] } ?? [:], calls: outcome.calls)
             }
         }
-        var values = lookup.values
-        values.merge(fetched.values) { _, new in new }
-        var usage = fetched.usage
-        usage.cacheHits += lookup.hits
+        let values = fetched.values
         let campaigns = params.view == "summary" ? values.mapValues { StatsSummary.migma($0, metric: params.metric) } : values
         var answer: [String: JSON] = [
             "workspace": .string(workspace.name), "start_date": params.range.map { .string($0.start.iso) } ?? .null,
             "end_date": params.range.map { .string($0.end.iso) } ?? .null,
             "attribution_type": .string(params.attribution), "metric_type": .string(params.metric), "windows": [],
             "campaigns": .object(campaigns), "missing": .array(params.campaignIDs.filter { values[$0] == nil }.map(JSON.string)),
-            "upstream": usage.json, "stale": .bool(fetched.staleAge != nil),
+            "upstream": fetched.usage.json, "stale": .bool(fetched.staleAge != nil),
         ]
         if let age = fetched.staleAge { answer["stale_age_s"] = .int(age.wholeMilliseconds / 1_000) }
         return .object(answer)

@@ -48,21 +48,18 @@ public struct StatsService: Sendable {
     private func collectByID(_ request: StatsRequest) async throws -> Collection {
         var collected = CollectedStats(windows: request.plan.windows)
         let lookups = request.plan.windows.map { fetcher.lookup(request.params.campaignIDs, scope: request.scope($0)) }
-        for (index, lookup) in lookups.enumerated() {
-            collected.windowFigures[index] = lookup.values
-            collected.upstream.cacheHits += lookup.hits
-        }
         let estimated = lookups.reduce(0) { $0 + ($1.needed.count + StatsPlan.maxIDsPerCall - 1) / StatsPlan.maxIDsPerCall }
         try checkAffordable(estimated, request: request)
-        if request.params.dryRun { return .planOnly(estimatedCalls: estimated, cacheHits: collected.upstream.cacheHits) }
+        if request.params.dryRun { return .planOnly(estimatedCalls: estimated, cacheHits: lookups.reduce(0) { $0 + $1.hits }) }
         let windows = request.plan.windows
         let fetched = try await withDeadline(request.context.deadline) { [self] in
             try await withThrowingTaskGroup(of: (Int, CachedItemFetcher.Fetched).self) { group in
-                for (index, lookup) in lookups.enumerated() where !lookup.needed.isEmpty {
+                for (index, lookup) in lookups.enumerated() {
                     let window = windows[index]
+                    let ttl = ttlPolicy.ttl(for: window, today: today())
                     group.addTask {
                         let fetched = try await fetcher.fetch(
-                            lookup, scope: request.scope(window), chunkSize: StatsPlan.maxIDsPerCall, ttl: ttlPolicy.ttl(for: window, today: today()),
+                            lookup, scope: request.scope(window), chunkSize: StatsPlan.maxIDsPerCall, ttl: { _ in ttl },
                             deadline: request.context.deadline, logger: request.context.logger
                         ) { ids in
                             let page = try await fetchPage(ids: ids, offset: 0, window: window, request: request)
@@ -77,7 +74,7 @@ public struct StatsService: Sendable {
             }
         }
         for (index, fetch) in fetched {
-            collected.windowFigures[index].merge(fetch.values) { _, new in new }
+            collected.windowFigures[index] = fetch.values
             collected.upstream.absorb(fetch.usage)
             collected.staleAge = [collected.staleAge, fetch.staleAge].compactMap { $0 }.max()
         }
@@ -104,7 +101,8 @@ public struct StatsService: Sendable {
                 var firstPages: [(Int, StatsPage)] = []
                 for try await page in group { firstPages.append(page) }
                 let remaining = firstPages.reduce(0) { $0 + max(0, $1.1.pageCount - 1) }
-                try checkAffordable(windows.count + remaining, request: request)
+                try planGuard.check(
+                    remaining, alreadySpent: windows.count, workspace: request.workspace.name, context: request.context, dryRun: false)
                 for (index, first) in firstPages where first.pageCount > 1 {
                     for page in 1..<first.pageCount {
                         group.addTask {
