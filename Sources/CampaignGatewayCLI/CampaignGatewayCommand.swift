@@ -19,10 +19,11 @@ struct CampaignGatewayCommand: AsyncParsableCommand {
     )
 }
 
-/// Loads a config file, or prints the error and exits with status 2.
-func loadConfiguration(path: String) throws -> GatewayConfiguration {
+/// Loads a config file and resolves its secrets, or prints the error and exits with status 2.
+func loadConfiguration(path: String) throws -> (GatewayConfiguration, ResolvedSecrets) {
     do {
-        return try ConfigLoader.load(path: path)
+        let configuration = try ConfigLoader.load(path: path)
+        return (configuration, try SecretResolver().resolve(configuration))
     } catch let error as ConfigError {
         printError("config error: \(error)")
         throw ExitCode(2)
@@ -51,7 +52,7 @@ extension CampaignGatewayCommand {
         var config: String
 
         func run() async throws {
-            let configuration = try loadConfiguration(path: config)
+            let (configuration, secrets) = try loadConfiguration(path: config)
             let level = Logger.Level(rawValue: configuration.log.level) ?? .info
             let json = configuration.log.format == "json"
             LoggingSystem.bootstrap { label in
@@ -60,7 +61,6 @@ extension CampaignGatewayCommand {
                 return handler
             }
             let logger = Logger(label: "campaign-gateway")
-            let secrets = SecretResolver().resolve(configuration)
             for warning in configuration.warnings { logger.warning("config warning", metadata: ["detail": "\(warning)"]) }
             for problem in secrets.problems { logger.error("not ready", metadata: ["problem": "\(problem)"]) }
             let app = try GatewayApplication.make(configuration: configuration, secrets: secrets, logger: logger) { channel in
@@ -79,8 +79,7 @@ extension CampaignGatewayCommand {
         var file: String
 
         func run() throws {
-            let configuration = try loadConfiguration(path: file)
-            let secrets = SecretResolver().resolve(configuration)
+            let (configuration, secrets) = try loadConfiguration(path: file)
             print(ConfigSummary.render(configuration, secrets: secrets))
             for warning in configuration.warnings { printError("warning: \(warning)") }
             guard secrets.problems.isEmpty else {

@@ -32,7 +32,7 @@ struct BenchGateway {
                 limits: {max_upstream_calls_per_request: 1000}
                 """
             let configuration = try ConfigLoader.parse(yaml)
-            let secrets = SecretResolver(environment: ["BENCH_KEY": "bench-key", "BENCH_TOKEN": token]).resolve(configuration)
+            let secrets = try SecretResolver(environment: ["BENCH_KEY": "bench-key", "BENCH_TOKEN": token]).resolve(configuration)
             try await LiveServer.withRunning({
                 try GatewayApplication.make(configuration: configuration, secrets: secrets, logger: LiveServer.quietLogger, onServerRunning: $0)
             }) { port in

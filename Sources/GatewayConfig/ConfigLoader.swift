@@ -5,6 +5,8 @@ import Yams
 public enum ConfigLoader {
     /// MoEngage data centers as documented.
     public static let dataCenters: Set<String> = ["01", "02", "03", "04", "05", "06", "101"]
+    /// The longest rate-limit period accepted: 31 days.
+    static let maxRatePeriodSeconds = 31.0 * 86_400
     static let logLevels: Set<String> = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
     /// Loads the file at `path`.
@@ -118,7 +120,7 @@ public enum ConfigLoader {
     private static func rateLimit(_ node: ConfigNode) throws -> RateLimitConfiguration {
         let members = try node.mapping(allowed: ["calls", "per_seconds"])
         guard let calls = members["calls"], let perSeconds = members["per_seconds"] else { throw node.error("calls and per_seconds are required") }
-        return RateLimitConfiguration(calls: try calls.int(in: 1...1_000_000), perSeconds: try perSeconds.positiveNumber())
+        return RateLimitConfiguration(calls: try calls.int(in: 1...1_000_000), perSeconds: try perSeconds.number(in: 0.001...Self.maxRatePeriodSeconds))
     }
 
     private static func caller(_ node: ConfigNode) throws -> CallerConfiguration {
@@ -157,7 +159,7 @@ public enum ConfigLoader {
     private static func limits(_ node: ConfigNode) throws -> LimitsConfiguration {
         let members = try node.mapping(allowed: [
             "max_body_bytes", "max_campaign_ids", "max_span_days", "max_upstream_calls_per_request", "request_timeout_ms",
-            "daily_report_span_days",
+            "daily_report_span_days", "max_batch",
         ])
         var result = LimitsConfiguration()
         if let value = members["max_body_bytes"] { result.maxBodyBytes = try value.int(in: 1_024...(64 << 20)) }
@@ -166,6 +168,7 @@ public enum ConfigLoader {
         if let value = members["max_upstream_calls_per_request"] { result.maxUpstreamCallsPerRequest = try value.int(in: 1...100_000) }
         if let value = members["request_timeout_ms"] { result.requestTimeoutMs = try value.int(in: 100...600_000) }
         if let value = members["daily_report_span_days"] { result.dailyReportSpanDays = try value.int(in: 1...366) }
+        if let value = members["max_batch"] { result.maxBatch = try value.int(in: 1...1_000) }
         return result
     }
 
@@ -182,6 +185,7 @@ public enum ConfigLoader {
     private static func upstream(_ node: ConfigNode) throws -> UpstreamConfiguration {
         let members = try node.mapping(allowed: [
             "connect_timeout_ms", "timeout_ms", "ca_bundle", "max_connections_per_host", "max_response_bytes", "safety_margin_ms",
+            "max_retry_after_s",
         ])
         var result = UpstreamConfiguration()
         if let value = members["connect_timeout_ms"] { result.connectTimeoutMs = try value.int(in: 10...120_000) }
@@ -190,6 +194,7 @@ public enum ConfigLoader {
         if let value = members["max_connections_per_host"] { result.maxConnectionsPerHost = try value.int(in: 1...1_024) }
         if let value = members["max_response_bytes"] { result.maxResponseBytes = try value.int(in: 1_024...(1 << 30)) }
         if let value = members["safety_margin_ms"] { result.safetyMarginMs = try value.int(in: 0...60_000) }
+        if let value = members["max_retry_after_s"] { result.maxRetryAfterSeconds = try value.int(in: 1...3_600) }
         return result
     }
 

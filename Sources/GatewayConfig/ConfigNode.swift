@@ -55,9 +55,10 @@ struct ConfigNode {
         return value
     }
 
-    /// A positive number.
-    func positiveNumber() throws -> Double {
-        guard let value = node.float ?? node.int.map(Double.init), value > 0 else { throw error("expected a positive number") }
+    /// A finite number within `range`.
+    func number(in range: ClosedRange<Double>) throws -> Double {
+        guard let value = node.int.map(Double.init) ?? node.float, value.isFinite else { throw error("expected a number") }
+        guard range.contains(value) else { throw error("must be between \(range.lowerBound) and \(range.upperBound), got \(value)") }
         return value
     }
 

@@ -86,6 +86,15 @@ public struct WorkspaceConfiguration: Sendable, Hashable {
     public var secretKey: SecretReference?
     /// Rolling limits, all enforced (default 100/60 s for MoEngage, 10/60 s for Migma).
     public var rateLimits: [RateLimitConfiguration]
+
+    /// The upstream account whose limits the workspace spends: MoEngage's Workspace ID, or for
+    /// Migma the base URL and key reference. Workspace names on one account share one budget.
+    public var account: String {
+        switch provider {
+        case .moengage: return "moengage \(workspaceID ?? name)"
+        case .migma: return "migma \(baseURL) \(apiKey)"
+        }
+    }
 }
 
 /// How a caller's bearer token is known.
@@ -122,6 +131,8 @@ public struct LimitsConfiguration: Sendable, Hashable {
     public var requestTimeoutMs: Int = 30_000
     /// Longest daily-report span in days (default 31).
     public var dailyReportSpanDays: Int = 31
+    /// Most elements in one JSON-RPC batch (default 50); a larger batch is refused whole (-32600).
+    public var maxBatch: Int = 50
 }
 
 /// Response cache settings.
@@ -140,7 +151,7 @@ public struct CacheConfiguration: Sendable, Hashable {
 public struct UpstreamConfiguration: Sendable, Hashable {
     /// Connect timeout per call (default 5 000 ms).
     public var connectTimeoutMs: Int = 5_000
-    /// Total timeout per call (default 15 000 ms), further capped by the request deadline.
+    /// Total timeout per call (default 15 000 ms); a call also ends when no request waits on it any more.
     public var timeoutMs: Int = 15_000
     /// CA bundle path for TLS peer verification (default: the system store).
     public var caBundle: String?
@@ -150,6 +161,8 @@ public struct UpstreamConfiguration: Sendable, Hashable {
     public var maxResponseBytes: Int = 16 << 20
     /// Added to every rate window so calls land inside the provider's window after jitter (default 1 000 ms).
     public var safetyMarginMs: Int = 1_000
+    /// Longest upstream `Retry-After` honoured, in seconds (default 120); longer ones are cut to it.
+    public var maxRetryAfterSeconds: Int = 120
 }
 
 /// Logging settings.

@@ -22,8 +22,9 @@ public struct SecretResolver: Sendable {
         self.environment = environment
     }
 
-    /// Resolves every secret of the configuration; missing ones are listed in `problems`.
-    public func resolve(_ configuration: GatewayConfiguration) -> ResolvedSecrets {
+    /// Resolves every secret of the configuration; missing ones are listed in `problems`. Two
+    /// callers with the same token are a configuration error: one token must mean one caller.
+    public func resolve(_ configuration: GatewayConfiguration) throws(ConfigError) -> ResolvedSecrets {
         var result = ResolvedSecrets()
         for workspace in configuration.workspaces {
             switch value(of: workspace.apiKey) {
@@ -49,7 +50,21 @@ public struct SecretResolver: Sendable {
                 }
             }
         }
+        try Self.checkDistinctTokens(configuration.callers, digests: result.tokenDigests)
         return result
+    }
+
+    private static func checkDistinctTokens(_ callers: [CallerConfiguration], digests: [String: [UInt8]]) throws(ConfigError) {
+        var owner: [[UInt8]: String] = [:]
+        for (index, caller) in callers.enumerated() {
+            guard let digest = digests[caller.name] else { continue }
+            if let first = owner[digest] {
+                throw ConfigError(
+                    key: "callers[\(index)]", line: nil,
+                    reason: "caller \(caller.name) has the same token as caller \(first); every caller needs its own token")
+            }
+            owner[digest] = caller.name
+        }
     }
 
     private struct Missing: Error, CustomStringConvertible {

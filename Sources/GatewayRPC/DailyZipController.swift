@@ -13,16 +13,21 @@ struct DailyZipController: Sendable {
     let workspaces: WorkspaceDirectory
     let authenticator: CallerAuthenticator
     let defaultTimeoutMs: Int
+    let callLimit: Int
+    let disconnects: ClientDisconnects
     let logger: Logger
 
-    func addRoutes(to router: Router<BasicRequestContext>) {
+    func addRoutes(to router: Router<GatewayRequestContext>) {
         router.get("/reports/daily/{workspace}/{file}") { request, context in
-            await serve(request, workspace: context.parameters.get("workspace") ?? "", file: context.parameters.get("file") ?? "")
+            let workspace = context.parameters.get("workspace") ?? ""
+            let file = context.parameters.get("file") ?? ""
+            return await disconnects.whileConnected(context.channel) { await serve(request, workspace: workspace, file: file) }
+                ?? ClientDisconnects.goneClientResponse(logger: logger)
         }
     }
 
     private func serve(_ request: Request, workspace name: String, file: String) async -> Response {
-        let meta = RequestMeta.make(request, logger: logger)
+        let meta = RequestMeta.make(request, logger: logger, callLimit: callLimit)
         let headers: HTTPFields = [RequestMeta.requestIDHeader: meta.requestID]
         guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else {
             return failure(.unauthenticated, headers: headers)
@@ -32,7 +37,8 @@ struct DailyZipController: Sendable {
             return failure(.invalidParams(field: "file", reason: "must be YYYYMMDD.zip, a real day"), headers: headers)
         }
         let context = CallContext(
-            requestID: meta.requestID, caller: caller, deadline: .now + .milliseconds(meta.headerTimeoutMs ?? defaultTimeoutMs), logger: meta.logger)
+            requestID: meta.requestID, caller: caller, deadline: .now + .milliseconds(meta.headerTimeoutMs ?? defaultTimeoutMs), logger: meta.logger,
+            allowance: meta.allowance)
         do {
             let workspace = try workspaces.resolve(name, for: caller)
             switch try await reports.rawZip(day: day, workspace: workspace, context: context) {

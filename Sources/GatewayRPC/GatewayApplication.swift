@@ -38,19 +38,23 @@ public enum GatewayApplication {
         let workspaces = WorkspaceDirectory(configuration: configuration, secrets: secrets)
         let registry = MethodRegistry(
             methods: GatewayMethods.all(services, workspaces: workspaces, limits: configuration.limits), version: version)
-        let dispatcher = RPCDispatcher(registry: registry, metrics: metrics, defaultTimeoutMs: configuration.limits.requestTimeoutMs)
-        let router = Router()
+        let limits = configuration.limits
+        let dispatcher = RPCDispatcher(registry: registry, metrics: metrics, defaultTimeoutMs: limits.requestTimeoutMs, maxBatch: limits.maxBatch)
+        let router = Router(context: GatewayRequestContext.self)
+        let disconnects = ClientDisconnects()
         let authenticator = CallerAuthenticator(callers: configuration.callers, digests: secrets.tokenDigests)
         RPCController(
-            dispatcher: dispatcher, registry: registry, authenticator: authenticator, maxBodyBytes: configuration.limits.maxBodyBytes, logger: logger
+            dispatcher: dispatcher, registry: registry, authenticator: authenticator, maxBodyBytes: limits.maxBodyBytes,
+            callLimit: limits.maxUpstreamCallsPerRequest, disconnects: disconnects, logger: logger
         ).addRoutes(to: router)
         DailyZipController(
-            reports: services.reports, workspaces: workspaces, authenticator: authenticator, defaultTimeoutMs: configuration.limits.requestTimeoutMs,
-            logger: logger
+            reports: services.reports, workspaces: workspaces, authenticator: authenticator, defaultTimeoutMs: limits.requestTimeoutMs,
+            callLimit: limits.maxUpstreamCallsPerRequest, disconnects: disconnects, logger: logger
         ).addRoutes(to: router)
         OpsController(readinessProblems: secrets.problems, metrics: metrics).addRoutes(to: router)
         return Application(
             router: router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [disconnects.makeHandler()])),
             configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port), serverName: "campaign-gateway"),
             services: [CurlClientService(client: http)],
             onServerRunning: onServerRunning,

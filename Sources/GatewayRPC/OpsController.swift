@@ -7,7 +7,7 @@ struct OpsController: Sendable {
     let readinessProblems: [String]
     let metrics: GatewayMetrics
 
-    func addRoutes(to router: Router<BasicRequestContext>) {
+    func addRoutes(to router: Router<GatewayRequestContext>) {
         router.get("/healthz") { _, _ in
             HTTPJSON.response(.ok, ["status": "ok"])
         }

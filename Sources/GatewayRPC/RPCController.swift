@@ -11,15 +11,18 @@ struct RPCController: Sendable {
     let registry: MethodRegistry
     let authenticator: CallerAuthenticator
     let maxBodyBytes: Int
+    /// The per-request upstream call cap (`limits.max_upstream_calls_per_request`), shared by a batch.
+    let callLimit: Int
+    let disconnects: ClientDisconnects
     let logger: Logger
 
-    func addRoutes(to router: Router<BasicRequestContext>) {
-        router.post("/rpc") { request, _ in
-            await serveJSONRPC(request)
+    func addRoutes(to router: Router<GatewayRequestContext>) {
+        router.post("/rpc") { request, context in
+            await serveJSONRPC(request, channel: context.channel)
         }
         for method in registry.connectMethods {
-            router.post(RouterPath(method.connectPath!)) { request, _ in
-                await serveConnect(request, method: method.name)
+            router.post(RouterPath(method.connectPath!)) { request, context in
+                await serveConnect(request, method: method.name, channel: context.channel)
             }
         }
         for service in Self.connectServices {
@@ -47,8 +50,8 @@ struct RPCController: Sendable {
         }
     }
 
-    private func serveJSONRPC(_ request: Request) async -> Response {
-        let meta = RequestMeta.make(request, logger: logger)
+    private func serveJSONRPC(_ request: Request, channel: any Channel) async -> Response {
+        let meta = RequestMeta.make(request, logger: logger, callLimit: callLimit)
         let idHeader: HTTPFields = [RequestMeta.requestIDHeader: meta.requestID]
         guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else {
             meta.logger.info("rpc unauthenticated")
@@ -59,14 +62,16 @@ struct RPCController: Sendable {
                 .contentTooLarge, RPCDispatcher.errorResponse(id: .null, .invalidRequest("the body is over \(maxBodyBytes) bytes")), headers: idHeader
             )
         }
-        guard let answer = await dispatcher.serveJSONRPC(body: body, caller: caller, meta: meta) else {
-            return Response(status: .noContent, headers: idHeader)
+        let served = await disconnects.whileConnected(channel) { [dispatcher] in
+            await dispatcher.serveJSONRPC(body: body, caller: caller, meta: meta)
         }
+        guard let served else { return ClientDisconnects.goneClientResponse(logger: meta.logger) }
+        guard let answer = served else { return Response(status: .noContent, headers: idHeader) }
         return HTTPJSON.response(.ok, answer, headers: idHeader)
     }
 
-    private func serveConnect(_ request: Request, method: String) async -> Response {
-        let meta = RequestMeta.make(request, logger: logger)
+    private func serveConnect(_ request: Request, method: String, channel: any Channel) async -> Response {
+        let meta = RequestMeta.make(request, logger: logger, callLimit: callLimit)
         let idHeader: HTTPFields = [RequestMeta.requestIDHeader: meta.requestID]
         guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else {
             return connectError(.unauthenticated, headers: idHeader)
@@ -85,13 +90,19 @@ struct RPCController: Sendable {
         } catch {
             return connectError(.parseError("the body is not valid JSON"), headers: idHeader)
         }
-        switch await dispatcher.invoke(methodName: method, params: params, caller: caller, meta: meta) {
-        case .success(let result):
+        let outcome = await disconnects.whileConnected(channel) { [dispatcher] in
+            await dispatcher.invoke(methodName: method, params: params, caller: caller, meta: meta)
+        }
+        switch outcome {
+        case .success(let result)?:
             return HTTPJSON.response(.ok, result, headers: idHeader)
-        case .failure(let error):
+        case .failure(let error)?:
             return connectError(error, headers: idHeader)
+        case nil:
+            return ClientDisconnects.goneClientResponse(logger: meta.logger)
         }
     }
+
 
     /// Connect's error JSON `{code, message}` (plus our `data`) with Connect's HTTP status.
     private func connectError(_ error: GatewayError, headers: HTTPFields) -> Response {

@@ -7,26 +7,33 @@ import Logging
 public struct CallMeta: Sendable {
     /// The request id (from `X-Request-Id` or generated).
     public var requestID: String
-    /// `Connect-Timeout-Ms`, when given.
+    /// `Connect-Timeout-Ms`, when given (at most `CallContext.maxTimeoutMs`).
     public var headerTimeoutMs: Int?
     /// Logger carrying the request id.
     public var logger: Logger
+    /// The upstream calls the whole HTTP request may plan, shared by a batch's elements.
+    public var allowance: CallAllowance
 }
 
 /// Runs method calls for both transports: JSON-RPC 2.0 (single, batch, notifications) and Connect.
 ///
 /// It checks method scopes, sets the deadline, runs the handler, and turns every failure into
-/// a `GatewayError`; it records a metric and a log line per call.
+/// a `GatewayError`; it records a metric and a log line per call. A batch is bounded in size and
+/// runs at most `batchConcurrency` elements at once.
 public struct RPCDispatcher: Sendable {
     private let registry: MethodRegistry
     private let metrics: GatewayMetrics
     private let defaultTimeoutMs: Int
+    private let maxBatch: Int
+    /// Batch elements run at once: enough to overlap upstream waits, few enough that one batch cannot take every worker.
+    static let batchConcurrency = 8
 
     /// Creates a dispatcher.
-    public init(registry: MethodRegistry, metrics: GatewayMetrics, defaultTimeoutMs: Int) {
+    public init(registry: MethodRegistry, metrics: GatewayMetrics, defaultTimeoutMs: Int, maxBatch: Int) {
         self.registry = registry
         self.metrics = metrics
         self.defaultTimeoutMs = defaultTimeoutMs
+        self.maxBatch = maxBatch
     }
 
     /// Runs one call of `methodName` for an authenticated caller.
@@ -52,8 +59,11 @@ public struct RPCDispatcher: Sendable {
     {
         guard let method = registry.method(named: methodName) else { return .failure(.methodNotFound(methodName)) }
         guard method.isPublic || caller.mayCall(method: methodName) else { return .failure(.forbiddenMethod(methodName)) }
-        let timeoutMs = params?["timeout_ms"]?.intValue.flatMap { (1...600_000).contains($0) ? $0 : nil } ?? meta.headerTimeoutMs ?? defaultTimeoutMs
-        let context = CallContext(requestID: meta.requestID, caller: caller, deadline: started + .milliseconds(timeoutMs), logger: meta.logger)
+        let timeoutMs =
+            params?["timeout_ms"]?.intValue.flatMap { (1...CallContext.maxTimeoutMs).contains($0) ? $0 : nil } ?? meta.headerTimeoutMs
+            ?? defaultTimeoutMs
+        let context = CallContext(
+            requestID: meta.requestID, caller: caller, deadline: started + .milliseconds(timeoutMs), logger: meta.logger, allowance: meta.allowance)
         do {
             return .success(try await method.handler(params, context))
         } catch let error as GatewayError {
@@ -78,14 +88,18 @@ public struct RPCDispatcher: Sendable {
             return await serveOne(parsed, caller: caller, meta: meta)
         }
         guard !batch.isEmpty else { return Self.errorResponse(id: .null, .invalidRequest("an empty batch")) }
+        guard batch.count <= maxBatch else {
+            return Self.errorResponse(id: .null, .invalidRequest("a batch of \(batch.count) requests; at most \(maxBatch) (limits.max_batch)"))
+        }
         let answers = await withTaskGroup(of: (Int, JSON?).self) { group in
+            var collected: [(Int, JSON?)] = []
             for (index, element) in batch.enumerated() {
+                if index >= Self.batchConcurrency, let answer = await group.next() { collected.append(answer) }
                 var elementMeta = meta
                 elementMeta.requestID = "\(meta.requestID)-\(index)"
                 elementMeta.logger[metadataKey: "request_id"] = "\(elementMeta.requestID)"
-                group.addTask { (index, await serveOne(element, caller: caller, meta: elementMeta)) }
+                group.addTask { [elementMeta] in (index, await serveOne(element, caller: caller, meta: elementMeta)) }
             }
-            var collected: [(Int, JSON?)] = []
             for await answer in group { collected.append(answer) }
             return collected.sorted { $0.0 < $1.0 }.compactMap(\.1)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -18,12 +19,18 @@ enum RequestMeta {
         return UUID().uuidString.lowercased()
     }
 
-    /// The call metadata, with a logger that carries the request id.
-    static func make(_ request: Request, logger: Logger) -> CallMeta {
+    /// The call metadata, with a logger that carries the request id and a fresh allowance of `callLimit` upstream calls.
+    static func make(_ request: Request, logger: Logger, callLimit: Int) -> CallMeta {
         var logger = logger
         let id = requestID(request)
         logger[metadataKey: "request_id"] = "\(id)"
-        let timeout = request.headers[connectTimeoutHeader].flatMap { $0.count <= 10 ? Int($0) : nil }.flatMap { $0 > 0 ? $0 : nil }
-        return CallMeta(requestID: id, headerTimeoutMs: timeout, logger: logger)
+        return CallMeta(requestID: id, headerTimeoutMs: connectTimeoutMs(request), logger: logger, allowance: CallAllowance(limit: callLimit))
+    }
+
+    /// `Connect-Timeout-Ms` (at most 10 digits, positive, per the Connect protocol), capped at
+    /// the longest deadline a request may ask for, like `timeout_ms`.
+    static func connectTimeoutMs(_ request: Request) -> Int? {
+        guard let text = request.headers[connectTimeoutHeader], (1...10).contains(text.count), let value = Int(text), value > 0 else { return nil }
+        return min(value, CallContext.maxTimeoutMs)
     }
 }

@@ -66,6 +66,15 @@ public struct MoEngageSimulator: Sendable {
             ledger.faults = faults
             return Response(status: .noContent)
         }
+        router.post("/_sim/script") { request, _ in
+            let body = try? JSON.parse(Data(buffer: try await request.body.collect(upTo: 16 << 20)))
+            let answers = body?["answers"]?.arrayValue?.map(ScriptedAnswer.init(json:))
+            guard let answers, !answers.contains(where: { $0 == nil }) else {
+                return Self.jsonResponse(status: .badRequest, ["error": "expected {answers: [{path, status, headers?, body? | raw?}]}"])
+            }
+            ledger.script(answers.compactMap { $0 })
+            return Response(status: .noContent)
+        }
         router.get("/_sim/campaigns") { _, _ in
             Self.jsonResponse(status: .ok, ["campaigns": .array(catalog.campaigns.map(Self.describe))])
         }
@@ -106,7 +115,7 @@ public struct MoEngageSimulator: Sendable {
             call.auth = "valid"
             if ledger.admit(workspace: workspace) != nil { return Response(status: .tooManyRequests) }
         }
-        if let fault = await injectedFault() { return fault }
+        if let fault = await injectedFault(request) { return fault }
         switch MetaQuery.validate(body) {
         case .failure(let rejection):
             return Self.jsonResponse(status: .init(code: rejection.status), rejection.json)
@@ -128,7 +137,7 @@ public struct MoEngageSimulator: Sendable {
         }
         call.auth = "valid"
         if ledger.admit(workspace: appID) != nil { return Response(status: .tooManyRequests) }
-        if let fault = await injectedFault() { return fault }
+        if let fault = await injectedFault(request) { return fault }
         guard file.hasSuffix(".zip"), let day = CalendarDay(compact: String(file.dropLast(4))) else {
             return failure(.badRequest, "File name must be YYYYMMDD.zip")
         }
@@ -149,7 +158,7 @@ public struct MoEngageSimulator: Sendable {
         call.auth = "valid"
         call.workspace = account
         if ledger.admit(workspace: "migma:\(account)", limits: configuration.migmaRateLimits) != nil { return Response(status: .tooManyRequests) }
-        if let fault = await injectedFault() { return fault }
+        if let fault = await injectedFault(request) { return fault }
         guard let campaign = catalog.campaign(id: campaignID) else {
             return Self.jsonResponse(status: .notFound, ["success": false, "error": "Campaign not found", "code": "NOT_FOUND"])
         }
@@ -168,7 +177,7 @@ public struct MoEngageSimulator: Sendable {
             if configuration.forbiddenWorkspaces.contains(workspace) { return Self.rejection(.forbidden) }
             if ledger.admit(workspace: workspace) != nil { return Response(status: .tooManyRequests) }
         }
-        if let fault = await injectedFault() { return fault }
+        if let fault = await injectedFault(request) { return fault }
         switch StatsQuery.validate(body) {
         case .failure(let rejection):
             return Self.rejection(rejection)
@@ -177,12 +186,14 @@ public struct MoEngageSimulator: Sendable {
         }
     }
 
-    /// Applies latency, then rolls for a 500, a 429, a dropped connection or a malformed body.
-    private func injectedFault() async -> Response? {
+    /// Applies latency, then gives a scripted answer for the path if one is queued, else rolls for
+    /// a 500, a 429, a dropped connection or a malformed body.
+    private func injectedFault(_ request: Request) async -> Response? {
         let faults = ledger.faults
         if faults.latencyMs > 0 {
             try? await Task.sleep(for: .milliseconds(faults.latencyMs))
         }
+        if let scripted = ledger.takeScripted(for: request.uri.path) { return scripted.response(to: request) }
         let dice = ledger.roll()
         var threshold = faults.serverErrorRate
         if dice < threshold { return Self.rejection(.serverError) }

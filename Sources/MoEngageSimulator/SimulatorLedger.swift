@@ -24,6 +24,7 @@ final class SimulatorLedger: Sendable {
         var limiters: [String: SlidingWindowLog] = [:]
         var random: SeededGenerator
         var faults: FaultInjection
+        var scripted: [ScriptedAnswer] = []
     }
 
     private let state: Locked<State>
@@ -64,6 +65,19 @@ final class SimulatorLedger: Sendable {
                 ])
             }
             return broken
+        }
+    }
+
+    /// Queues answers to give instead of simulated ones, in order.
+    func script(_ answers: [ScriptedAnswer]) {
+        state.withLock { $0.scripted += answers }
+    }
+
+    /// Takes the first queued answer for a request to `path`, if any.
+    func takeScripted(for path: String) -> ScriptedAnswer? {
+        state.withLock { state in
+            guard let index = state.scripted.firstIndex(where: { $0.matches(path) }) else { return nil }
+            return state.scripted.remove(at: index)
         }
     }
 

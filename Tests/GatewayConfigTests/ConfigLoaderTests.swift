@@ -29,7 +29,7 @@ private func configError(_ yaml: String) -> ConfigError? {
 @Suite struct ConfigLoaderTests {
     @Test func theExampleConfigPassesWithItsDocumentedEnvironment() throws {
         let configuration = try ConfigLoader.load(path: repositoryRoot.appendingPathComponent("deploy/gateway.example.yaml").path)
-        let secrets = SecretResolver(environment: [
+        let secrets = try SecretResolver(environment: [
             "MOENGAGE_MARKETING_API_KEY": "k1", "MOENGAGE_MARKETING_SECRET_KEY": "s1", "MIGMA_API_KEY": "k2", "REPORTING_SERVICE_TOKEN": "t",
         ]).resolve(configuration)
         #expect(secrets.problems.isEmpty)
@@ -95,13 +95,13 @@ private func configError(_ yaml: String) -> ConfigError? {
         let configuration = try ConfigLoader.parse(minimal.replacingOccurrences(of: "api_key_env: DEMO_KEY", with: "api_key: sup3r-secret"))
         #expect(configuration.warnings.count == 1)
         #expect(!configuration.warnings[0].contains("sup3r-secret"))
-        let summary = ConfigSummary.render(configuration, secrets: SecretResolver(environment: ["SVC_TOKEN": "t"]).resolve(configuration))
+        let summary = ConfigSummary.render(configuration, secrets: try SecretResolver(environment: ["SVC_TOKEN": "t"]).resolve(configuration))
         #expect(!summary.contains("sup3r-secret"))
     }
 
     @Test func listsMissingSecretsByReferenceNeverByValue() throws {
         let configuration = try ConfigLoader.parse(minimal)
-        let secrets = SecretResolver(environment: ["SVC_TOKEN": "the-token"]).resolve(configuration)
+        let secrets = try SecretResolver(environment: ["SVC_TOKEN": "the-token"]).resolve(configuration)
         #expect(secrets.problems == ["workspace demo: api key env DEMO_KEY is not set"])
         #expect(secrets.tokenDigests["svc"]?.count == 32)
     }
@@ -111,7 +111,7 @@ private func configError(_ yaml: String) -> ConfigError? {
         try "file-key\n".write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         let configuration = try ConfigLoader.parse(minimal.replacingOccurrences(of: "api_key_env: DEMO_KEY", with: "api_key_file: \(file.path)"))
-        let secrets = SecretResolver(environment: ["SVC_TOKEN": "t"]).resolve(configuration)
+        let secrets = try SecretResolver(environment: ["SVC_TOKEN": "t"]).resolve(configuration)
         #expect(secrets.apiKeys["demo"]?.value == "file-key")
         #expect("\(secrets.apiKeys["demo"]!)" == "***")
     }

@@ -51,7 +51,7 @@ import Testing
         let now = ContinuousClock.now
         cache.store(key, .present(["sent": 5]), ttl: .seconds(10), now: now)
         #expect(cache.lookup(key, now: now + .seconds(5)) == .fresh(.present(["sent": 5])))
-        #expect(cache.lookup(key, now: now + .seconds(15)) == .expired(.present(["sent": 5]), age: .seconds(15)))
+        #expect(cache.lookup(key, now: now + .seconds(15)) == .expired(.present(["sent": 5]), storedAt: now))
         for index in 0..<100 {
             var other = key
             other.item = "filler-\(index)"

@@ -34,6 +34,16 @@ private func range(_ start: String, _ end: String) -> DayRange {
     }
 }
 
+/// A campaign tree as MoEngage shapes it, with `sections` as the `all_variations` of one locale of one platform.
+private func campaignTree(_ sections: JSON, platform: String = "ANDROID", locale: String = "all_locales") -> JSON {
+    ["platforms": .object([platform: ["locales": .object([locale: ["variations": ["all_variations": sections]]])]])]
+}
+
+/// The `all_variations` sections of a campaign tree built by `campaignTree`.
+private func sections(_ tree: JSON, platform: String = "ANDROID", locale: String = "all_locales") -> JSON? {
+    tree["platforms"]?[platform]?["locales"]?[locale]?["variations"]?["all_variations"]
+}
+
 @Suite struct StatsFoldTests {
     private func leaf(attempted: Int, sent: Int, delivered: Int, click: Int, impression: Int, conversions: Int, revenue: Double) -> JSON {
         [
@@ -46,7 +56,7 @@ private func range(_ start: String, _ end: String) -> DayRange {
         ]
     }
 
-    @Test func sumsCountersAndRecomputesTableRatesAcrossWindows() {
+    @Test func sumsCountersAndRecomputesTableRatesAcrossWindows() throws {
         let first: JSON = [
             "platforms": [
                 "ANDROID": [
@@ -74,7 +84,7 @@ private func range(_ start: String, _ end: String) -> DayRange {
                 ]
             ]
         ]
-        let merged = StatsFold.mergeWindows([first, second])
+        let merged = try StatsFold.mergeWindows([first, second])
         let variation = merged["platforms"]?["ANDROID"]?["locales"]?["all_locales"]?["variations"]?["all_variations"]
         let performance = variation?["performance_stats"]
         #expect(performance?["attempted"] == 150)
@@ -93,35 +103,68 @@ private func range(_ start: String, _ end: String) -> DayRange {
         #expect(variation?["failure_breakdown"]?["token_expired"] == 10)
     }
 
-    @Test func neverSumsARateThatArrivesAsAnInteger() {
-        let window: JSON = [
+    @Test func neverSumsARateThatArrivesAsAnInteger() throws {
+        let window = campaignTree([
             "performance_stats": ["sent": 2, "delivered": 2, "delivery_rate": 100, "ctr": 200, "click": 4, "impression": 2],
-            "conversion_goal_stats": ["G": ["conversions": 1, "cvr": 50]],
-        ]
-        let merged = StatsFold.mergeWindows([window, window])
-        #expect(merged["performance_stats"]?["delivery_rate"] == 100.0)
-        #expect(merged["performance_stats"]?["ctr"] == 200.0)
-        #expect(merged["conversion_goal_stats"]?["G"]?["cvr"] == nil)
-        #expect(merged["conversion_goal_stats"]?["G"]?["conversions"] == 2)
+            "conversion_goal_stats": ["G": ["conversions": 1, "cvr": 50, "gcg_uplift": 3]],
+        ])
+        let merged = try sections(StatsFold.mergeWindows([window, window]))
+        #expect(merged?["performance_stats"]?["delivery_rate"] == 100.0)
+        #expect(merged?["performance_stats"]?["ctr"] == 200.0)
+        #expect(merged?["conversion_goal_stats"]?["G"]?["cvr"] == nil)
+        #expect(merged?["conversion_goal_stats"]?["G"]?["gcg_uplift"] == nil)
+        #expect(merged?["conversion_goal_stats"]?["G"]?["conversions"] == 2)
     }
 
-    @Test func omitsARateWhoseDenominatorIsZero() {
-        let zero: JSON = ["performance_stats": ["click": 0, "impression": 0, "sent": 0, "delivered": 0]]
-        let merged = StatsFold.mergeWindows([zero, zero])
-        #expect(merged["performance_stats"]?["ctr"] == nil)
-        #expect(merged["performance_stats"]?["delivery_rate"] == nil)
+    @Test func addsCountersWhoseNamesMerelyContainARatioWord() throws {
+        let window = campaignTree(
+            [
+                "performance_stats": ["sent": 2, "generate_rate_count": 3],
+                "conversion_goal_stats": ["Generate Lead": ["conversions": 7, "total": 9], "Rate us": ["conversions": 1]],
+                "failure_breakdown": ["rate_limited": 4, "uplift": 2, "average_wait": 1],
+                "delivery_funnel": ["ctr": 5],
+            ], locale: "pirate")
+        let merged = try sections(StatsFold.mergeWindows([window, window]), locale: "pirate")
+        #expect(merged?["performance_stats"]?["generate_rate_count"] == 6)
+        #expect(merged?["conversion_goal_stats"]?["Generate Lead"] == ["conversions": 14, "total": 18])
+        #expect(merged?["conversion_goal_stats"]?["Rate us"]?["conversions"] == 2)
+        #expect(merged?["failure_breakdown"] == ["rate_limited": 8, "uplift": 4, "average_wait": 2])
+        #expect(merged?["delivery_funnel"]?["ctr"] == 10, "a ctr outside performance_stats is not the table's rate")
+        let folded = try sections(StatsFold.fold([window, window]), locale: "pirate")
+        #expect(folded?["conversion_goal_stats"]?["Generate Lead"]?["conversions"] == 14)
     }
 
-    @Test func keepsLeavesPresentInOneWindowOnlyAndRecomputesTheirRates() {
-        let first: JSON = ["platforms": ["IOS": ["performance_stats": ["sent": 10, "delivered": 5, "delivery_rate": 77.0]]]]
-        let second: JSON = ["platforms": ["WEB": ["performance_stats": ["sent": 4, "delivered": 4]]]]
-        let merged = StatsFold.mergeWindows([first, second])
-        #expect(merged["platforms"]?["IOS"]?["performance_stats"]?["delivery_rate"] == 50.0)
-        #expect(merged["platforms"]?["WEB"]?["performance_stats"]?["delivery_rate"] == 100.0)
+    @Test func refusesCountersWhoseSumLeavesSixtyFourBits() {
+        let huge = campaignTree(["performance_stats": ["sent": .int(Int.max)]])
+        #expect(throws: GatewayError.self) { try StatsFold.mergeWindows([huge, huge]) }
+        #expect(throws: GatewayError.self) { try StatsFold.fold([huge, huge]) }
+        let goals = campaignTree(["conversion_goal_stats": ["a": ["conversions": .int(Int.max)], "b": ["conversions": 1]]])
+        #expect(throws: GatewayError.self) { try StatsSummary.moengage(goals) }
     }
 
-    @Test func foldsTheElementsOfOneWindowIntoTheUnionOfTheirPlatforms() {
-        let folded = StatsFold.fold([["platforms": ["ANDROID": ["x": 1]]], ["platforms": ["IOS": ["x": 2]]]])
+    @Test func keepsTheStringsAndFlagsBothSidesHold() throws {
+        let first: JSON = ["platforms": ["IOS": ["label": "x", "flag": true, "count": 1]]]
+        let second: JSON = ["platforms": ["IOS": ["label": "x", "flag": true, "count": 2]]]
+        #expect(try StatsFold.merge(first, second) == ["platforms": ["IOS": ["label": "x", "flag": true, "count": 3]]])
+    }
+
+    @Test func omitsARateWhoseDenominatorIsZero() throws {
+        let zero = campaignTree(["performance_stats": ["click": 0, "impression": 0, "sent": 0, "delivered": 0]])
+        let merged = try sections(StatsFold.mergeWindows([zero, zero]))
+        #expect(merged?["performance_stats"]?["ctr"] == nil)
+        #expect(merged?["performance_stats"]?["delivery_rate"] == nil)
+    }
+
+    @Test func keepsLeavesPresentInOneWindowOnlyAndRecomputesTheirRates() throws {
+        let first = campaignTree(["performance_stats": ["sent": 10, "delivered": 5, "delivery_rate": 77.0]], platform: "IOS")
+        let second = campaignTree(["performance_stats": ["sent": 4, "delivered": 4]], platform: "WEB")
+        let merged = try StatsFold.mergeWindows([first, second])
+        #expect(sections(merged, platform: "IOS")?["performance_stats"]?["delivery_rate"] == 50.0)
+        #expect(sections(merged, platform: "WEB")?["performance_stats"]?["delivery_rate"] == 100.0)
+    }
+
+    @Test func foldsTheElementsOfOneWindowIntoTheUnionOfTheirPlatforms() throws {
+        let folded = try StatsFold.fold([["platforms": ["ANDROID": ["x": 1]]], ["platforms": ["IOS": ["x": 2]]]])
         #expect(folded == ["platforms": ["ANDROID": ["x": 1], "IOS": ["x": 2]]])
     }
 }

@@ -18,10 +18,11 @@ enum TestSecrets {
     static let soloToken = "tok-solo-55c1"
     static let migmaKey = "migma-key-Hh31-secret"
     static let mainReportSecret = "report-secret-Pq90"
-    static let all = [mainKey, otherKey, reportingToken, narrowToken, soloToken, migmaKey, mainReportSecret]
+    static let adminToken = "tok-admin-a2d9"
+    static let all = [mainKey, otherKey, reportingToken, narrowToken, soloToken, migmaKey, mainReportSecret, adminToken]
     static let environment = [
         "MAIN_KEY": mainKey, "OTHER_KEY": otherKey, "REPORTING_TOKEN": reportingToken, "NARROW_TOKEN": narrowToken, "SOLO_TOKEN": soloToken,
-        "MIGMA_KEY": migmaKey, "MAIN_REPORT_SECRET": mainReportSecret,
+        "MIGMA_KEY": migmaKey, "MAIN_REPORT_SECRET": mainReportSecret, "ADMIN_TOKEN": adminToken,
     ]
 }
 
@@ -61,6 +62,7 @@ struct GatewayHarness {
               - {name: reporting, token_env: REPORTING_TOKEN, workspaces: [main, other, mig], methods: ["campaigns.*", "reports.*"]}
               - {name: narrow, token_env: NARROW_TOKEN, workspaces: [main], methods: ["campaigns.list"]}
               - {name: solo, token_env: SOLO_TOKEN, workspaces: [main], methods: ["*"]}
+              - {name: admin, token_env: ADMIN_TOKEN, workspaces: ["*"]}
             limits: {\(limitEntries)}
             \(extra)
             """
@@ -91,7 +93,7 @@ struct GatewayHarness {
         }) { simPort in
             let simBase = "http://127.0.0.1:\(simPort)"
             let configuration = try ConfigLoader.parse(yaml.replacingOccurrences(of: "SIM", with: simBase))
-            let secrets = SecretResolver(environment: environment).resolve(configuration)
+            let secrets = try SecretResolver(environment: environment).resolve(configuration)
             var handler = InMemoryLogHandler()
             handler.logLevel = .trace
             let logs = handler
@@ -156,6 +158,13 @@ struct GatewayHarness {
     /// Changes the simulator's injected faults at run time.
     func setFaults(_ faults: JSON) async throws {
         _ = try await client.execute(HTTPClientRequest(method: "POST", url: "\(simBase)/_sim/faults", body: faults.encoded()))
+    }
+
+    /// Queues answers the simulator gives instead of simulated ones (`{path, status, headers?, body? | raw?}`).
+    func script(_ answers: [JSON]) async throws {
+        let response = try await client.execute(
+            HTTPClientRequest(method: "POST", url: "\(simBase)/_sim/script", body: JSON.object(["answers": .array(answers)]).encoded()))
+        #expect(response.status == 204, "the simulator refused the scripted answers")
     }
 
     /// The simulator's rule breaches.

@@ -50,7 +50,6 @@ import Testing
         ("metric_type", JSON.object(["workspace": "main", "start_date": "2025-03-01", "end_date": "2025-03-02", "metric_type": "SOME"])),
         ("campaign_ids", JSON.object(["workspace": "main", "start_date": "2025-03-01", "end_date": "2025-03-02", "campaign_ids": [1, 2]])),
         ("colour", JSON.object(["workspace": "main", "start_date": "2025-03-01", "end_date": "2025-03-02", "colour": "red"])),
-        ("workspace", JSON.object(["workspace": "nope", "start_date": "2025-03-01", "end_date": "2025-03-02"])),
         ("params", JSON.array(["main"])),
     ])
     func answersInvalidParamsNamingTheField(field: String, params: JSON) async throws {

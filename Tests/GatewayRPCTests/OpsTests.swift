@@ -84,7 +84,7 @@ import Testing
         defer { client.shutdown() }
         try await LiveServer.withRunning({ simulator.makeApplication(logger: LiveServer.quietLogger, onServerRunning: $0) }) { simPort in
             let configuration = try ConfigLoader.parse(GatewayHarness.yaml().replacingOccurrences(of: "SIM", with: "http://127.0.0.1:\(simPort)"))
-            let secrets = SecretResolver(environment: TestSecrets.environment).resolve(configuration)
+            let secrets = try SecretResolver(environment: TestSecrets.environment).resolve(configuration)
             let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
             let app = try GatewayApplication.make(configuration: configuration, secrets: secrets, logger: LiveServer.quietLogger) { channel in
                 portContinuation.yield(channel.localAddress?.port ?? 0)

@@ -1,7 +1,10 @@
 import GatewayConfig
 import LockedState
 
-/// The in-process `RateBudget`: an exact sliding-window schedule per workspace and a fair queue.
+/// The in-process `RateBudget`: an exact sliding-window schedule per upstream account and a fair queue.
+///
+/// Workspace names on the same account (e.g. two names for one MoEngage Workspace ID) spend one
+/// budget, under every limit either name configures.
 ///
 /// Guarantees: for every limit of the workspace, never more than `calls` calls in flight or
 /// completed within any window of its period plus the safety margin; when callers wait, grants
@@ -17,29 +20,35 @@ public final class InProcessRateBudget: RateBudget {
     }
 
     private struct State {
+        /// By account.
         var workspaces: [String: Workspace]
         var nextID = 0
     }
 
     private let state: Locked<State>
+    /// Workspace name → account.
+    private let accounts: [String: String]
     /// How often a waiter looks again while only in-flight calls block it.
     private static let inFlightPoll: Duration = .milliseconds(20)
 
     /// A budget for each workspace's limits, each window widened by `safetyMargin`.
     public init(workspaces: [WorkspaceConfiguration], safetyMargin: Duration) {
-        var byName: [String: Workspace] = [:]
+        var limitsByAccount: [String: [SlidingWindowSchedule.Limit]] = [:]
         for workspace in workspaces {
-            let limits = workspace.rateLimits.map {
-                SlidingWindowSchedule.Limit(calls: $0.calls, window: .milliseconds(Int64(($0.perSeconds * 1_000).rounded(.up))) + safetyMargin)
+            for limit in workspace.rateLimits {
+                let window = Duration.milliseconds(Int64((limit.perSeconds * 1_000).rounded(.up))) + safetyMargin
+                let scheduled = SlidingWindowSchedule.Limit(calls: limit.calls, window: window)
+                if !limitsByAccount[workspace.account, default: []].contains(scheduled) { limitsByAccount[workspace.account, default: []].append(scheduled) }
             }
-            byName[workspace.name] = Workspace(schedule: SlidingWindowSchedule(limits: limits))
         }
-        state = Locked(State(workspaces: byName))
+        accounts = Dictionary(uniqueKeysWithValues: workspaces.map { ($0.name, $0.account) })
+        state = Locked(State(workspaces: limitsByAccount.mapValues { Workspace(schedule: SlidingWindowSchedule(limits: $0)) }))
     }
 
     /// Waits for a grant; see `RateBudget.acquire`.
-    public func acquire(workspace: String, caller: String) async throws -> BudgetGrant {
+    public func acquire(workspace name: String, caller: String) async throws -> BudgetGrant {
         try Task.checkCancellation()
+        let workspace = account(of: name)
         let id = state.withLock { state -> Int in
             state.nextID += 1
             state.workspaces[workspace]?.queue.enqueue(state.nextID, id: state.nextID, caller: caller)
@@ -56,7 +65,7 @@ public final class InProcessRateBudget: RateBudget {
                     if entry.granted.remove(id) != nil { return nil }
                     return Self.nextGrantInstant(entry, now: .now)
                 }
-                guard let wakeAt else { return BudgetGrant(workspace: workspace) }
+                guard let wakeAt else { return BudgetGrant(workspace: name) }
                 try await Task.sleep(until: wakeAt, clock: .continuous)
             }
         } catch {
@@ -73,12 +82,14 @@ public final class InProcessRateBudget: RateBudget {
 
     /// See `RateBudget.complete`.
     public func complete(_ grant: BudgetGrant) {
-        state.withLock { $0.workspaces[grant.workspace]?.schedule.complete(at: .now) }
+        let workspace = account(of: grant.workspace)
+        state.withLock { $0.workspaces[workspace]?.schedule.complete(at: .now) }
     }
 
     /// See `RateBudget.projectedCompletion`.
-    public func projectedCompletion(workspace: String, calls: Int) -> ContinuousClock.Instant {
-        state.withLock { state in
+    public func projectedCompletion(workspace name: String, calls: Int) -> ContinuousClock.Instant {
+        let workspace = account(of: name)
+        return state.withLock { state in
             guard let entry = state.workspaces[workspace] else { return .now }
             let start = max(.now, entry.pausedUntil ?? .now)
             return entry.schedule.projectedCompletion(of: entry.queue.count + calls, after: start)
@@ -86,11 +97,16 @@ public final class InProcessRateBudget: RateBudget {
     }
 
     /// See `RateBudget.pause`.
-    public func pause(workspace: String, until instant: ContinuousClock.Instant) {
+    public func pause(workspace name: String, until instant: ContinuousClock.Instant) {
+        let workspace = account(of: name)
         state.withLock { state in
             guard let current = state.workspaces[workspace] else { return }
             state.workspaces[workspace]?.pausedUntil = max(current.pausedUntil ?? instant, instant)
         }
+    }
+
+    private func account(of workspace: String) -> String {
+        accounts[workspace] ?? workspace
     }
 
     /// Grants every waiter that fits now, in fair order.

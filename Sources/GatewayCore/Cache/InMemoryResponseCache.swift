@@ -23,7 +23,7 @@ public final class InMemoryResponseCache: ResponseCache {
     /// See `ResponseCache.lookup`.
     public func lookup(_ key: CacheKey, now: ContinuousClock.Instant) -> CacheLookup {
         guard let entry = store.withLock({ $0.get(key) }) else { return .miss }
-        return entry.expires > now ? .fresh(entry.value) : .expired(entry.value, age: now - entry.stored)
+        return entry.expires > now ? .fresh(entry.value) : .expired(entry.value, storedAt: entry.stored)
     }
 
     /// See `ResponseCache.store`.

@@ -40,8 +40,8 @@ public enum CachedValue: Sendable, Hashable {
 public enum CacheLookup: Sendable, Hashable {
     /// Within its TTL.
     case fresh(CachedValue)
-    /// Past its TTL; `age` is the time since it was stored (kept for stale-if-error).
-    case expired(CachedValue, age: Duration)
+    /// Past its TTL; `storedAt` is when it was stored (kept for stale-if-error).
+    case expired(CachedValue, storedAt: ContinuousClock.Instant)
     /// Not held.
     case miss
 }

@@ -26,6 +26,25 @@ public struct UpstreamUsage: Sendable, Hashable {
     }
 }
 
+/// The oldest expired entry an answer served because the upstream failed: the answer is `stale`,
+/// and its `stale_age_s` is measured when the answer is made, not when the cache was read.
+public struct Staleness: Sendable, Hashable {
+    /// When the oldest expired entry served was stored.
+    public var storedAt: ContinuousClock.Instant
+
+    /// The older of two (either may be absent).
+    public static func oldest(_ a: Staleness?, _ b: Staleness?) -> Staleness? {
+        guard let a, let b else { return a ?? b }
+        return a.storedAt <= b.storedAt ? a : b
+    }
+
+    /// `stale`, and when stale `stale_age_s` (whole seconds since the entry was stored, now).
+    public static func fields(_ staleness: Staleness?) -> [String: JSON] {
+        guard let staleness else { return ["stale": false] }
+        return ["stale": true, "stale_age_s": .int((ContinuousClock.now - staleness.storedAt).wholeMilliseconds / 1_000)]
+    }
+}
+
 /// Gets the items of one scope the way every gateway method does: fresh ones from the cache,
 /// the rest from identical in-flight calls of other requests or from new shared calls (cached
 /// on arrival, absent items too), and expired entries, flagged, when the upstream fails.
@@ -45,7 +64,7 @@ public struct CachedItemFetcher: Sendable {
         /// Items to fetch, in request order.
         public var needed: [String] = []
         /// Expired entries of needed items, kept for stale-if-error.
-        public var expired: [String: (value: CachedValue, age: Duration)] = [:]
+        public var expired: [String: (value: CachedValue, storedAt: ContinuousClock.Instant)] = [:]
         /// Items answered from the cache (present or known absent).
         public var hits = 0
     }
@@ -56,8 +75,8 @@ public struct CachedItemFetcher: Sendable {
         public var values: [String: JSON] = [:]
         /// Calls made and waited on.
         public var usage = UpstreamUsage()
-        /// The age of the oldest expired entry served because the upstream failed.
-        public var staleAge: Duration?
+        /// Set when expired entries were served because the upstream failed.
+        public var staleness: Staleness?
     }
 
     /// Splits `items` into fresh cache hits and items to fetch.
@@ -68,8 +87,8 @@ public struct CachedItemFetcher: Sendable {
             case .fresh(let value):
                 lookup.hits += 1
                 if case .present(let json) = value { lookup.values[item] = json }
-            case .expired(let value, let age):
-                lookup.expired[item] = (value, age)
+            case .expired(let value, let storedAt):
+                lookup.expired[item] = (value, storedAt)
                 lookup.needed.append(item)
             case .miss:
                 lookup.needed.append(item)
@@ -87,65 +106,72 @@ public struct CachedItemFetcher: Sendable {
     /// Completes `lookup`: its fresh values and hits, plus its needed items fetched `chunkSize`
     /// per call through `call` and cached for `ttl(item)`.
     ///
-    /// A call outlives a waiter's cancellation (others may wait on it) and is bounded by the
-    /// deadline of the request that started it. Throws the upstream's `GatewayError` when a call
-    /// fails and an item it covered has no expired entry to fall back on.
+    /// A shared call runs while some request waits on it, until the latest deadline among them
+    /// (`call` gets a context whose deadline says so); this request stops waiting when its own
+    /// deadline passes or it is cancelled, and a call nobody waits on any more is cancelled.
+    /// Throws the upstream's `GatewayError` when a call fails and an item it covered has no
+    /// expired entry to fall back on.
     public func fetch(
-        _ lookup: Lookup, scope: CallScope, chunkSize: Int, ttl: @escaping @Sendable (String) -> Duration, deadline: ContinuousClock.Instant,
-        logger: Logger, call: @escaping @Sendable ([String]) async throws -> ItemsAnswer
+        _ lookup: Lookup, scope: CallScope, chunkSize: Int, ttl: @escaping @Sendable (String) -> Duration, context: CallContext,
+        call: @escaping @Sendable ([String], CallContext) async throws -> ItemsAnswer
     ) async throws -> Fetched {
-        let claim = coalescer.claim(lookup.needed, scope: scope, chunkSize: chunkSize)
+        let claim = coalescer.claim(lookup.needed, scope: scope, chunkSize: chunkSize, deadline: context.deadline)
         for chunk in claim.owned {
-            startSharedCall(chunk, scope: scope, ttl: ttl, deadline: deadline, call: call)
+            startSharedCall(chunk, scope: scope, ttl: ttl, context: context.sharing { chunk.call.latestDeadline }, call: call)
         }
         let waits = claim.owned.map { ($0, true) } + claim.joined.map { ($0, false) }
-        return try await withThrowingTaskGroup(of: (ItemCallCoalescer.Chunk, Result<ItemsAnswer, any Error>, Bool).self) { group in
-            for (chunk, owned) in waits {
-                group.addTask {
-                    do { return (chunk, .success(try await chunk.future.value()), owned) } catch { return (chunk, .failure(error), owned) }
-                }
-            }
-            var fetched = Fetched()
-            fetched.values = lookup.values
-            fetched.usage.cacheHits = lookup.hits
-            for try await (chunk, outcome, owned) in group {
-                switch outcome {
-                case .success(let answer):
-                    for item in chunk.items { if let value = answer.values[item] { fetched.values[item] = value } }
-                    if owned { fetched.usage.calls += answer.calls } else { fetched.usage.coalesced += 1 }
-                case .failure(let error):
-                    guard error is GatewayError else { throw error }
-                    for item in chunk.items {
-                        guard let stale = lookup.expired[item] else { throw error }
-                        if case .present(let value) = stale.value { fetched.values[item] = value }
-                        fetched.staleAge = max(fetched.staleAge ?? .zero, stale.age)
+        return try await withDeadline(context.deadline) { [coalescer] in
+            try await withThrowingTaskGroup(of: (ItemCallCoalescer.Chunk, Result<ItemsAnswer, any Error>, Bool).self) { group in
+                for (chunk, owned) in waits {
+                    group.addTask {
+                        defer { coalescer.leave(chunk, waiter: claim.waiter, scope: scope) }
+                        do { return (chunk, .success(try await chunk.call.future.value()), owned) } catch { return (chunk, .failure(error), owned) }
                     }
-                    logger.warning(
-                        "serving stale entries after upstream failure", metadata: ["scope": "\(scope.operation)", "items": "\(chunk.items.count)"])
                 }
+                var fetched = Fetched()
+                fetched.values = lookup.values
+                fetched.usage.cacheHits = lookup.hits
+                for try await (chunk, outcome, owned) in group {
+                    switch outcome {
+                    case .success(let answer):
+                        for item in chunk.items { if let value = answer.values[item] { fetched.values[item] = value } }
+                        if owned { fetched.usage.calls += answer.calls } else { fetched.usage.coalesced += 1 }
+                    case .failure(let error):
+                        guard error is GatewayError else { throw error }
+                        for item in chunk.items {
+                            guard let stale = lookup.expired[item] else { throw error }
+                            if case .present(let value) = stale.value { fetched.values[item] = value }
+                            fetched.staleness = Staleness.oldest(fetched.staleness, Staleness(storedAt: stale.storedAt))
+                        }
+                        context.logger.warning(
+                            "serving stale entries after upstream failure", metadata: ["scope": "\(scope.operation)", "items": "\(chunk.items.count)"])
+                    }
+                }
+                return fetched
             }
-            return fetched
         }
     }
 
     private func startSharedCall(
-        _ chunk: ItemCallCoalescer.Chunk, scope: CallScope, ttl: @escaping @Sendable (String) -> Duration, deadline: ContinuousClock.Instant,
-        call: @escaping @Sendable ([String]) async throws -> ItemsAnswer
+        _ chunk: ItemCallCoalescer.Chunk, scope: CallScope, ttl: @escaping @Sendable (String) -> Duration, context: CallContext,
+        call: @escaping @Sendable ([String], CallContext) async throws -> ItemsAnswer
     ) {
-        Task { [cache, coalescer] in
-            let outcome: Result<ItemsAnswer, any Error>
-            do {
-                let answer = try await withDeadline(deadline) { try await call(chunk.items) }
-                let now = ContinuousClock.now
-                for item in chunk.items {
-                    cache.store(CacheKey(scope: scope, item: item), answer.values[item].map(CachedValue.present) ?? .absent, ttl: ttl(item), now: now)
+        chunk.call.run(
+            Task { [cache, coalescer] in
+                let outcome: Result<ItemsAnswer, any Error>
+                do {
+                    let answer = try await call(chunk.items, context)
+                    let now = ContinuousClock.now
+                    for item in chunk.items {
+                        cache.store(
+                            CacheKey(scope: scope, item: item), answer.values[item].map(CachedValue.present) ?? .absent, ttl: ttl(item), now: now)
+                    }
+                    outcome = .success(answer)
+                } catch {
+                    outcome = .failure(error)
                 }
-                outcome = .success(answer)
-            } catch {
-                outcome = .failure(error)
-            }
-            coalescer.release(chunk, scope: scope)
-            chunk.future.complete(outcome)
-        }
+                coalescer.release(chunk, scope: scope)
+                chunk.call.future.complete(outcome)
+            })
     }
 }

@@ -2,21 +2,45 @@ import Logging
 
 /// What every method handler knows about the call it serves.
 public struct CallContext: Sendable {
+    /// The longest deadline a request may ask for (`timeout_ms`, `Connect-Timeout-Ms`): 10 minutes.
+    public static let maxTimeoutMs = 600_000
     /// The request id: from `X-Request-Id` or generated; sent upstream as `request_id`.
     public var requestID: String
     /// The authenticated caller.
     public var caller: CallerIdentity
-    /// When the request must be answered by.
-    public var deadline: ContinuousClock.Instant
     /// A logger carrying the request id.
     public var logger: Logger
+    /// The upstream calls the inbound HTTP request may still plan (shared by a batch's elements).
+    public var allowance: CallAllowance
+    private let fixedDeadline: ContinuousClock.Instant
+    private let sharedDeadline: (@Sendable () -> ContinuousClock.Instant)?
 
     /// Creates a call context.
-    public init(requestID: String, caller: CallerIdentity, deadline: ContinuousClock.Instant, logger: Logger) {
+    public init(requestID: String, caller: CallerIdentity, deadline: ContinuousClock.Instant, logger: Logger, allowance: CallAllowance) {
         self.requestID = requestID
         self.caller = caller
-        self.deadline = deadline
+        self.fixedDeadline = deadline
+        self.sharedDeadline = nil
         self.logger = logger
+        self.allowance = allowance
+    }
+
+    private init(_ context: CallContext, sharedDeadline: @escaping @Sendable () -> ContinuousClock.Instant) {
+        requestID = context.requestID
+        caller = context.caller
+        logger = context.logger
+        allowance = context.allowance
+        fixedDeadline = context.fixedDeadline
+        self.sharedDeadline = sharedDeadline
+    }
+
+    /// When the call must be answered by: the request's deadline, or for a shared upstream call the
+    /// latest deadline among the requests waiting on it now.
+    public var deadline: ContinuousClock.Instant { sharedDeadline?() ?? fixedDeadline }
+
+    /// This context for a shared upstream call whose deadline is `deadline()`, evaluated when read.
+    func sharing(deadline: @escaping @Sendable () -> ContinuousClock.Instant) -> CallContext {
+        CallContext(self, sharedDeadline: deadline)
     }
 
     /// Milliseconds left before the deadline (0 when passed).

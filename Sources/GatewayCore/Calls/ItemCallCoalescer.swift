@@ -17,6 +17,10 @@ public struct ItemsAnswer: Sendable {
 
 /// Identical in-flight upstream calls run once: for each item of a scope at most one call is in
 /// flight, and every request that needs the item waits on that call instead of making another.
+///
+/// A call runs for the requests waiting on it: its deadline is the latest of theirs, and when the
+/// last one leaves (its deadline passed, its client went away) the call is cancelled and forgotten,
+/// so a queued grant is given back and a later request starts afresh.
 final class ItemCallCoalescer: Sendable {
     /// Items this request must fetch itself, and the calls of others it waits on.
     struct Claim {
@@ -24,47 +28,123 @@ final class ItemCallCoalescer: Sendable {
         var owned: [Chunk] = []
         /// Calls already in flight that hold some of this request's items.
         var joined: [Chunk] = []
+        /// This request's place among the waiters of every claimed call.
+        var waiter = 0
     }
 
     /// Some items and the shared call that answers them.
     struct Chunk: Sendable {
         var items: [String]
-        var future: SharedFuture<ItemsAnswer>
+        var call: SharedCall
     }
 
-    private let inFlight = Locked<[CallScope: [String: SharedFuture<ItemsAnswer>]]>([:])
+    private struct Table {
+        var running: [CallScope: [String: SharedCall]] = [:]
+        var nextWaiter = 0
+    }
 
-    /// Joins in-flight calls for the items they cover and registers new calls (≤`chunkSize` items) for the rest.
-    func claim(_ items: [String], scope: CallScope, chunkSize: Int) -> Claim {
-        inFlight.withLock { table in
-            var claim = Claim()
-            var running = table[scope] ?? [:]
+    private let table = Locked(Table())
+
+    /// Joins in-flight calls for the items they cover and registers new calls (≤`chunkSize` items)
+    /// for the rest; the request waits on every one of them until `deadline`.
+    func claim(_ items: [String], scope: CallScope, chunkSize: Int, deadline: ContinuousClock.Instant) -> Claim {
+        table.withLock { table in
+            table.nextWaiter += 1
+            var claim = Claim(waiter: table.nextWaiter)
+            var running = table.running[scope] ?? [:]
             var joined: [ObjectIdentifier: Chunk] = [:]
             var unclaimed: [String] = []
             for item in items {
-                if let future = running[item] {
-                    joined[ObjectIdentifier(future), default: Chunk(items: [], future: future)].items.append(item)
+                if let call = running[item] {
+                    joined[ObjectIdentifier(call), default: Chunk(items: [], call: call)].items.append(item)
                 } else {
                     unclaimed.append(item)
                 }
             }
             for start in Swift.stride(from: 0, to: unclaimed.count, by: chunkSize) {
-                let chunk = Chunk(items: Array(unclaimed[start..<min(start + chunkSize, unclaimed.count)]), future: SharedFuture())
-                for item in chunk.items { running[item] = chunk.future }
+                let chunk = Chunk(items: Array(unclaimed[start..<min(start + chunkSize, unclaimed.count)]), call: SharedCall())
+                for item in chunk.items { running[item] = chunk.call }
                 claim.owned.append(chunk)
             }
-            table[scope] = running
+            table.running[scope] = running
             claim.joined = Array(joined.values)
+            for chunk in claim.owned + claim.joined { chunk.call.join(claim.waiter, deadline: deadline) }
             return claim
         }
     }
 
+    /// The request `waiter` stops waiting on `chunk`; the last waiter to leave a call still
+    /// running cancels it and forgets it.
+    func leave(_ chunk: Chunk, waiter: Int, scope: CallScope) {
+        let abandoned = table.withLock { table -> Bool in
+            guard chunk.call.leave(waiter) else { return false }
+            forget(chunk, scope: scope, in: &table)
+            return true
+        }
+        if abandoned { chunk.call.cancel() }
+    }
+
     /// Forgets a finished call (after its answer is cached, so late requests hit the cache).
     func release(_ chunk: Chunk, scope: CallScope) {
-        inFlight.withLock { table in
-            guard var running = table[scope] else { return }
-            for item in chunk.items where running[item] === chunk.future { running[item] = nil }
-            table[scope] = running.isEmpty ? nil : running
+        table.withLock { table in
+            chunk.call.finish()
+            forget(chunk, scope: scope, in: &table)
         }
+    }
+
+    private func forget(_ chunk: Chunk, scope: CallScope, in table: inout Table) {
+        guard var running = table.running[scope] else { return }
+        for item in chunk.items where running[item] === chunk.call { running[item] = nil }
+        table.running[scope] = running.isEmpty ? nil : running
+    }
+}
+
+/// One upstream call shared by the requests waiting on it: its result, its waiters' deadlines,
+/// and the task that runs it.
+final class SharedCall: Sendable {
+    private struct Interest {
+        var deadlines: [Int: ContinuousClock.Instant] = [:]
+        var task: Task<Void, Never>?
+        var finished = false
+        var abandoned = false
+    }
+
+    /// The call's result, for every waiter.
+    let future = SharedFuture<ItemsAnswer>()
+    private let interest = Locked(Interest())
+
+    /// The latest deadline among the requests waiting now (now when none is left).
+    var latestDeadline: ContinuousClock.Instant {
+        interest.withLock { $0.deadlines.values.max() } ?? .now
+    }
+
+    fileprivate func join(_ waiter: Int, deadline: ContinuousClock.Instant) {
+        interest.withLock { $0.deadlines[waiter] = deadline }
+    }
+
+    /// Removes a waiter; true when it was the last one of a call still running (now abandoned).
+    fileprivate func leave(_ waiter: Int) -> Bool {
+        interest.withLock { interest in
+            guard interest.deadlines.removeValue(forKey: waiter) != nil, interest.deadlines.isEmpty, !interest.finished else { return false }
+            interest.abandoned = true
+            return true
+        }
+    }
+
+    fileprivate func finish() {
+        interest.withLock { $0.finished = true }
+    }
+
+    /// Hands over the task running the call; cancels it at once if every waiter already left.
+    func run(_ task: Task<Void, Never>) {
+        let abandoned = interest.withLock { interest -> Bool in
+            interest.task = task
+            return interest.abandoned
+        }
+        if abandoned { task.cancel() }
+    }
+
+    fileprivate func cancel() {
+        interest.withLock { $0.task }?.cancel()
     }
 }

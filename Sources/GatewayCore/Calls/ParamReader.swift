@@ -71,4 +71,26 @@ struct ParamReader {
         }
         return result
     }
+
+    /// Distinct campaign ids in first-seen order; each is 1–64 of `A-Za-z0-9_-`, so an id is
+    /// always one safe path segment upstream.
+    func campaignIDs(_ field: String) throws(GatewayError) -> [String] {
+        let ids = try distinctStrings(field)
+        if let bad = ids.first(where: { !CampaignID.isValid($0) }) {
+            throw .invalidParams(field: field, reason: "\"\(bad.prefix(80))\" is not a campaign id (\(CampaignID.rule))")
+        }
+        return ids
+    }
+}
+
+/// The one rule for campaign ids the gateway accepts.
+enum CampaignID {
+    /// The rule in words, for error messages and documentation.
+    static let rule = "1 to 64 characters of A-Z, a-z, 0-9, _ and -"
+
+    /// Whether `id` follows the rule.
+    static func isValid(_ id: String) -> Bool {
+        (1...64).contains(id.utf8.count)
+            && id.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x5F || $0 == 0x2D }
+    }
 }

@@ -16,17 +16,17 @@ public struct PlanGuard: Sendable {
     public var callLimit: Int { limits.maxUpstreamCallsPerRequest }
 
     /// Throws when `calls` more upstream calls for `workspace` cannot be made within this request:
-    /// together with the `alreadySpent` ones they must fit the call limit, and the budget must be
-    /// able to grant them (the spent ones are in its log already) before the deadline.
-    public func check(_ calls: Int, alreadySpent: Int = 0, workspace: String, context: CallContext, dryRun: Bool) throws {
-        guard alreadySpent + calls <= limits.maxUpstreamCallsPerRequest else {
-            throw GatewayError.planTooLarge(estimatedCalls: alreadySpent + calls, limit: limits.maxUpstreamCallsPerRequest)
-        }
+    /// with every call the inbound HTTP request planned before (a batch's other elements, earlier
+    /// pages) they must fit the call limit, and the budget must be able to grant them before the
+    /// deadline. A real run counts them against the request's allowance; a dry run counts nothing.
+    public func check(_ calls: Int, workspace: String, context: CallContext, dryRun: Bool) throws {
+        try context.allowance.check(calls)
         guard calls > 0, !dryRun else { return }
         let completion = budget.projectedCompletion(workspace: workspace, calls: calls)
         if completion > context.deadline {
             throw GatewayError.rateBudgetExhausted(retryAfterMs: max(1, (completion - context.deadline).wholeMilliseconds), estimatedCalls: calls)
         }
+        try context.allowance.reserve(calls)
     }
 
     /// Milliseconds until the budget could have granted `calls` more calls for `workspace`.

@@ -1,5 +1,4 @@
 import DynamicJSON
-import LockedState
 
 /// Serves `campaigns.list`: walks every campaign-meta page, or asks per id, whichever costs fewer
 /// calls, through the same budget, retries, cache and coalescing as every other method.
@@ -13,8 +12,6 @@ public struct CampaignListService: Sendable {
     private var planGuard: PlanGuard { path.planGuard }
     /// Metadata changes (reachability refreshes daily): listings stay fresh for the fresh TTL.
     private var ttl: Duration { path.ttlPolicy.fresh }
-    /// The last listing length seen per scope: what a walk would cost next time.
-    private let listingSizes = Locked<[CallScope: Int]>([:])
 
     /// Creates the service over the shared upstream path.
     public init(path: UpstreamPath) {
@@ -41,7 +38,7 @@ public struct CampaignListService: Sendable {
         let idScope = CallScope(
             workspace: workspace.name, operation: "meta-id \(JSON.object(filters).encodedString()) children=\(params.includeChildren)")
         let perID = params.campaignIDs.isEmpty ? nil : fetcher.lookup(params.campaignIDs, scope: idScope)
-        let walkCost = listing.needed.isEmpty ? 0 : listingSizes.withLock { $0[listingScope] }.map { $0 / CampaignListing.pageSize + 1 }
+        let walkCost = listing.needed.isEmpty ? 0 : Self.walkCost(remembered: listing.expired["listing"]?.value)
         let strategy = Self.strategy(idsNeeded: perID?.needed.count, walkCost: walkCost)
         let estimated = strategy == .idFilter ? perID?.needed.count ?? 0 : walkCost ?? 1
         let cacheHits = strategy == .idFilter ? perID?.hits ?? 0 : listing.hits
@@ -56,35 +53,40 @@ public struct CampaignListService: Sendable {
                 ],
             ]
         }
-        let (campaigns, usage) = try await withDeadline(context.deadline) { [self] in
-            switch strategy {
-            case .listAndFilter:
-                let fetched = try await fetcher.fetch(
-                    listing, scope: listingScope, chunkSize: 1, ttl: { [ttl] _ in ttl }, deadline: context.deadline, logger: context.logger
-                ) { _ in
-                    let walked = try await walk(filters: filters, includeChildren: params.includeChildren, workspace: workspace, context: context)
-                    listingSizes.withLock { $0[listingScope] = walked.campaigns.count }
-                    return ItemsAnswer(values: ["listing": .array(walked.campaigns)], calls: walked.calls)
-                }
-                let all = fetched.values["listing"]?.arrayValue ?? []
-                let wanted = Set(params.campaignIDs)
-                return (wanted.isEmpty ? all : all.filter { wanted.contains($0["campaign_id"]?.stringValue ?? "") }, fetched.usage)
-            case .idFilter:
-                let lookup = perID!
-                let fetched = try await fetcher.fetch(
-                    lookup, scope: idScope, chunkSize: 1, ttl: { [ttl] _ in ttl }, deadline: context.deadline, logger: context.logger
-                ) { ids in
-                    var byID = filters
-                    byID["id"] = .string(ids[0])
-                    let page = try await fetchPage(1, filters: byID, includeChildren: params.includeChildren, workspace: workspace, context: context)
-                    let match = page.campaigns.first { $0["campaign_id"]?.stringValue == ids[0] }
-                    return ItemsAnswer(values: match.map { [ids[0]: $0] } ?? [:], calls: page.calls)
-                }
-                return (params.campaignIDs.compactMap { fetched.values[$0] }, fetched.usage)
+        let campaigns: [JSON]
+        let usage: UpstreamUsage
+        switch strategy {
+        case .listAndFilter:
+            let fetched = try await fetcher.fetch(listing, scope: listingScope, chunkSize: 1, ttl: { [ttl] _ in ttl }, context: context) {
+                [self] _, context in
+                let walked = try await walk(filters: filters, includeChildren: params.includeChildren, workspace: workspace, context: context)
+                return ItemsAnswer(values: ["listing": .array(walked.campaigns)], calls: walked.calls)
             }
+            let all = fetched.values["listing"]?.arrayValue ?? []
+            let wanted = Set(params.campaignIDs)
+            campaigns = wanted.isEmpty ? all : all.filter { wanted.contains($0["campaign_id"]?.stringValue ?? "") }
+            usage = fetched.usage
+        case .idFilter:
+            let fetched = try await fetcher.fetch(perID!, scope: idScope, chunkSize: 1, ttl: { [ttl] _ in ttl }, context: context) {
+                [self] ids, context in
+                var byID = filters
+                byID["id"] = .string(ids[0])
+                let page = try await fetchPage(1, filters: byID, includeChildren: params.includeChildren, workspace: workspace, context: context)
+                let match = page.campaigns.first { $0["campaign_id"]?.stringValue == ids[0] }
+                return ItemsAnswer(values: match.map { [ids[0]: $0] } ?? [:], calls: page.calls)
+            }
+            campaigns = params.campaignIDs.compactMap { fetched.values[$0] }
+            usage = fetched.usage
         }
         context.logger.info("campaign listing", metadata: ["strategy": "\(strategy.rawValue)", "calls": "\(usage.calls)"])
         return ["workspace": .string(workspace.name), "campaigns": .array(CampaignListing.groupingChildren(campaigns)), "upstream": usage.json]
+    }
+
+    /// What walking the listing again would cost, from its expired copy (nil when none is cached:
+    /// the cache's byte bound bounds what is remembered).
+    static func walkCost(remembered: CachedValue?) -> Int? {
+        guard case .present(let listing)? = remembered, let campaigns = listing.arrayValue else { return nil }
+        return campaigns.count / CampaignListing.pageSize + 1
     }
 
     /// The cheaper way to serve a request: no ids → walk the listing; a cached listing, or a known

@@ -44,9 +44,9 @@ public struct ListCampaignsParams: Sendable {
         case (_?, nil):
             throw .invalidParams(field: "created_to", reason: "required with created_from")
         }
-        _ = try reader.int("timeout_ms", in: 1...600_000)
+        _ = try reader.int("timeout_ms", in: 1...CallContext.maxTimeoutMs)
         return ListCampaignsParams(
-            workspace: try reader.string("workspace"), campaignIDs: try reader.distinctStrings("campaign_ids"), lists: lists,
+            workspace: try reader.string("workspace"), campaignIDs: try reader.campaignIDs("campaign_ids"), lists: lists,
             name: try reader.string("name"), created: created, includeChildren: try reader.bool("include_child_campaigns"),
             dryRun: try reader.bool("dry_run"))
     }

@@ -43,18 +43,15 @@ public struct DailyReportService: Sendable {
         let ttl: @Sendable (String) -> Duration = { [ttlPolicy] item in
             ttlPolicy.ttl(for: DayRange(start: daysByItem[item]!, end: daysByItem[item]!)!, today: today)
         }
-        let fetched = try await withDeadline(context.deadline) { [self] in
-            try await fetcher.fetch(lookup, scope: scope, chunkSize: 1, ttl: ttl, deadline: context.deadline, logger: context.logger) { items in
-                let day = daysByItem[items[0]]!
-                let outcome = try await download(day, signer: signer, workspace: workspace, context: context) { Self.parsedDay($0, date: day) }
-                return ItemsAnswer(values: [items[0]: outcome.value], calls: outcome.calls)
-            }
+        let fetched = try await fetcher.fetch(lookup, scope: scope, chunkSize: 1, ttl: ttl, context: context) { [self] items, context in
+            let day = daysByItem[items[0]]!
+            let outcome = try await download(day, signer: signer, workspace: workspace, context: context) { Self.parsedDay($0, date: day, redaction: $1) }
+            return ItemsAnswer(values: [items[0]: outcome.value], calls: outcome.calls)
         }
         var answer: [String: JSON] = [
             "workspace": .string(workspace.name), "days": .array(days.compactMap { fetched.values[$0.compact] }), "upstream": fetched.usage.json,
-            "stale": .bool(fetched.staleAge != nil),
         ]
-        if let age = fetched.staleAge { answer["stale_age_s"] = .int(age.wholeMilliseconds / 1_000) }
+        answer.merge(Staleness.fields(fetched.staleness)) { _, stale in stale }
         return .object(answer)
     }
 
@@ -70,14 +67,20 @@ public struct DailyReportService: Sendable {
     public func rawZip(day: CalendarDay, workspace: UpstreamWorkspace, context: CallContext) async throws -> RawReport {
         let signer = try Self.signer(for: workspace)
         return try await withDeadline(context.deadline) { [self] in
-            try await download(day, signer: signer, workspace: workspace, context: context) { response in
-                Self.isZip(response) ? .zip(response.body) : .missing(Self.failureMessage(response))
+            try await download(day, signer: signer, workspace: workspace, context: context) { response, redaction in
+                Self.isZip(response) ? .zip(response.body) : .missing(Self.failureMessage(response, redaction: redaction))
             }.value
         }
     }
 
+    /// One day's signed download: the path with its signature, and the secrets it carries.
+    private struct SignedDay {
+        var path: String
+        var secrets: [String]
+    }
+
     /// Signs a day for a workspace; throws -32602 when the workspace cannot sign.
-    private static func signer(for workspace: UpstreamWorkspace) throws -> @Sendable (CalendarDay) -> String {
+    private static func signer(for workspace: UpstreamWorkspace) throws -> @Sendable (CalendarDay) -> SignedDay {
         guard workspace.configuration.provider == .moengage, let appID = workspace.configuration.workspaceID else {
             throw GatewayError.invalidParams(
                 field: "workspace",
@@ -87,22 +90,27 @@ public struct DailyReportService: Sendable {
             throw GatewayError.invalidParams(field: "workspace", reason: "workspace \(workspace.name) has no daily-report secret key configured")
         }
         return { day in
-            "/dailyCampaignReportDump/\(appID)/\(DailyReportSignature.fileName(for: day))?Signature=\(DailyReportSignature.sign(appID: appID, day: day, secret: secret.value))"
+            let signature = DailyReportSignature.sign(appID: appID, day: day, secret: secret.value)
+            let path = "/dailyCampaignReportDump/\(appID)/\(DailyReportSignature.fileName(for: day))?Signature=\(signature)"
+            return SignedDay(path: path, secrets: [path, signature, secret.value])
         }
     }
 
+    /// Downloads one day; `decode` gets the response and the redaction of the day's secrets.
     private func download<Value: Sendable>(
-        _ day: CalendarDay, signer: @Sendable (CalendarDay) -> String, workspace: UpstreamWorkspace, context: CallContext,
-        decode: (HTTPClientResponse) throws -> Value
+        _ day: CalendarDay, signer: @Sendable (CalendarDay) -> SignedDay, workspace: UpstreamWorkspace, context: CallContext,
+        decode: (HTTPClientResponse, Redaction) throws -> Value
     ) async throws -> RetryingUpstream.Outcome<Value> {
-        try await upstream.call(
-            UpstreamRequest(method: "GET", path: signer(day), endpoint: Self.endpoint, sendsCredentials: false), workspace: workspace,
-            context: context, accepting: [200, 400, 401, 403, 404, 410]
-        ) { response in try decode(response) }
+        let signed = signer(day)
+        let redaction = Redaction(secrets: signed.secrets)
+        return try await upstream.call(
+            UpstreamRequest(method: "GET", path: signed.path, endpoint: Self.endpoint, sendsCredentials: false, secrets: signed.secrets),
+            workspace: workspace, context: context, accepting: [200, 400, 401, 403, 404, 410]
+        ) { response in try decode(response, redaction) }
     }
 
     /// One `days` entry: `{date, columns, rows}` from a zip, or `{date, error}`.
-    static func parsedDay(_ response: HTTPClientResponse, date: CalendarDay) -> JSON {
+    static func parsedDay(_ response: HTTPClientResponse, date: CalendarDay, redaction: Redaction) -> JSON {
         var entry: [String: JSON] = ["date": .string(date.iso)]
         if isZip(response) {
             do {
@@ -115,7 +123,7 @@ public struct DailyReportService: Sendable {
                 entry["error"] = .string("the report CSV could not be read")
             }
         } else {
-            entry["error"] = .string(failureMessage(response))
+            entry["error"] = .string(failureMessage(response, redaction: redaction))
         }
         return .object(entry)
     }
@@ -124,13 +132,13 @@ public struct DailyReportService: Sendable {
         response.status == 200 && response.body.starts(with: [0x50, 0x4B])
     }
 
-    /// The upstream's reason for a missing report, never echoing the signed URL.
-    private static func failureMessage(_ response: HTTPClientResponse) -> String {
+    /// The upstream's reason for a missing report, scrubbed of the signature and the signed URL.
+    private static func failureMessage(_ response: HTTPClientResponse, redaction: Redaction) -> String {
         if response.status == 401 || response.status == 403 {
             return "the upstream refused the report signature (check the workspace's secret key)"
         }
         let json = try? JSON.parse(response.body)
         let message = (json?["message"] ?? json?["error"] ?? json?["description"])?.stringValue
-        return message.map { "no report: \($0)" } ?? "no report (HTTP \(response.status))"
+        return message.map { "no report: \(redaction.scrub($0))" } ?? "no report (HTTP \(response.status))"
     }
 }

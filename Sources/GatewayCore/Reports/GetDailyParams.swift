@@ -33,7 +33,7 @@ public struct GetDailyParams: Sendable {
         guard range.dayCount <= limits.dailyReportSpanDays else {
             throw .invalidParams(field: "end_date", reason: "the span is \(range.dayCount) days; at most \(limits.dailyReportSpanDays)")
         }
-        _ = try reader.int("timeout_ms", in: 1...600_000)
+        _ = try reader.int("timeout_ms", in: 1...CallContext.maxTimeoutMs)
         return GetDailyParams(workspace: try reader.string("workspace"), range: range, dryRun: try reader.bool("dry_run"))
     }
 }

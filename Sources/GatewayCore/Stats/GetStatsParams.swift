@@ -32,7 +32,7 @@ public struct GetStatsParams: Sendable {
     /// Validates params against the contract and the configured limits.
     public static func parse(_ params: JSON?, limits: LimitsConfiguration) throws(GatewayError) -> GetStatsParams {
         let reader = try ParamReader(params, allowed: fields)
-        let ids = try reader.distinctStrings("campaign_ids")
+        let ids = try reader.campaignIDs("campaign_ids")
         guard ids.count <= limits.maxCampaignIDs else {
             throw .invalidParams(field: "campaign_ids", reason: "at most \(limits.maxCampaignIDs) distinct ids, got \(ids.count)")
         }
@@ -62,6 +62,6 @@ public struct GetStatsParams: Sendable {
             metric: try reader.oneOf("metric_type", metricTypes, default: "TOTAL"),
             view: try reader.oneOf("view", ["full", "summary"], default: "full"),
             dryRun: try reader.bool("dry_run"),
-            timeoutMs: try reader.int("timeout_ms", in: 1...600_000))
+            timeoutMs: try reader.int("timeout_ms", in: 1...CallContext.maxTimeoutMs))
     }
 }

@@ -4,7 +4,7 @@ import DynamicJSON
 /// Renders a getStats answer from collected per-window figures, following the contract's merge rules.
 enum StatsAnswer {
     /// One window: figures as folded. Several: `by_window`, and `campaigns` merged (TOTAL) or null (UNIQUE).
-    static func render(request: StatsRequest, collected: CollectedStats) -> JSON {
+    static func render(request: StatsRequest, collected: CollectedStats) throws(GatewayError) -> JSON {
         let range = request.params.range!
         let present = Set(collected.windowFigures.flatMap(\.keys))
         var answer: [String: JSON] = [
@@ -13,27 +13,33 @@ enum StatsAnswer {
             "windows": .array(collected.windows.map(windowJSON)),
             "missing": .array(request.params.campaignIDs.filter { !present.contains($0) }.map(JSON.string)),
             "upstream": collected.upstream.json,
-            "stale": .bool(collected.staleAge != nil),
         ]
-        if let age = collected.staleAge { answer["stale_age_s"] = .int(age.wholeMilliseconds / 1_000) }
-        let view = request.params.view == "summary" ? { (figures: [String: JSON]) in figures.mapValues(StatsSummary.moengage) } : { $0 }
-        if collected.windows.count == 1 {
-            answer["campaigns"] = .object(view(collected.windowFigures[0]))
-        } else {
-            answer["by_window"] = .array(
-                zip(collected.windows, collected.windowFigures).map { window, figures in
-                    ["start_date": .string(window.start.iso), "end_date": .string(window.end.iso), "campaigns": .object(view(figures))]
-                })
-            answer["campaigns"] = request.params.metric == "TOTAL" ? .object(view(mergedAcrossWindows(collected.windowFigures, ids: present))) : .null
+        let summary = request.params.view == "summary"
+        func view(_ figures: [String: JSON]) throws(GatewayError) -> JSON {
+            guard summary else { return .object(figures) }
+            var summaries: [String: JSON] = [:]
+            for (id, tree) in figures { summaries[id] = try StatsSummary.moengage(tree) }
+            return .object(summaries)
         }
+        if collected.windows.count == 1 {
+            answer["campaigns"] = try view(collected.windowFigures[0])
+        } else {
+            var byWindow: [JSON] = []
+            for (window, figures) in zip(collected.windows, collected.windowFigures) {
+                byWindow.append(["start_date": .string(window.start.iso), "end_date": .string(window.end.iso), "campaigns": try view(figures)])
+            }
+            answer["by_window"] = .array(byWindow)
+            answer["campaigns"] = request.params.metric == "TOTAL" ? try view(mergedAcrossWindows(collected.windowFigures, ids: present)) : .null
+        }
+        answer.merge(Staleness.fields(collected.staleness)) { _, stale in stale }
         return .object(answer)
     }
 
     /// Each campaign's windows merged: counters summed, rates recomputed.
-    private static func mergedAcrossWindows(_ windows: [[String: JSON]], ids: Set<String>) -> [String: JSON] {
+    private static func mergedAcrossWindows(_ windows: [[String: JSON]], ids: Set<String>) throws(GatewayError) -> [String: JSON] {
         var merged: [String: JSON] = [:]
         for id in ids {
-            merged[id] = StatsFold.mergeWindows(windows.compactMap { $0[id] })
+            merged[id] = try StatsFold.mergeWindows(windows.compactMap { $0[id] })
         }
         return merged
     }

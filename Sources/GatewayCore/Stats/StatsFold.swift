@@ -1,27 +1,69 @@
 import DynamicJSON
 
 /// Folds stats trees: the union of keys, counters summed at every level, and rates recomputed
-/// from the summed counters with the contract's table. Ratios (rates, `cvr`, uplifts, averages)
-/// are recognised by name, not by JSON number type (an upstream may send `ctr: 200`): where two
-/// sides meet they are left out, never summed or averaged. `revenue` is summed.
+/// from the summed counters with the contract's table.
+///
+/// What a numeric leaf is depends on where it sits, never on what its name happens to contain:
+/// member names such as goal names, locales or failure reasons are user or upstream text
+/// (`Generate Lead`, `rate_limited`). Inside `performance_stats` the ten table rates are ratios
+/// (recomputed), and so are the contract's other ratios (`cvr`, uplifts, averages) there and in a
+/// goal's figures: where two sides meet they are left out, never summed or averaged (an upstream
+/// may send `ctr: 200` as an integer). Every other integer leaf is a counter; a non-integer
+/// leaf other than `revenue` (summed) does not add up and is left out of merges. Strings and
+/// booleans both sides hold are kept (the later side's when they differ).
 public enum StatsFold {
-    /// Whether a figure is a ratio that must never be added: every `*rate*`, `ctr`, `ctor`, `cvr`, uplifts, averages.
-    public static func isRatio(_ name: String) -> Bool {
-        name.contains("rate") || name.contains("uplift") || name.hasPrefix("average") || ["ctr", "ctor", "cvr"].contains(name)
+    /// Where a member sits in a stats tree, which decides how its numeric leaves merge.
+    enum Section: Equatable {
+        /// Members of a `performance_stats` object.
+        case performance
+        /// Members of one goal's object inside `conversion_goal_stats`.
+        case goal
+        /// Everywhere else (structure, funnels, failure breakdowns).
+        case other
+
+        /// The section of the members of the object at `path` (member names from the campaign's root):
+        /// `platforms.P.locales.L.variations.V.performance_stats` or `….V.conversion_goal_stats.G`.
+        init(path: [String]) {
+            guard path.count >= 7, path[0] == "platforms", path[2] == "locales", path[4] == "variations" else {
+                self = .other
+                return
+            }
+            if path.count == 7, path[6] == "performance_stats" {
+                self = .performance
+            } else if path.count == 8, path[6] == "conversion_goal_stats" {
+                self = .goal
+            } else {
+                self = .other
+            }
+        }
     }
 
-    /// Whether a figure is left out of merged trees: ratios, and non-integer numbers other than `revenue`.
-    static func isDroppedWhenMerged(_ name: String, _ value: JSON) -> Bool {
-        if isRatio(name) { return true }
+    /// Whether the leaf `name` of `section` is a ratio that must never be added.
+    static func isRatio(_ name: String, in section: Section) -> Bool {
+        switch section {
+        case .performance: return StatsRates.names.contains(name) || isOtherRatio(name)
+        case .goal: return isOtherRatio(name)
+        case .other: return false
+        }
+    }
+
+    /// The contract's ratios outside the rate table: `cvr`, uplifts (`uplift`, `gcg_uplift`, …), averages.
+    private static func isOtherRatio(_ name: String) -> Bool {
+        name == "cvr" || name.hasSuffix("uplift") || name.hasPrefix("average")
+    }
+
+    /// Whether a leaf is left out of merged trees: ratios, and non-integer numbers other than `revenue`.
+    static func isDroppedWhenMerged(_ name: String, _ value: JSON, in section: Section) -> Bool {
+        if isRatio(name, in: section) { return true }
         if case .double = value { return name != "revenue" }
         return false
     }
 
     /// Folds a campaign's upstream array (`[{platforms: …}]`) into one object.
-    public static func fold(_ elements: [JSON]) -> JSON {
+    public static func fold(_ elements: [JSON]) throws(GatewayError) -> JSON {
         guard var folded = elements.first else { return .object([:]) }
         for element in elements.dropFirst() {
-            folded = merge(folded, element, key: "")
+            folded = try merge(folded, element)
         }
         return folded
     }
@@ -29,74 +71,98 @@ public enum StatsFold {
     /// Merges one campaign's trees of several windows: every tree is first normalised (figures that
     /// do not add up dropped, table rates recomputed), so a leaf present in one window only reads
     /// the same as one present in all.
-    public static func mergeWindows(_ trees: [JSON]) -> JSON {
-        let normalised = trees.map { normalise($0, key: "") }
+    public static func mergeWindows(_ trees: [JSON]) throws(GatewayError) -> JSON {
+        let normalised = trees.map { normalise($0, path: []) }
         guard var merged = normalised.first else { return .object([:]) }
         for tree in normalised.dropFirst() {
-            merged = merge(merged, tree, key: "")
+            merged = try merge(merged, tree)
         }
         return merged
     }
 
-    /// Drops every non-integer figure but `revenue`, and recomputes the table rates of each `performance_stats`.
-    static func normalise(_ tree: JSON, key: String) -> JSON {
+    /// Drops every leaf that does not add up, and recomputes the table rates of each `performance_stats`.
+    static func normalise(_ tree: JSON, path: [String]) -> JSON {
         guard case .object(let members) = tree else { return tree }
+        let section = Section(path: path)
         var kept: [String: JSON] = [:]
-        for (name, value) in members where !isDroppedWhenMerged(name, value) {
-            kept[name] = normalise(value, key: name)
+        for (name, value) in members where !isDroppedWhenMerged(name, value, in: section) {
+            kept[name] = normalise(value, path: path + [name])
         }
-        if key == "performance_stats" {
+        if section == .performance {
             for (name, value) in StatsRates.rates(from: kept) { kept[name] = .double(value) }
         }
         return .object(kept)
     }
 
-    /// Merges two stats trees; `key` is the member name both values sit under.
-    public static func merge(_ left: JSON, _ right: JSON, key: String) -> JSON {
+    /// Merges two stats trees of the same campaign (two elements of one window, or two windows).
+    public static func merge(_ left: JSON, _ right: JSON) throws(GatewayError) -> JSON {
+        try merge(left, right, path: []) ?? left
+    }
+
+    /// Merges two values found at `path`; nil when they cannot be combined.
+    private static func merge(_ left: JSON, _ right: JSON, path: [String]) throws(GatewayError) -> JSON? {
         switch (left, right) {
         case (.int(let a), .int(let b)):
-            return .int(a + b)
+            let (sum, overflow) = a.addingReportingOverflow(b)
+            if overflow { throw overflowError }
+            return .int(sum)
         case (.object(let a), .object(let b)):
+            let section = Section(path: path)
             var merged: [String: JSON] = [:]
-            for name in Set(a.keys).union(b.keys) {
-                switch (a[name], b[name]) {
-                case (let x?, let y?):
-                    if !isRatio(name), let value = mergedMember(x, y, key: name) { merged[name] = value }
-                case (let only?, nil), (nil, let only?):
-                    if isDroppedWhenMerged(name, only) { continue }
-                    merged[name] = only
-                case (nil, nil):
-                    continue
+            for (name, x) in a {
+                if let y = b[name] {
+                    if isRatio(name, in: section) { continue }
+                    if let value = try mergedMember(x, y, name: name, path: path + [name]) { merged[name] = value }
+                } else if !isDroppedWhenMerged(name, x, in: section) {
+                    merged[name] = x
                 }
             }
-            if key == "performance_stats" {
+            for (name, y) in b where a[name] == nil && !isDroppedWhenMerged(name, y, in: section) {
+                merged[name] = y
+            }
+            if section == .performance {
                 for (name, value) in StatsRates.rates(from: merged) { merged[name] = .double(value) }
             }
             return .object(merged)
         default:
-            return left
+            return nil
         }
     }
 
-    private static func mergedMember(_ x: JSON, _ y: JSON, key: String) -> JSON? {
+    private static func mergedMember(_ x: JSON, _ y: JSON, name: String, path: [String]) throws(GatewayError) -> JSON? {
         switch (x, y) {
         case (.int, .int), (.object, .object):
-            return merge(x, y, key: key)
-        case _ where key == "revenue":
-            guard let a = x.doubleValue, let b = y.doubleValue else { return nil }
+            return try merge(x, y, path: path)
+        case (.string, .string), (.bool, .bool), (.null, .null), (.array, .array):
+            return y
+        case _ where name == "revenue":
+            guard let a = x.doubleValue, let b = y.doubleValue, (a + b).isFinite else { return nil }
             return .double(a + b)
         default:
             return nil
         }
     }
+
+    /// The answer for upstream figures whose sum leaves the 64-bit range.
+    static let overflowError = GatewayError.upstreamFailed(status: 200, reason: "the upstream figures overflow a 64-bit counter when added")
 }
 
 /// The contract's rate table (×100); a rate whose counters are absent or whose denominator is 0 is omitted.
 public enum StatsRates {
+    /// The ten rate names of the table.
+    public static let names: Set<String> = [
+        "ctr", "sent_rate", "failure_rate", "delivery_rate", "read_rate", "open_rate", "ctor", "unsub_rate", "bounce_rate", "complaints_rate",
+    ]
+
     /// Every computable rate from a performance_stats object's integer counters.
     public static func rates(from stats: [String: JSON]) -> [(String, Double)] {
         func count(_ name: String) -> Int? { stats[name]?.intValue }
-        let failed: Int? = count("attempted").flatMap { attempted in count("sent").map { attempted - $0 } }
+        let failed: Int? = count("attempted").flatMap { attempted in
+            count("sent").flatMap { sent in
+                let (difference, overflow) = attempted.subtractingReportingOverflow(sent)
+                return overflow ? nil : difference
+            }
+        }
         let table: [(String, Int?, Int?)] = [
             ("ctr", count("click"), count("impression")),
             ("sent_rate", count("sent"), count("attempted")),

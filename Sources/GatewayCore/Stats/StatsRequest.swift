@@ -19,7 +19,7 @@ struct CollectedStats: Sendable {
     let windows: [DayRange]
     var windowFigures: [[String: JSON]]
     var upstream = UpstreamUsage()
-    var staleAge: Duration?
+    var staleness: Staleness?
 
     init(windows: [DayRange]) {
         self.windows = windows

@@ -18,18 +18,14 @@ extension StatsService {
         let lookup = fetcher.lookup(params.campaignIDs, scope: scope)
         try checkAffordable(lookup.needed.count, request: request)
         if params.dryRun { return planOnly(request, estimatedCalls: lookup.needed.count, cacheHits: lookup.hits) }
-        let fetched = try await withDeadline(context.deadline) { [self] in
-            try await fetcher.fetch(
-                lookup, scope: scope, chunkSize: 1, ttl: { [fresh = ttlPolicy.fresh] _ in fresh }, deadline: context.deadline, logger: context.logger
-            ) { ids in
-                let id = ids[0]
-                let path =
-                    "/v1/campaigns/\(id.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "-._~"))) ?? id)/stats"
-                let outcome = try await upstream.call(
-                    UpstreamRequest(method: "GET", path: path, endpoint: Self.migmaStatsEndpoint), workspace: workspace, context: context,
-                    accepting: [200, 404], decode: Self.migmaStatsObject)
-                return ItemsAnswer(values: outcome.value.map { [id: $0] } ?? [:], calls: outcome.calls)
-            }
+        let fetched = try await fetcher.fetch(lookup, scope: scope, chunkSize: 1, ttl: { [fresh = ttlPolicy.fresh] _ in fresh }, context: context) {
+            [upstream] ids, context in
+            // Campaign ids are `[A-Za-z0-9_-]` (GetStatsParams), so the id is one safe path segment.
+            let id = ids[0]
+            let outcome = try await upstream.call(
+                UpstreamRequest(method: "GET", path: "/v1/campaigns/\(id)/stats", endpoint: Self.migmaStatsEndpoint), workspace: workspace,
+                context: context, accepting: [200, 404], decode: Self.migmaStatsObject)
+            return ItemsAnswer(values: outcome.value.map { [id: $0] } ?? [:], calls: outcome.calls)
         }
         let values = fetched.values
         let campaigns = params.view == "summary" ? values.mapValues { StatsSummary.migma($0, metric: params.metric) } : values
@@ -38,9 +34,9 @@ extension StatsService {
             "end_date": params.range.map { .string($0.end.iso) } ?? .null,
             "attribution_type": .string(params.attribution), "metric_type": .string(params.metric), "windows": [],
             "campaigns": .object(campaigns), "missing": .array(params.campaignIDs.filter { values[$0] == nil }.map(JSON.string)),
-            "upstream": fetched.usage.json, "stale": .bool(fetched.staleAge != nil),
+            "upstream": fetched.usage.json,
         ]
-        if let age = fetched.staleAge { answer["stale_age_s"] = .int(age.wholeMilliseconds / 1_000) }
+        answer.merge(Staleness.fields(fetched.staleness)) { _, stale in stale }
         return .object(answer)
     }
 

@@ -33,7 +33,7 @@ public struct StatsService: Sendable {
         case .planOnly(let estimatedCalls, let cacheHits):
             return planOnly(request, estimatedCalls: estimatedCalls, cacheHits: cacheHits)
         case .collected(let collected):
-            return StatsAnswer.render(request: request, collected: collected)
+            return try StatsAnswer.render(request: request, collected: collected)
         }
     }
 
@@ -52,31 +52,28 @@ public struct StatsService: Sendable {
         try checkAffordable(estimated, request: request)
         if request.params.dryRun { return .planOnly(estimatedCalls: estimated, cacheHits: lookups.reduce(0) { $0 + $1.hits }) }
         let windows = request.plan.windows
-        let fetched = try await withDeadline(request.context.deadline) { [self] in
-            try await withThrowingTaskGroup(of: (Int, CachedItemFetcher.Fetched).self) { group in
-                for (index, lookup) in lookups.enumerated() {
-                    let window = windows[index]
-                    let ttl = ttlPolicy.ttl(for: window, today: today())
-                    group.addTask {
-                        let fetched = try await fetcher.fetch(
-                            lookup, scope: request.scope(window), chunkSize: StatsPlan.maxIDsPerCall, ttl: { _ in ttl },
-                            deadline: request.context.deadline, logger: request.context.logger
-                        ) { ids in
-                            let page = try await fetchPage(ids: ids, offset: 0, window: window, request: request)
-                            return ItemsAnswer(values: page.campaigns, calls: page.calls)
-                        }
-                        return (index, fetched)
+        let fetched = try await withThrowingTaskGroup(of: (Int, CachedItemFetcher.Fetched).self) { [self] group in
+            for (index, lookup) in lookups.enumerated() {
+                let window = windows[index]
+                let ttl = ttlPolicy.ttl(for: window, today: today())
+                group.addTask {
+                    let fetched = try await fetcher.fetch(
+                        lookup, scope: request.scope(window), chunkSize: StatsPlan.maxIDsPerCall, ttl: { _ in ttl }, context: request.context
+                    ) { ids, context in
+                        let page = try await fetchPage(ids: ids, offset: 0, window: window, request: request, context: context)
+                        return ItemsAnswer(values: page.campaigns, calls: page.calls)
                     }
+                    return (index, fetched)
                 }
-                var all: [(Int, CachedItemFetcher.Fetched)] = []
-                for try await result in group { all.append(result) }
-                return all
             }
+            var all: [(Int, CachedItemFetcher.Fetched)] = []
+            for try await result in group { all.append(result) }
+            return all
         }
         for (index, fetch) in fetched {
             collected.windowFigures[index] = fetch.values
             collected.upstream.absorb(fetch.usage)
-            collected.staleAge = [collected.staleAge, fetch.staleAge].compactMap { $0 }.max()
+            collected.staleness = Staleness.oldest(collected.staleness, fetch.staleness)
         }
         return .collected(collected)
     }
@@ -96,17 +93,20 @@ public struct StatsService: Sendable {
         let pages = try await withDeadline(request.context.deadline) { [self] in
             try await withThrowingTaskGroup(of: (Int, StatsPage).self) { group in
                 for (index, window) in windows.enumerated() {
-                    group.addTask { (index, try await fetchPage(ids: nil, offset: 0, window: window, request: request)) }
+                    group.addTask { (index, try await fetchPage(ids: nil, offset: 0, window: window, request: request, context: request.context)) }
                 }
                 var firstPages: [(Int, StatsPage)] = []
                 for try await page in group { firstPages.append(page) }
-                let remaining = firstPages.reduce(0) { $0 + max(0, $1.1.pageCount - 1) }
-                try planGuard.check(
-                    remaining, alreadySpent: windows.count, workspace: request.workspace.name, context: request.context, dryRun: false)
+                let remaining = firstPages.reduce(0) { total, page in
+                    let (sum, overflow) = total.addingReportingOverflow(page.1.pageCount - 1)
+                    return overflow ? Int.max : sum
+                }
+                try checkAffordable(remaining, request: request)
                 for (index, first) in firstPages where first.pageCount > 1 {
                     for page in 1..<first.pageCount {
                         group.addTask {
-                            (index, try await fetchPage(ids: nil, offset: page * StatsPlan.maxIDsPerCall, window: windows[index], request: request))
+                            let offset = page * StatsPlan.maxIDsPerCall
+                            return (index, try await fetchPage(ids: nil, offset: offset, window: windows[index], request: request, context: request.context))
                         }
                     }
                 }
@@ -116,9 +116,14 @@ public struct StatsService: Sendable {
             }
         }
         for (index, page) in pages {
-            collected.windowFigures[index].merge(page.campaigns) { _, new in new }
+            for (id, tree) in page.campaigns {
+                // A campaign the upstream lists on two pages is folded, like two elements of its array.
+                collected.windowFigures[index][id] = try collected.windowFigures[index][id].map { try StatsFold.merge($0, tree) } ?? tree
+            }
             collected.upstream.calls += page.calls
-            fetcher.store(page.campaigns, scope: request.scope(windows[index]), ttl: ttlPolicy.ttl(for: windows[index], today: today()))
+        }
+        for (index, window) in windows.enumerated() {
+            fetcher.store(collected.windowFigures[index], scope: request.scope(window), ttl: ttlPolicy.ttl(for: window, today: today()))
         }
         return .collected(collected)
     }
@@ -129,30 +134,56 @@ public struct StatsService: Sendable {
     private struct StatsPage: Sendable {
         var campaigns: [String: JSON] = [:]
         var calls = 0
-        var totalCampaigns = 0
-
-        var pageCount: Int { (totalCampaigns + StatsPlan.maxIDsPerCall - 1) / StatsPlan.maxIDsPerCall }
+        /// Pages of the listing this page belongs to (at least 1).
+        var pageCount = 1
     }
 
-    private func fetchPage(ids: [String]?, offset: Int, window: DayRange, request: StatsRequest) async throws -> StatsPage {
+    private func fetchPage(ids: [String]?, offset: Int, window: DayRange, request: StatsRequest, context: CallContext) async throws -> StatsPage {
         var body: [String: JSON] = [
-            "request_id": .string(request.context.requestID), "start_date": .string(window.start.iso), "end_date": .string(window.end.iso),
+            "request_id": .string(context.requestID), "start_date": .string(window.start.iso), "end_date": .string(window.end.iso),
             "attribution_type": .string(request.params.attribution), "metric_type": .string(request.params.metric),
             "offset": .int(offset), "limit": .int(StatsPlan.maxIDsPerCall),
         ]
         if let ids { body["campaign_ids"] = .array(ids.map(JSON.string)) }
-        let outcome = try await upstream.postJSON(path: Self.statsPath, body: .object(body), workspace: request.workspace, context: request.context)
+        let outcome = try await upstream.postJSON(path: Self.statsPath, body: .object(body), workspace: request.workspace, context: context)
         guard let data = outcome.value["data"]?.objectValue else {
             throw GatewayError.upstreamFailed(status: 200, reason: "the upstream answer has no data object")
         }
-        var page = StatsPage(calls: outcome.calls, totalCampaigns: outcome.value["total_campaigns"]?.intValue ?? 0)
+        var page = StatsPage(calls: outcome.calls)
+        if ids == nil { page.pageCount = try Self.pageCount(of: outcome.value, campaignsOnPage: data.count) }
         for (id, elements) in data {
             guard let list = elements.arrayValue else {
                 throw GatewayError.upstreamFailed(status: 200, reason: "the upstream data for a campaign is not a list")
             }
-            page.campaigns[id] = StatsFold.fold(list)
+            page.campaigns[id] = try StatsFold.fold(list)
         }
         return page
+    }
+
+    /// The pages of an all-campaigns listing, from `total_pages` and `total_campaigns` cross-checked:
+    /// negative, non-integer or disagreeing figures, or a full page without either, are a broken upstream (-32050).
+    static func pageCount(of answer: JSON, campaignsOnPage: Int) throws(GatewayError) -> Int {
+        func count(_ name: String) throws(GatewayError) -> Int? {
+            guard let value = answer[name], !value.isNull else { return nil }
+            guard let number = value.intValue, number >= 0 else {
+                throw .upstreamFailed(status: 200, reason: "the upstream answer's \(name) is not a count")
+            }
+            return number
+        }
+        let perPage = StatsPlan.maxIDsPerCall
+        let fromCampaigns = try count("total_campaigns").map { $0 / perPage + ($0 % perPage == 0 ? 0 : 1) }
+        let fromPages = try count("total_pages")
+        if let fromCampaigns, let fromPages, fromCampaigns != fromPages {
+            throw .upstreamFailed(
+                status: 200, reason: "the upstream answer's total_pages (\(fromPages)) disagrees with its total_campaigns (\(fromCampaigns) pages)")
+        }
+        guard let pages = fromPages ?? fromCampaigns else {
+            guard campaignsOnPage < perPage else {
+                throw .upstreamFailed(status: 200, reason: "the upstream answer has a full page but neither total_pages nor total_campaigns")
+            }
+            return 1
+        }
+        return max(pages, 1)
     }
 
     // MARK: Plan only

@@ -8,8 +8,13 @@ import DynamicJSON
 /// provider does not give is absent, not 0; a rate whose denominator is absent or 0 is absent.
 public enum StatsSummary {
     /// MoEngage: the `all_variations` figures summed over every platform and locale, control groups excluded.
-    public static func moengage(_ tree: JSON) -> JSON {
+    public static func moengage(_ tree: JSON) throws(GatewayError) -> JSON {
         var counters: [String: Int] = [:]
+        func add(_ value: Int, to name: String) throws(GatewayError) {
+            let (sum, overflow) = counters[name, default: 0].addingReportingOverflow(value)
+            if overflow { throw StatsFold.overflowError }
+            counters[name] = sum
+        }
         let mapping = [
             ("sent", "sent"), ("delivered", "delivered"), ("impression", "impressions"), ("opened", "opens"), ("click", "clicks"),
             ("unsubscribe", "unsubscribes"), ("bounced", "bounces"),
@@ -18,10 +23,10 @@ public enum StatsSummary {
             for locale in platform["locales"]?.objectValue?.values ?? [:].values {
                 guard let variation = locale["variations"]?["all_variations"] else { continue }
                 for (upstream, summary) in mapping {
-                    if let value = variation["performance_stats"]?[upstream]?.intValue { counters[summary, default: 0] += value }
+                    if let value = variation["performance_stats"]?[upstream]?.intValue { try add(value, to: summary) }
                 }
                 for goal in variation["conversion_goal_stats"]?.objectValue?.values ?? [:].values {
-                    if let conversions = goal["conversions"]?.intValue { counters["conversions", default: 0] += conversions }
+                    if let conversions = goal["conversions"]?.intValue { try add(conversions, to: "conversions") }
                 }
             }
         }

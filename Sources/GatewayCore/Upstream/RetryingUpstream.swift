@@ -41,12 +41,14 @@ public struct RetryingUpstream: Sendable {
                 let response = try await client.send(request, workspace: workspace, context: context, accepting: accepting)
                 return Outcome(value: try decode(response), calls: attempt)
             } catch let failure as UpstreamCallError {
-                guard failure.isRetryable, attempt < policy.maxAttempts else { throw failure.gatewayError }
                 let delay = policy.delay(afterAttempt: attempt, jitter: Double.random(in: 0...1), retryAfter: failure.retryAfter)
+                // A 429 pauses the workspace for everyone, whether or not this call tries again.
                 if failure.status == 429 {
                     budget.pause(workspace: workspace.name, until: .now + delay)
                 }
-                guard ContinuousClock.now + delay < context.deadline else { throw failure.gatewayError }
+                guard failure.isRetryable, attempt < policy.maxAttempts, ContinuousClock.now + delay < context.deadline else {
+                    throw failure.gatewayError
+                }
                 context.logger.notice(
                     "retrying upstream call",
                     metadata: [

@@ -16,14 +16,19 @@ public struct UpstreamRequest: Sendable {
     public var endpoint: String
     /// Whether to send the workspace's credentials as headers (the signed daily report does not need them).
     public var sendsCredentials: Bool
+    /// Values of this request that must never be echoed back (a signature, the signed path).
+    public var secrets: [String]
 
     /// Creates a request.
-    public init(method: String, path: String, body: JSON? = nil, endpoint: String? = nil, sendsCredentials: Bool = true) {
+    public init(
+        method: String, path: String, body: JSON? = nil, endpoint: String? = nil, sendsCredentials: Bool = true, secrets: [String] = []
+    ) {
         self.method = method
         self.path = path
         self.body = body
         self.endpoint = endpoint ?? path
         self.sendsCredentials = sendsCredentials
+        self.secrets = secrets
     }
 }
 
@@ -52,14 +57,19 @@ public struct UpstreamClient: Sendable {
         guard let apiKey = workspace.apiKey else {
             throw GatewayError.upstreamFailed(status: 0, reason: "workspace \(workspace.name) has no API key configured; see /readyz")
         }
-        let timeout = min(upstream.timeoutMs, context.remainingMs)
-        guard timeout > 0 else { throw GatewayError.deadlineExceeded }
+        guard context.remainingMs > 0 else { throw GatewayError.deadlineExceeded }
+        let credentials = Self.credentials(for: workspace, apiKey: apiKey)
+        let redaction = Redaction(
+            secrets: [apiKey.value, workspace.secretKey?.value ?? ""] + credentials.filter { $0.name == "Authorization" }.map(\.value) + Self.encodedCredentials(workspace, apiKey)
+                + request.secrets)
         var headers: [(name: String, value: String)] = [("Accept", "application/json")]
-        if request.sendsCredentials { headers += Self.credentials(for: workspace, apiKey: apiKey) }
+        if request.sendsCredentials { headers += credentials }
         if request.body != nil { headers.append(("Content-Type", "application/json")) }
+        // The transfer is bounded by the upstream timeout; the deadline (which may grow while other
+        // requests join a shared call) ends it by cancellation.
         let httpRequest = HTTPClientRequest(
             method: request.method, url: workspace.configuration.baseURL + request.path, headers: headers, body: request.body?.encoded(),
-            connectTimeoutMs: min(upstream.connectTimeoutMs, timeout), totalTimeoutMs: timeout)
+            connectTimeoutMs: min(upstream.connectTimeoutMs, upstream.timeoutMs), totalTimeoutMs: upstream.timeoutMs)
         let response: HTTPClientResponse
         do {
             response = try await http.execute(httpRequest)
@@ -67,8 +77,10 @@ public struct UpstreamClient: Sendable {
             metrics.record(endpoint: request.endpoint, outcome: error.kind)
             if context.remainingMs == 0 { throw GatewayError.deadlineExceeded }
             if error == .cancelled { throw CancellationError() }
-            context.logger.warning("upstream transport failure", metadata: ["endpoint": "\(request.endpoint)", "failure": "\(error)"])
-            let failure = GatewayError.upstreamFailed(status: 0, reason: "\(error.kind): \(error.detail)")
+            let detail = redaction.scrub(error.detail)
+            context.logger.warning(
+                "upstream transport failure", metadata: ["endpoint": "\(request.endpoint)", "failure": "\(error.kind): \(detail)"])
+            let failure = GatewayError.upstreamFailed(status: 0, reason: "\(error.kind): \(detail)")
             // A response over the size cap or a TLS failure will not change on retry.
             guard error.isTransient else { throw failure }
             throw UpstreamCallError(gatewayError: failure, status: 0, retryAfter: nil)
@@ -76,10 +88,17 @@ public struct UpstreamClient: Sendable {
         metrics.record(endpoint: request.endpoint, outcome: String(response.status))
         guard accepting.contains(response.status) else {
             throw Self.failure(
-                response, secrets: [apiKey.value] + [workspace.secretKey?.value].compactMap { $0 }, logger: context.logger, endpoint: request.endpoint
-            )
+                response, redaction: redaction, maxRetryAfter: .seconds(upstream.maxRetryAfterSeconds), logger: context.logger,
+                endpoint: request.endpoint)
         }
         return response
+    }
+
+    /// The base64 of MoEngage's `workspace_id:api_key`, as an echo might carry it.
+    private static func encodedCredentials(_ workspace: UpstreamWorkspace, _ apiKey: Secret) -> [String] {
+        guard workspace.configuration.provider == .moengage else { return [] }
+        let encoded = Data("\(workspace.configuration.workspaceID ?? ""):\(apiKey.value)".utf8).base64EncodedString()
+        return [encoded, encoded.trimmingCharacters(in: CharacterSet(charactersIn: "="))]
     }
 
     /// The credential headers of a workspace's provider.
@@ -103,8 +122,11 @@ public struct UpstreamClient: Sendable {
     }
 
     /// Maps an error answer, whatever the provider's shape: `{title, description, code}` (stats),
-    /// `{error: {code, message}}` (campaign meta), `{success: false, error, code}` (Migma).
-    static func failure(_ response: HTTPClientResponse, secrets: [String], logger: Logger, endpoint: String) -> UpstreamCallError {
+    /// `{error: {code, message}}` (campaign meta), `{success: false, error, code}` (Migma). Upstream
+    /// text is scrubbed of every form of the request's secrets and cut to a bounded length.
+    static func failure(_ response: HTTPClientResponse, redaction: Redaction, maxRetryAfter: Duration, logger: Logger, endpoint: String)
+        -> UpstreamCallError
+    {
         let json = try? JSON.parse(response.body)
         let nested = json?["error"]
         let code = (json?["code"] ?? nested?["code"])?.stringValue
@@ -117,19 +139,11 @@ public struct UpstreamClient: Sendable {
         case 429: reason = "the upstream rate limit was exceeded"
         default: reason = detail.map { "upstream said: \($0)" } ?? "the upstream answered HTTP \(response.status)"
         }
-        logger.warning("upstream error", metadata: ["endpoint": "\(endpoint)", "status": "\(response.status)", "code": "\(code ?? "-")"])
+        let safeCode = code.map(redaction.scrub)
+        logger.warning("upstream error", metadata: ["endpoint": "\(endpoint)", "status": "\(response.status)", "code": "\(safeCode ?? "-")"])
         let failure = GatewayError.upstreamFailed(
-            status: response.status, upstreamCode: code.map { Redaction.scrub($0, secrets: secrets) },
-            title: title.map { Redaction.scrub($0, secrets: secrets) }, reason: Redaction.scrub(reason, secrets: secrets))
-        let retryAfter = response.header("Retry-After").flatMap(Int.init).map { Duration.seconds(max(0, $0)) }
+            status: response.status, upstreamCode: safeCode, title: title.map(redaction.scrub), reason: redaction.scrub(reason))
+        let retryAfter = response.header("Retry-After").flatMap { RetryAfter.parse($0) }.map { min($0, maxRetryAfter) }
         return UpstreamCallError(gatewayError: failure, status: response.status, retryAfter: retryAfter)
-    }
-}
-
-/// Removes secret values from text that came from elsewhere (upstream messages).
-enum Redaction {
-    /// `text` with every occurrence of each secret replaced by `***`.
-    static func scrub(_ text: String, secrets: [String]) -> String {
-        secrets.filter { !$0.isEmpty }.reduce(text) { $0.replacingOccurrences(of: $1, with: "***") }
     }
 }

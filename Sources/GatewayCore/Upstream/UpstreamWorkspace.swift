@@ -35,6 +35,9 @@ public struct WorkspaceDirectory: Sendable {
     }
 
     /// The workspace a call names, or the caller's only workspace when it names none.
+    ///
+    /// A caller limited to some workspaces gets -32003 for any other name, known or not, so it
+    /// cannot probe which workspaces exist; a caller allowed `*` gets -32602 for an unknown name.
     public func resolve(_ requested: String?, for caller: CallerIdentity) throws(GatewayError) -> UpstreamWorkspace {
         guard let name = requested else {
             let usable = names.filter(caller.mayUse(workspace:))
@@ -43,8 +46,8 @@ public struct WorkspaceDirectory: Sendable {
             }
             return byName[usable[0]]!
         }
-        guard let workspace = byName[name] else { throw .invalidParams(field: "workspace", reason: "unknown workspace \"\(name)\"") }
         guard caller.mayUse(workspace: name) else { throw .forbiddenWorkspace(name) }
+        guard let workspace = byName[name] else { throw .invalidParams(field: "workspace", reason: "unknown workspace \"\(name)\"") }
         return workspace
     }
 }

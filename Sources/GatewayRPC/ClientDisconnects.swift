@@ -1,0 +1,130 @@
+import Hummingbird
+import LockedState
+import Logging
+import NIOCore
+
+/// The request context of every gateway route: Hummingbird's core context and the connection the
+/// request came on, so a handler can tell when its client has gone.
+struct GatewayRequestContext: RequestContext {
+    /// Hummingbird's per-request storage.
+    var coreContext: CoreRequestContextStorage
+    /// The connection of the request.
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
+
+/// Knows, per open connection, when its client closed it, and runs request work only while the
+/// client is there: work whose client left is cancelled (its queued budget grants are given back).
+final class ClientDisconnects: Sendable {
+    private let signals = Locked<[ObjectIdentifier: DisconnectSignal]>([:])
+
+    /// A new watcher for each accepted connection, for `HTTP1Channel`'s additional handlers.
+    func makeHandler() -> any RemovableChannelHandler {
+        ConnectionCloseHandler(registry: self)
+    }
+
+    /// Runs `work`; if the client of `channel` disconnects first, cancels it and answers nil.
+    func whileConnected<Value: Sendable>(_ channel: any Channel, _ work: @escaping @Sendable () async -> Value) async -> Value? {
+        guard let signal = signals.withLock({ $0[ObjectIdentifier(channel)] }) else { return await work() }
+        return await withTaskGroup(of: Value?.self) { group in
+            group.addTask { await work() }
+            group.addTask {
+                await signal.wait()
+                return nil
+            }
+            defer { group.cancelAll() }
+            return await group.next() ?? nil
+        }
+    }
+
+    /// The answer to a request whose client went away before it was served (nobody reads it): 499, as nginx logs it.
+    static func goneClientResponse(logger: Logger) -> Response {
+        logger.info("client disconnected; request cancelled")
+        return Response(status: .init(code: 499, reasonPhrase: "Client Closed Request"), headers: [.connection: "close"])
+    }
+
+    fileprivate func register(_ signal: DisconnectSignal, for channel: any Channel) {
+        signals.withLock { $0[ObjectIdentifier(channel)] = signal }
+    }
+
+    fileprivate func forget(_ channel: any Channel) {
+        signals.withLock { $0[ObjectIdentifier(channel)] = nil }
+    }
+}
+
+/// Fires once, when a connection's client has gone; waiters wake then (or when cancelled).
+private final class DisconnectSignal: Sendable {
+    private struct State {
+        var fired = false
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextID = 0
+    }
+
+    private let state = Locked(State())
+
+    func fire() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard !state.fired else { return [] }
+            state.fired = true
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns when the client has gone, or when the waiting task is cancelled.
+    func wait() async {
+        let id = state.withLock { state -> Int in
+            state.nextID += 1
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let ready = state.withLock { state -> Bool in
+                    if state.fired || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if ready { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+        }
+    }
+}
+
+/// Watches one connection: the client closing its side (FIN, seen as `inputClosed` since
+/// half-closure is allowed) or the connection closing fires its signal.
+private final class ConnectionCloseHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    private let registry: ClientDisconnects
+    private let signal = DisconnectSignal()
+
+    init(registry: ClientDisconnects) {
+        self.registry = registry
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        registry.register(signal, for: context.channel)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        registry.forget(context.channel)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed { signal.fire() }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        signal.fire()
+        registry.forget(context.channel)
+        context.fireChannelInactive()
+    }
+}

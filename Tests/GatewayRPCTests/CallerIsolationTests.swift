@@ -1,0 +1,122 @@
+import CurlHTTP
+import DynamicJSON
+import Foundation
+import Testing
+
+/// One request never decides the fate of another: a short deadline, a client that leaves, a big
+/// batch or odd headers of one caller must not fail, slow or overspend for the rest.
+private func params(_ ids: [String], extra: [String: JSON] = [:]) -> JSON {
+    let members: [String: JSON] = [
+        "workspace": "main", "campaign_ids": .array(ids.map(JSON.string)), "start_date": "2025-03-01", "end_date": "2025-03-30",
+    ]
+    return .object(members.merging(extra) { _, new in new })
+}
+
+@Suite struct CallerIsolationTests {
+    @Test func aSharedCallLastsUntilTheLatestDeadlineOfItsWaiters() async throws {
+        try await GatewayHarness.with(simulator: GatewayHarness.simulatorConfiguration(faults: .init(latencyMs: 2_000))) { gateway in
+            let ids = Array(gateway.alwaysActiveIDs.prefix(3))
+            async let short = gateway.call("campaigns.getStats", params(ids, extra: ["timeout_ms": 500]))
+            try await Task.sleep(for: .milliseconds(100))
+            let long = try await gateway.call("campaigns.getStats", params(ids, extra: ["timeout_ms": 10_000]))
+            #expect(try await short.json?["error"]?["code"] == -32004)
+            #expect(long.json?["result"]?["campaigns"]?.objectValue?.count == 3)
+            #expect(long.json?["result"]?["upstream"]?["coalesced"] == 1)
+            let calls = try await gateway.upstreamCalls()
+            #expect(calls.count == 1, "the long request waited on the short one's call instead of making its own")
+        }
+    }
+
+    @Test func aClientThatDisconnectsStopsSpendingTheBudget() async throws {
+        // One call per 0.5 s: the six calls of 60 ids take ~2.5 s; the client leaves after 0.3 s.
+        let yaml = GatewayHarness.yaml(extra: "upstream: {safety_margin_ms: 0}", mainRateLimits: "[{calls: 1, per_seconds: 0.5}]")
+        try await GatewayHarness.with(yaml: yaml) { gateway in
+            let ids = (0..<60).map { "gone\($0)" }
+            let request = HTTPClientRequest(
+                method: "POST", url: gateway.gatewayBase + "/rpc",
+                headers: [(name: "Authorization", value: "Bearer \(TestSecrets.reportingToken)")],
+                body: JSON.object(["jsonrpc": "2.0", "id": 1, "method": "campaigns.getStats", "params": params(ids)]).encoded(), totalTimeoutMs: 300)
+            await #expect(throws: CurlHTTPError.self) { try await gateway.client.execute(request) }
+            try await Task.sleep(for: .seconds(3))
+            let calls = try await gateway.upstreamCalls()
+            #expect(calls.count <= 2, "\(calls.count) upstream calls after the client left; at most the ones granted before")
+            #expect(gateway.renderedLogs.contains("client disconnected"))
+            // The budget it held is free again: a new request is served at once.
+            let next = try await gateway.call("campaigns.getStats", params(["after0"], extra: ["dry_run": true]))
+            #expect((next.json?["result"]?["plan"]?["earliest_completion_ms"]?.intValue ?? .max) < 1_000)
+        }
+    }
+
+    @Test func refusesABatchLargerThanTheConfiguredMaximum() async throws {
+        try await GatewayHarness.with(yaml: GatewayHarness.yaml(limits: ["max_batch": 5])) { gateway in
+            let element: JSON = ["jsonrpc": "2.0", "id": 1, "method": "rpc.discover"]
+            let refused = try await gateway.rpc(.array(Array(repeating: element, count: 6)))
+            #expect(refused.json?["error"]?["code"] == -32600)
+            #expect(refused.json?["error"]?["message"]?.stringValue?.contains("at most 5") == true)
+            let served = try await gateway.rpc(.array((0..<5).map { ["jsonrpc": "2.0", "id": .int($0), "method": "rpc.discover"] }))
+            #expect(served.json?.arrayValue?.map { $0["id"] } == [0, 1, 2, 3, 4])
+        }
+    }
+
+    @Test func capsTheUpstreamCallsOfAWholeBatch() async throws {
+        try await GatewayHarness.with(yaml: GatewayHarness.yaml(limits: ["max_upstream_calls_per_request": 10])) { gateway in
+            let first = (0..<60).map { "a\($0)" }
+            let second = (0..<60).map { "b\($0)" }
+            let batch: JSON = [
+                ["jsonrpc": "2.0", "id": 1, "method": "campaigns.getStats", "params": params(first)],
+                ["jsonrpc": "2.0", "id": 2, "method": "campaigns.getStats", "params": params(second)],
+            ]
+            let answers = try await gateway.rpc(batch).json?.arrayValue ?? []
+            let codes = answers.compactMap { $0["error"]?["code"]?.intValue }
+            #expect(answers.count == 2)
+            #expect(codes == [-32013], "one element fits the request's 10 calls; the other does not")
+            let calls = try await gateway.upstreamCalls()
+            #expect(calls.count == 6)
+        }
+    }
+
+    @Test func capsConnectTimeoutMsLikeTimeoutMs() async throws {
+        // One call per 700 s: a second call lies past the longest deadline (600 s) a request may ask for.
+        try await GatewayHarness.with(yaml: GatewayHarness.yaml(mainRateLimits: "[{calls: 1, per_seconds: 700}]")) { gateway in
+            let ids = (0..<20).map { "t\($0)" }
+            let answer = try await gateway.connect(
+                "/gateway.v1.CampaignService/GetStats", params(ids),
+                headers: [("Content-Type", "application/json"), ("Connect-Timeout-Ms", "9999999999")])
+            #expect(answer.status == 429)
+            #expect(answer.json?["code"] == "resource_exhausted")
+            #expect(try await gateway.upstreamCalls().isEmpty)
+        }
+    }
+
+    @Test func capsRetryAfterAndReadsItsDateForm() async throws {
+        let yaml = GatewayHarness.yaml(extra: "upstream: {max_retry_after_s: 1}")
+        try await GatewayHarness.with(yaml: yaml) { gateway in
+            let path: JSON = "/core-services/v1/campaign-stats"
+            try await gateway.script([["path": path, "status": 429, "headers": ["Retry-After": "100000"]]])
+            let capped = try await gateway.call("campaigns.getStats", params([gateway.alwaysActiveIDs[0]], extra: ["timeout_ms": 20_000]))
+            #expect(capped.json?["result"]?["upstream"]?["calls"] == 2, "retried after the capped delay, within the deadline")
+
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.timeZone = TimeZone(identifier: "GMT")
+            formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+            let inAnHour = formatter.string(from: Date().addingTimeInterval(3_600))
+            try await gateway.script([["path": path, "status": 503, "headers": ["Retry-After": .string(inAnHour)]]])
+            let dated = try await gateway.call("campaigns.getStats", params([gateway.alwaysActiveIDs[1]], extra: ["timeout_ms": 20_000]))
+            #expect(dated.json?["result"]?["upstream"]?["calls"] == 2, "an HTTP-date an hour away is read, then capped to 1 s")
+        }
+    }
+
+    @Test func aRateLimitAnswerOnTheLastAttemptStillPausesTheWorkspace() async throws {
+        try await GatewayHarness.with { gateway in
+            let answer: JSON = ["path": "/core-services/v1/campaign-stats", "status": 429, "headers": ["Retry-After": "0"]]
+            let last: JSON = ["path": "/core-services/v1/campaign-stats", "status": 429, "headers": ["Retry-After": "30"]]
+            try await gateway.script([answer, answer, answer, last])
+            let failed = try await gateway.call("campaigns.getStats", params(["p1"]))
+            #expect(failed.json?["error"]?["code"] == -32050)
+            #expect(try await gateway.upstreamCalls().count == 4)
+            let plan = try await gateway.call("campaigns.getStats", params(["p2"], extra: ["dry_run": true]))
+            #expect((plan.json?["result"]?["plan"]?["earliest_completion_ms"]?.intValue ?? 0) > 20_000)
+        }
+    }
+}

@@ -1,0 +1,157 @@
+import Dates
+import DynamicJSON
+import GatewayCore
+import Testing
+
+/// Upstream answers are input too: names chosen by MoEngage users, any number, paging that
+/// disagrees with itself, bodies that echo the request. Each answer here is scripted into the
+/// simulator and reaches the gateway over the wire.
+private let statsPath = "/core-services/v1/campaign-stats"
+
+/// One campaign's `all_variations` figures under platform `platform` and locale `pirate`.
+private func element(platform: String = "ANDROID", sent: JSON = 100, leadConversions: Int = 10) -> JSON {
+    [
+        "campaign_name": "Spring sale", "archived": false,
+        "platforms": .object([
+            platform: [
+                "locales": [
+                    "pirate": [
+                        "variations": [
+                            "all_variations": [
+                                "performance_stats": ["sent": sent, "delivered": 90, "click": 10, "impression": 50, "ctr": 20.0, "delivery_rate": 90.0],
+                                "conversion_goal_stats": [
+                                    "Generate Lead": ["conversions": .int(leadConversions), "cvr": 100.0], "Purchase": ["conversions": 10],
+                                ],
+                                "failure_breakdown": ["rate_limited": 3, "token_expired": 1],
+                            ]
+                        ]
+                    ]
+                ]
+            ]
+        ]),
+    ]
+}
+
+/// A stats answer holding `data`, as MoEngage sends it.
+private func statsAnswer(_ data: [String: [JSON]], totalCampaigns: JSON = 1, totalPages: JSON = 1) -> JSON {
+    [
+        "path": .string(statsPath), "status": 200,
+        "body": [
+            "response_id": "r", "total_campaigns": totalCampaigns, "current_page": 1, "total_pages": totalPages,
+            "data": .object(data.mapValues(JSON.array)),
+        ],
+    ]
+}
+
+private func params(_ ids: [String], from start: String = "2025-03-01", to end: String, extra: [String: JSON] = [:]) -> JSON {
+    var members: [String: JSON] = ["workspace": "main", "start_date": .string(start), "end_date": .string(end)]
+    if !ids.isEmpty { members["campaign_ids"] = .array(ids.map(JSON.string)) }
+    return .object(members.merging(extra) { _, new in new })
+}
+
+private func allVariations(_ campaign: JSON?, platform: String = "ANDROID") -> JSON? {
+    campaign?["platforms"]?[platform]?["locales"]?["pirate"]?["variations"]?["all_variations"]
+}
+
+@Suite struct HostileUpstreamTests {
+    @Test func addsGoalsReasonsAndLocalesWhoseNamesContainRate() async throws {
+        try await GatewayHarness.with { gateway in
+            // Window 1 holds the campaign twice in its array (folded), window 2 once: three times the figures in all.
+            try await gateway.script([statsAnswer(["c1": [element(), element()]]), statsAnswer(["c1": [element()]])])
+            let answer = try await gateway.call("campaigns.getStats", params(["c1"], to: "2025-04-29"))
+            let result = answer.json?["result"]
+            let merged = allVariations(result?["campaigns"]?["c1"])
+            #expect(merged?["conversion_goal_stats"]?["Generate Lead"]?["conversions"] == 30)
+            #expect(merged?["conversion_goal_stats"]?["Generate Lead"]?["cvr"] == nil, "cvr is a ratio: left out of a merge")
+            #expect(merged?["conversion_goal_stats"]?["Purchase"]?["conversions"] == 30)
+            #expect(merged?["failure_breakdown"]?["rate_limited"] == 9)
+            #expect(merged?["performance_stats"]?["sent"] == 300)
+            #expect(merged?["performance_stats"]?["delivery_rate"] == .double(270.0 / 300.0 * 100))
+            let firstWindow = allVariations(result?["by_window"]?.arrayValue?.first?["campaigns"]?["c1"])
+            #expect(firstWindow?["conversion_goal_stats"]?["Generate Lead"]?["conversions"] == 20)
+            #expect(result?["campaigns"]?["c1"]?["campaign_name"] == "Spring sale", "strings both sides hold are kept")
+            #expect(result?["campaigns"]?["c1"]?["archived"] == false)
+
+            let summary = try await gateway.call("campaigns.getStats", params(["c1"], to: "2025-04-29", extra: ["view": "summary"]))
+            #expect(summary.json?["result"]?["campaigns"]?["c1"]?["conversions"] == 60)
+            #expect(summary.json?["result"]?["upstream"]?["calls"] == 0)
+        }
+    }
+
+    @Test func answersUpstreamFailedForFiguresThatOverflowAndKeepsServing() async throws {
+        try await GatewayHarness.with { gateway in
+            try await gateway.script([statsAnswer(["c1": [element(sent: .int(Int.max)), element(platform: "ANDROID")]])])
+            let folded = try await gateway.call("campaigns.getStats", params(["c1"], to: "2025-03-30"))
+            #expect(folded.json?["error"]?["code"] == -32050)
+            #expect(folded.json?["error"]?["data"]?["reason"]?.stringValue?.contains("overflow") == true)
+
+            try await gateway.script([statsAnswer(["c2": [element(leadConversions: Int.max)]])])
+            let summary = try await gateway.call("campaigns.getStats", params(["c2"], to: "2025-03-30", extra: ["view": "summary"]))
+            #expect(summary.json?["error"]?["code"] == -32050)
+
+            try await gateway.script([statsAnswer([:], totalCampaigns: .int(Int.max), totalPages: .int(Int.max / 10 + 1))])
+            let paging = try await gateway.call("campaigns.getStats", params([], to: "2025-03-30"))
+            #expect(paging.json?["error"]?["code"] == -32013)
+
+            let healthy = try await gateway.call("campaigns.getStats", params([gateway.alwaysActiveIDs[0]], to: "2025-03-30"))
+            #expect(healthy.json?["result"]?["campaigns"] != nil)
+        }
+    }
+
+    @Test func foldsACampaignListedOnTwoPagesAndCrossChecksThePageCount() async throws {
+        try await GatewayHarness.with { gateway in
+            try await gateway.script([
+                statsAnswer(["dup": [element(platform: "ANDROID")]], totalCampaigns: 11, totalPages: 2),
+                statsAnswer(["dup": [element(platform: "IOS")]], totalCampaigns: 11, totalPages: 2),
+            ])
+            let answer = try await gateway.call("campaigns.getStats", params([], to: "2025-03-30"))
+            let campaign = answer.json?["result"]?["campaigns"]?["dup"]
+            #expect(allVariations(campaign, platform: "ANDROID")?["performance_stats"]?["sent"] == 100)
+            #expect(allVariations(campaign, platform: "IOS")?["performance_stats"]?["sent"] == 100)
+            #expect(campaign?["campaign_name"] == "Spring sale")
+            #expect(answer.json?["result"]?["upstream"]?["calls"] == 2)
+
+            try await gateway.script([statsAnswer(["c": [element()]], totalCampaigns: 11, totalPages: 5)])
+            let disagreeing = try await gateway.call("campaigns.getStats", params([], from: "2025-05-01", to: "2025-05-30"))
+            #expect(disagreeing.json?["error"]?["code"] == -32050)
+            #expect(disagreeing.json?["error"]?["data"]?["reason"]?.stringValue?.contains("total_pages") == true)
+
+            try await gateway.script([statsAnswer(["c": [element()]], totalCampaigns: .null, totalPages: 3)])
+            let pagesOnly = try await gateway.call("campaigns.getStats", params([], from: "2025-06-01", to: "2025-06-30"))
+            #expect(pagesOnly.json?["result"]?["upstream"]?["calls"] == 3, "total_pages alone decides the walk")
+        }
+    }
+
+    @Test func neverEchoesDerivedCredentialsOrSignaturesFromUpstreamBodies() async throws {
+        try await GatewayHarness.with { gateway in
+            let echo = "echo: Authorization: {{authorization}} url {{url}}"
+            try await gateway.script(
+                Array(
+                    repeating: [
+                        "path": .string(statsPath), "status": 400,
+                        "body": ["title": .string(echo), "description": .string(echo), "code": "{{authorization}}"],
+                    ], count: 1))
+            let stats = try await gateway.call("campaigns.getStats", params(["c1"], to: "2025-03-30"))
+            #expect(stats.json?["error"]?["code"] == -32050)
+
+            try await gateway.script([["path": "/dailyCampaignReportDump/", "status": 404, "body": ["message": .string(echo)]]])
+            let daily = try await gateway.call("reports.getDaily", ["workspace": "main", "date": "2025-03-01"])
+            #expect(daily.json?["result"]?["days"]?.arrayValue?.first?["error"]?.stringValue?.hasPrefix("no report") == true)
+
+            try await gateway.script([["path": "/dailyCampaignReportDump/", "status": 404, "body": ["message": .string(echo)]]])
+            let zip = try await gateway.send("/reports/daily/main/20250302.zip", body: nil, method: "GET")
+            #expect(zip.status == 404)
+
+            let basic = "V1NfTUFJTjptYWluLWtleS1aeDgxLXNlY3JldA"  // base64("WS_MAIN:main-key-Zx81-secret"), unpadded
+            let signature = DailyReportSignature.sign(appID: "WS_MAIN", day: CalendarDay(iso: "2025-03-01")!, secret: TestSecrets.mainReportSecret)
+            let seen = [stats.text, daily.text, zip.text, gateway.renderedLogs]
+            for text in seen {
+                for leaked in TestSecrets.all + [basic, signature, "Signature="] {
+                    #expect(!text.contains(leaked), "an answer or log line carries \(leaked.prefix(12))…")
+                }
+            }
+            #expect(stats.text.contains("echo"), "the upstream's words are kept, scrubbed")
+        }
+    }
+}
+
