@@ -1,9 +1,10 @@
 # campaign-gateway: the commands a newcomer needs. `make demo` and `make test` work on a fresh Debian machine.
 SWIFT ?= swift
+SWIFTC ?= swiftc
 SIM_PORT ?= 9090
 GATEWAY_PORT ?= 8080
 
-.PHONY: help deps build release test demo bench check-config format lint clean
+.PHONY: help deps build release test demo bench fuzz check-config format lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -31,6 +32,13 @@ bench: deps ## Release build, then the benchmarks (figures go to BENCHMARKS.md b
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	$(SWIFT) build -c release --product gateway-bench
 	./.build/release/gateway-bench
+
+FUZZ_SECONDS ?= 120
+fuzz: ## Fuzz the JSON reader and writer (libFuzzer + AddressSanitizer) for FUZZ_SECONDS (default 120)
+	@mkdir -p .build/fuzz/corpus
+	$(SWIFTC) -sanitize=fuzzer,address -parse-as-library -g -O -module-name DynamicJSON Sources/DynamicJSON/*.swift Fuzz/JSONFuzz.swift \
+		-o .build/fuzz/json-fuzz 2> .build/fuzz/build.log || { cat .build/fuzz/build.log; exit 1; }
+	.build/fuzz/json-fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 .build/fuzz/corpus Fuzz/seeds
 
 check-config: build ## Validate deploy/gateway.example.yaml with example secrets in the environment
 	MOENGAGE_MARKETING_API_KEY=example MOENGAGE_MARKETING_SECRET_KEY=example MIGMA_API_KEY=example REPORTING_SERVICE_TOKEN=example \

@@ -127,6 +127,7 @@ let package = Package(
         ),
         .testTarget(name: "MoEngageSimulatorTests", dependencies: ["MoEngageSimulator", "CurlHTTP", "DynamicJSON", "Dates", "ServerTesting"]),
         .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"]),
+        .testTarget(name: "DynamicJSONTests", dependencies: ["DynamicJSON"]),
         .testTarget(
             name: "GatewayCoreTests",
             dependencies: ["GatewayCore", "GatewayConfig", "DynamicJSON", "Dates", .product(name: "ZIPFoundation", package: "ZIPFoundation")]

@@ -100,59 +100,34 @@ extension JSON {
     }
 }
 
-extension JSON: Codable {
-    /// Decodes any JSON value, preferring an exact integer over a double for numbers.
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let flag = try? container.decode(Bool.self) {
-            self = .bool(flag)
-        } else if let integer = try? container.decode(Int.self) {
-            self = .int(integer)
-        } else if let number = try? container.decode(Double.self) {
-            self = .double(number)
-        } else if let text = try? container.decode(String.self) {
-            self = .string(text)
-        } else if let elements = try? container.decode([JSON].self) {
-            self = .array(elements)
-        } else {
-            self = .object(try container.decode([String: JSON].self))
-        }
-    }
-
-    /// Encodes the value as the JSON it represents.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .null: try container.encodeNil()
-        case .bool(let flag): try container.encode(flag)
-        case .int(let integer): try container.encode(integer)
-        case .double(let number): try container.encode(number.isFinite ? number : 0)
-        case .string(let text): try container.encode(text)
-        case .array(let elements): try container.encode(elements)
-        case .object(let members): try container.encode(members)
-        }
-    }
-}
-
 extension JSON {
-    /// Parses JSON text; throws when the bytes are not one JSON value.
-    public static func parse(_ data: some DataProtocol) throws -> JSON {
-        try JSONDecoder().decode(JSON.self, from: Data(data))
+    /// Parses JSON text strictly (RFC 8259); the error names the byte offset of the first problem.
+    public static func parse(_ data: some Sequence<UInt8>, maxDepth: Int = JSON.defaultMaxDepth) throws(JSONParseError) -> JSON {
+        let parsed = data.withContiguousStorageIfAvailable { buffer in
+            Result { () throws(JSONParseError) -> JSON in
+                var reader = JSONReader(buffer, maxDepth: maxDepth)
+                return try reader.readDocument()
+            }
+        }
+        if let parsed { return try parsed.get() }
+        return try parse(Array(data), maxDepth: maxDepth)
     }
 
     /// Serialises the value with sorted keys, so equal values give equal bytes.
     public func encoded() -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding a JSON tree cannot fail: every case maps to a JSON primitive.
-        return (try? encoder.encode(self)) ?? Data("null".utf8)
+        Data(encodedBytes())
+    }
+
+    /// Serialises the value as bytes (see `JSONWriter`).
+    public func encodedBytes() -> [UInt8] {
+        var writer = JSONWriter()
+        writer.write(self)
+        return writer.bytes
     }
 
     /// The serialised value as a UTF-8 string.
     public func encodedString() -> String {
-        String(decoding: encoded(), as: UTF8.self)
+        String(decoding: encodedBytes(), as: UTF8.self)
     }
 }
 

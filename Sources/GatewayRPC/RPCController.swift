@@ -88,7 +88,7 @@ struct RPCController: Sendable {
         do {
             params = body.isEmpty ? .object([:]) : try JSON.parse(body)
         } catch {
-            return connectError(.parseError("the body is not valid JSON"), headers: idHeader)
+            return connectError(.parseError(error), headers: idHeader)
         }
         let outcome = await disconnects.whileConnected(channel) { [dispatcher] in
             await dispatcher.invoke(methodName: method, params: params, caller: caller, meta: meta)

@@ -82,7 +82,7 @@ public struct RPCDispatcher: Sendable {
         do {
             parsed = try JSON.parse(body)
         } catch {
-            return Self.errorResponse(id: .null, .parseError("the body is not valid JSON"))
+            return Self.errorResponse(id: .null, .parseError(error))
         }
         guard case .array(let batch) = parsed else {
             return await serveOne(parsed, caller: caller, meta: meta)

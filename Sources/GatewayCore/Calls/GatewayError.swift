@@ -29,8 +29,10 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         self.data = data
     }
 
-    /// -32700: the body is not JSON.
-    public static func parseError(_ detail: String) -> Self { .init(.parseError, "Parse error: \(detail)") }
+    /// -32700: the body is not JSON; `data` says where (`offset`, in bytes) and why.
+    public static func parseError(_ error: JSONParseError) -> Self {
+        .init(.parseError, "Parse error: the body is not valid JSON: \(error)", ["offset": .int(error.offset), "reason": .string(error.reason)])
+    }
     /// -32600: not a JSON-RPC 2.0 request.
     public static func invalidRequest(_ detail: String) -> Self { .init(.invalidRequest, "Invalid Request: \(detail)") }
     /// -32601: no such method.
