@@ -120,7 +120,8 @@ public enum ConfigLoader {
     private static func rateLimit(_ node: ConfigNode) throws -> RateLimitConfiguration {
         let members = try node.mapping(allowed: ["calls", "per_seconds"])
         guard let calls = members["calls"], let perSeconds = members["per_seconds"] else { throw node.error("calls and per_seconds are required") }
-        return RateLimitConfiguration(calls: try calls.int(in: 1...1_000_000), perSeconds: try perSeconds.number(in: 0.001...Self.maxRatePeriodSeconds))
+        return RateLimitConfiguration(
+            calls: try calls.int(in: 1...1_000_000), perSeconds: try perSeconds.number(in: 0.001...Self.maxRatePeriodSeconds))
     }
 
     private static func caller(_ node: ConfigNode) throws -> CallerConfiguration {

@@ -86,15 +86,6 @@ public struct WorkspaceConfiguration: Sendable, Hashable {
     public var secretKey: SecretReference?
     /// Rolling limits, all enforced (default 100/60 s for MoEngage, 10/60 s for Migma).
     public var rateLimits: [RateLimitConfiguration]
-
-    /// The upstream account whose limits the workspace spends: MoEngage's Workspace ID, or for
-    /// Migma the base URL and key reference. Workspace names on one account share one budget.
-    public var account: String {
-        switch provider {
-        case .moengage: return "moengage \(workspaceID ?? name)"
-        case .migma: return "migma \(baseURL) \(apiKey)"
-        }
-    }
 }
 
 /// How a caller's bearer token is known.

@@ -27,8 +27,10 @@ final class ClientDisconnects: Sendable {
         ConnectionCloseHandler(registry: self)
     }
 
-    /// Runs `work`; if the client of `channel` disconnects first, cancels it and answers nil.
-    func whileConnected<Value: Sendable>(_ channel: any Channel, _ work: @escaping @Sendable () async -> Value) async -> Value? {
+    /// Runs `work`. If the client of `channel` goes away first (it closed the connection or its
+    /// sending side, which nginx also takes as an abort), the work is cancelled and its own answer
+    /// to that returned: work that did not need to wait still answers normally.
+    func whileConnected<Value: Sendable>(_ channel: any Channel, logger: Logger, _ work: @escaping @Sendable () async -> Value) async -> Value {
         guard let signal = signals.withLock({ $0[ObjectIdentifier(channel)] }) else { return await work() }
         return await withTaskGroup(of: Value?.self) { group in
             group.addTask { await work() }
@@ -36,15 +38,16 @@ final class ClientDisconnects: Sendable {
                 await signal.wait()
                 return nil
             }
-            defer { group.cancelAll() }
-            return await group.next() ?? nil
+            while let next = await group.next() {
+                if let value = next {
+                    group.cancelAll()
+                    return value
+                }
+                if !Task.isCancelled { logger.info("client disconnected; cancelling its request") }
+                group.cancelAll()
+            }
+            preconditionFailure("the work always answers")
         }
-    }
-
-    /// The answer to a request whose client went away before it was served (nobody reads it): 499, as nginx logs it.
-    static func goneClientResponse(logger: Logger) -> Response {
-        logger.info("client disconnected; request cancelled")
-        return Response(status: .init(code: 499, reasonPhrase: "Client Closed Request"), headers: [.connection: "close"])
     }
 
     fileprivate func register(_ signal: DisconnectSignal, for channel: any Channel) {

@@ -21,8 +21,7 @@ struct DailyZipController: Sendable {
         router.get("/reports/daily/{workspace}/{file}") { request, context in
             let workspace = context.parameters.get("workspace") ?? ""
             let file = context.parameters.get("file") ?? ""
-            return await disconnects.whileConnected(context.channel) { await serve(request, workspace: workspace, file: file) }
-                ?? ClientDisconnects.goneClientResponse(logger: logger)
+            return await disconnects.whileConnected(context.channel, logger: logger) { await serve(request, workspace: workspace, file: file) }
         }
     }
 
@@ -37,7 +36,8 @@ struct DailyZipController: Sendable {
             return failure(.invalidParams(field: "file", reason: "must be YYYYMMDD.zip, a real day"), headers: headers)
         }
         let context = CallContext(
-            requestID: meta.requestID, caller: caller, deadline: .now + .milliseconds(meta.headerTimeoutMs ?? defaultTimeoutMs), logger: meta.logger,
+            requestID: meta.requestID, caller: caller, deadline: meta.arrived + .milliseconds(meta.headerTimeoutMs ?? defaultTimeoutMs),
+            logger: meta.logger,
             allowance: meta.allowance)
         do {
             let workspace = try workspaces.resolve(name, for: caller)
@@ -54,7 +54,7 @@ struct DailyZipController: Sendable {
         } catch let error as GatewayError {
             return failure(error, headers: headers)
         } catch {
-            return failure(.deadlineExceeded, headers: headers)
+            return failure(.cancelled, headers: headers)
         }
     }
 

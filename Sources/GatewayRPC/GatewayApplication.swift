@@ -24,7 +24,8 @@ public enum GatewayApplication {
                 maxConnectionsPerHost: upstream.maxConnectionsPerHost, maxTotalConnections: upstream.maxConnectionsPerHost * 2,
                 maxResponseBytes: upstream.maxResponseBytes, caBundlePath: upstream.caBundle))
         let client = UpstreamClient(http: http, upstream: upstream, metrics: UpstreamMetrics(factory: metrics.factory))
-        let budget = InProcessRateBudget(workspaces: configuration.workspaces, safetyMargin: .milliseconds(upstream.safetyMarginMs))
+        let workspaces = WorkspaceDirectory(configuration: configuration, secrets: secrets)
+        let budget = InProcessRateBudget(workspaces: workspaces.all, safetyMargin: .milliseconds(upstream.safetyMarginMs))
         let cacheConfiguration = configuration.cache
         let retrying = RetryingUpstream(client: client, budget: budget)
         let fetcher = CachedItemFetcher(cache: InMemoryResponseCache(maxBytes: cacheConfiguration.maxBytes))
@@ -35,7 +36,6 @@ public enum GatewayApplication {
         let path = UpstreamPath(upstream: retrying, fetcher: fetcher, planGuard: planGuard, ttlPolicy: ttlPolicy)
         let services = GatewayMethods.Services(
             stats: StatsService(path: path), campaigns: CampaignListService(path: path), reports: DailyReportService(path: path))
-        let workspaces = WorkspaceDirectory(configuration: configuration, secrets: secrets)
         let registry = MethodRegistry(
             methods: GatewayMethods.all(services, workspaces: workspaces, limits: configuration.limits), version: version)
         let limits = configuration.limits

@@ -31,7 +31,9 @@ enum GatewayMethods {
                     name: "end_date", schema: date, required: false,
                     summary: "Last day, included; span at most daily_report_span_days (\(limits.dailyReportSpanDays))."),
                 .init(name: "dry_run", schema: ["type": "boolean", "default": false], required: false, summary: "Return the plan; spend nothing."),
-                .init(name: "timeout_ms", schema: ["type": "integer", "minimum": 1, "maximum": .int(CallContext.maxTimeoutMs)], required: false, summary: "Deadline."),
+                .init(
+                    name: "timeout_ms", schema: ["type": "integer", "minimum": 1, "maximum": .int(CallContext.maxTimeoutMs)], required: false,
+                    summary: "Deadline."),
             ],
             resultSchema: [
                 "type": "object", "required": ["workspace", "days", "upstream"],
@@ -82,7 +84,9 @@ enum GatewayMethods {
                 .init(
                     name: "dry_run", schema: ["type": "boolean", "default": false], required: false,
                     summary: "Return the plan (strategy, estimated calls); spend nothing."),
-                .init(name: "timeout_ms", schema: ["type": "integer", "minimum": 1, "maximum": .int(CallContext.maxTimeoutMs)], required: false, summary: "Deadline."),
+                .init(
+                    name: "timeout_ms", schema: ["type": "integer", "minimum": 1, "maximum": .int(CallContext.maxTimeoutMs)], required: false,
+                    summary: "Deadline."),
             ],
             resultSchema: [
                 "type": "object", "required": ["workspace", "campaigns", "upstream"],

@@ -67,7 +67,7 @@ enum ErrorCatalog {
         case -32013: return "the plan needs more upstream calls than one request may spend (data: estimated_calls, limit)"
         case -32029: return "the rate budget cannot serve the plan before the deadline (data: retry_after_ms, estimated_calls)"
         case -32050: return "the upstream failed after retries (data: upstream_status, code, title)"
-        case -32004: return "deadline passed"
+        case -32004: return "deadline passed, or the client closed its connection (Cancelled)"
         default: return "internal error"
         }
     }

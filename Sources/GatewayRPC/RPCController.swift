@@ -62,10 +62,9 @@ struct RPCController: Sendable {
                 .contentTooLarge, RPCDispatcher.errorResponse(id: .null, .invalidRequest("the body is over \(maxBodyBytes) bytes")), headers: idHeader
             )
         }
-        let served = await disconnects.whileConnected(channel) { [dispatcher] in
+        let served = await disconnects.whileConnected(channel, logger: meta.logger) { [dispatcher] in
             await dispatcher.serveJSONRPC(body: body, caller: caller, meta: meta)
         }
-        guard let served else { return ClientDisconnects.goneClientResponse(logger: meta.logger) }
         guard let answer = served else { return Response(status: .noContent, headers: idHeader) }
         return HTTPJSON.response(.ok, answer, headers: idHeader)
     }
@@ -90,19 +89,16 @@ struct RPCController: Sendable {
         } catch {
             return connectError(.parseError(error), headers: idHeader)
         }
-        let outcome = await disconnects.whileConnected(channel) { [dispatcher] in
+        let outcome = await disconnects.whileConnected(channel, logger: meta.logger) { [dispatcher] in
             await dispatcher.invoke(methodName: method, params: params, caller: caller, meta: meta)
         }
         switch outcome {
-        case .success(let result)?:
+        case .success(let result):
             return HTTPJSON.response(.ok, result, headers: idHeader)
-        case .failure(let error)?:
+        case .failure(let error):
             return connectError(error, headers: idHeader)
-        case nil:
-            return ClientDisconnects.goneClientResponse(logger: meta.logger)
         }
     }
-
 
     /// Connect's error JSON `{code, message}` (plus our `data`) with Connect's HTTP status.
     private func connectError(_ error: GatewayError, headers: HTTPFields) -> Response {

@@ -13,6 +13,8 @@ public struct CallMeta: Sendable {
     public var logger: Logger
     /// The upstream calls the whole HTTP request may plan, shared by a batch's elements.
     public var allowance: CallAllowance
+    /// When the HTTP request arrived: every deadline of the request (each batch element's too) counts from here.
+    public var arrived: ContinuousClock.Instant
 }
 
 /// Runs method calls for both transports: JSON-RPC 2.0 (single, batch, notifications) and Connect.
@@ -39,7 +41,7 @@ public struct RPCDispatcher: Sendable {
     /// Runs one call of `methodName` for an authenticated caller.
     public func invoke(methodName: String, params: JSON?, caller: CallerIdentity, meta: CallMeta) async -> Result<JSON, GatewayError> {
         let started = ContinuousClock.now
-        let result = await run(methodName: methodName, params: params, caller: caller, meta: meta, started: started)
+        let result = await run(methodName: methodName, params: params, caller: caller, meta: meta)
         let elapsed = ContinuousClock.now - started
         let code: String
         switch result {
@@ -54,7 +56,7 @@ public struct RPCDispatcher: Sendable {
         return result
     }
 
-    private func run(methodName: String, params: JSON?, caller: CallerIdentity, meta: CallMeta, started: ContinuousClock.Instant) async
+    private func run(methodName: String, params: JSON?, caller: CallerIdentity, meta: CallMeta) async
         -> Result<JSON, GatewayError>
     {
         guard let method = registry.method(named: methodName) else { return .failure(.methodNotFound(methodName)) }
@@ -63,13 +65,15 @@ public struct RPCDispatcher: Sendable {
             params?["timeout_ms"]?.intValue.flatMap { (1...CallContext.maxTimeoutMs).contains($0) ? $0 : nil } ?? meta.headerTimeoutMs
             ?? defaultTimeoutMs
         let context = CallContext(
-            requestID: meta.requestID, caller: caller, deadline: started + .milliseconds(timeoutMs), logger: meta.logger, allowance: meta.allowance)
+            requestID: meta.requestID, caller: caller, deadline: meta.arrived + .milliseconds(timeoutMs), logger: meta.logger,
+            allowance: meta.allowance)
         do {
             return .success(try await method.handler(params, context))
         } catch let error as GatewayError {
             return .failure(error)
         } catch is CancellationError {
-            return .failure(.deadlineExceeded)
+            // Deadlines answer -32004 through `withDeadline`; a bare cancellation means the client left.
+            return .failure(.cancelled)
         } catch {
             meta.logger.error("internal error", metadata: ["method": "\(methodName)", "error": "\(type(of: error))"])
             return .failure(.internalError)

@@ -24,13 +24,16 @@ enum RequestMeta {
         var logger = logger
         let id = requestID(request)
         logger[metadataKey: "request_id"] = "\(id)"
-        return CallMeta(requestID: id, headerTimeoutMs: connectTimeoutMs(request), logger: logger, allowance: CallAllowance(limit: callLimit))
+        return CallMeta(
+            requestID: id, headerTimeoutMs: connectTimeoutMs(request), logger: logger, allowance: CallAllowance(limit: callLimit), arrived: .now)
     }
 
     /// `Connect-Timeout-Ms` (at most 10 digits, positive, per the Connect protocol), capped at
     /// the longest deadline a request may ask for, like `timeout_ms`.
     static func connectTimeoutMs(_ request: Request) -> Int? {
-        guard let text = request.headers[connectTimeoutHeader], (1...10).contains(text.count), let value = Int(text), value > 0 else { return nil }
+        guard let text = request.headers[connectTimeoutHeader], (1...10).contains(text.utf8.count),
+            text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let value = Int(text), value > 0
+        else { return nil }
         return min(value, CallContext.maxTimeoutMs)
     }
 }

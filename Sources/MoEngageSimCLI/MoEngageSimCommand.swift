@@ -13,7 +13,9 @@ struct MoEngageSimCommand: AsyncParsableCommand {
             Serves MoEngage's campaign stats, campaign meta and signed daily reports, and Migma's \
             campaign stats, with each provider's auth, validation and rolling rate limits, seeded \
             synthetic data, and an admin API: GET /_sim/calls (calls and rule breaches), \
-            POST /_sim/reset, GET /_sim/campaigns, POST /_sim/faults.
+            POST /_sim/reset, GET /_sim/campaigns, POST /_sim/faults, and POST /_sim/script \
+            ({"answers": [{"path", "status", "headers", "body" | "raw"}]}: answers given instead of \
+            simulated ones to the next calls on a path, with {{authorization}} and {{url}} filled in).
             """
     )
 

@@ -47,6 +47,62 @@ private func params(_ ids: [String], extra: [String: JSON] = [:]) -> JSON {
         }
     }
 
+    @Test func aClientThatHalfClosesStillGetsAnAnswerThatNeededNoWait() async throws {
+        try await GatewayHarness.with { gateway in
+            let ids = [gateway.alwaysActiveIDs[0]]
+            _ = try await gateway.call("campaigns.getStats", params(ids))
+            let body = JSON.object(["jsonrpc": "2.0", "id": 7, "method": "campaigns.getStats", "params": params(ids)]).encodedString()
+            let port = Int(gateway.gatewayBase.split(separator: ":").last!)!
+            let request =
+                "POST /rpc HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(TestSecrets.reportingToken)\r\n"
+                + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            let answer = await RawHTTPClient.halfClosedExchange(port: port, request: request)
+            #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer.prefix(200))")
+            #expect(answer.contains("\"cache_hits\":1"))
+        }
+    }
+
+    @Test func countsTheFromArrivalDeadlineForEveryBatchElement() async throws {
+        try await GatewayHarness.with(simulator: GatewayHarness.simulatorConfiguration(faults: .init(latencyMs: 1_000))) { gateway in
+            // Eight elements run at once; the last four can only start after the first eight (~1 s)
+            // and need another second: past a 1.5 s deadline counted from the request's arrival.
+            let batch = JSON.array(
+                (0..<12).map { index in
+                    [
+                        "jsonrpc": "2.0", "id": .int(index), "method": "campaigns.getStats",
+                        "params": params(["d\(index)"], extra: ["timeout_ms": 1_500]),
+                    ]
+                })
+            let answers = try await gateway.rpc(batch).json?.arrayValue ?? []
+            #expect(answers.count == 12)
+            #expect(
+                answers.suffix(4).allSatisfy { $0["error"]?["code"] == -32004 },
+                "the late elements got a fresh deadline: \(answers.map { $0["error"]?["code"] ?? "ok" })")
+        }
+    }
+
+    @Test func capsTheListingPagesOfAWholeBatch() async throws {
+        try await GatewayHarness.with(yaml: GatewayHarness.yaml(limits: ["max_upstream_calls_per_request": 4])) { gateway in
+            let batch: JSON = [
+                ["jsonrpc": "2.0", "id": 1, "method": "campaigns.list", "params": ["workspace": "main"]],
+                ["jsonrpc": "2.0", "id": 2, "method": "campaigns.list", "params": ["workspace": "main", "include_child_campaigns": true]],
+            ]
+            let answers = try await gateway.rpc(batch).json?.arrayValue ?? []
+            #expect(answers.allSatisfy { $0["error"]?["code"] == -32013 }, "each listing is longer than the 4 calls the request may spend")
+            let calls = try await gateway.upstreamCalls()
+            #expect(calls.count <= 4, "\(calls.count) meta calls for a request capped at 4")
+        }
+    }
+
+    @Test func ignoresAConnectTimeoutThatIsNotPlainDigits() async throws {
+        try await GatewayHarness.with(simulator: GatewayHarness.simulatorConfiguration(faults: .init(latencyMs: 1_000))) { gateway in
+            let answer = try await gateway.connect(
+                "/gateway.v1.CampaignService/GetStats", params(["signed"]),
+                headers: [("Content-Type", "application/json"), ("Connect-Timeout-Ms", "+500")])
+            #expect(answer.status == 200, "+500 is not a Connect timeout; the default deadline applies")
+        }
+    }
+
     @Test func refusesABatchLargerThanTheConfiguredMaximum() async throws {
         try await GatewayHarness.with(yaml: GatewayHarness.yaml(limits: ["max_batch": 5])) { gateway in
             let element: JSON = ["jsonrpc": "2.0", "id": 1, "method": "rpc.discover"]

@@ -71,11 +71,12 @@ struct GatewayHarness {
     static func simulatorConfiguration(
         faults: FaultInjection = FaultInjection(), forbidden: Set<String> = [],
         rateLimits: [RollingLimit] = [RollingLimit(calls: 100, perSeconds: 60)],
+        migmaRateLimits: [RollingLimit] = [RollingLimit(calls: 100, perSeconds: 60)],
         metaEnvelope: MetaEnvelope = .bare
     ) -> SimulatorConfiguration {
         SimulatorConfiguration(
             workspaces: ["WS_MAIN": TestSecrets.mainKey, "WS_OTHER": TestSecrets.otherKey], forbiddenWorkspaces: forbidden, rateLimits: rateLimits,
-            faults: faults, migmaKeys: [TestSecrets.migmaKey: "ACME"], migmaRateLimits: [RollingLimit(calls: 100, perSeconds: 60)],
+            faults: faults, migmaKeys: [TestSecrets.migmaKey: "ACME"], migmaRateLimits: migmaRateLimits,
             metaEnvelope: metaEnvelope, reportSecrets: ["WS_MAIN": TestSecrets.mainReportSecret])
     }
 

@@ -1,5 +1,6 @@
 import Dates
 import DynamicJSON
+import Foundation
 import GatewayCore
 import Testing
 
@@ -18,7 +19,9 @@ private func element(platform: String = "ANDROID", sent: JSON = 100, leadConvers
                     "pirate": [
                         "variations": [
                             "all_variations": [
-                                "performance_stats": ["sent": sent, "delivered": 90, "click": 10, "impression": 50, "ctr": 20.0, "delivery_rate": 90.0],
+                                "performance_stats": [
+                                    "sent": sent, "delivered": 90, "click": 10, "impression": 50, "ctr": 20.0, "delivery_rate": 90.0,
+                                ],
                                 "conversion_goal_stats": [
                                     "Generate Lead": ["conversions": .int(leadConversions), "cvr": 100.0], "Purchase": ["conversions": 10],
                                 ],
@@ -67,8 +70,11 @@ private func allVariations(_ campaign: JSON?, platform: String = "ANDROID") -> J
             #expect(merged?["failure_breakdown"]?["rate_limited"] == 9)
             #expect(merged?["performance_stats"]?["sent"] == 300)
             #expect(merged?["performance_stats"]?["delivery_rate"] == .double(270.0 / 300.0 * 100))
-            let firstWindow = allVariations(result?["by_window"]?.arrayValue?.first?["campaigns"]?["c1"])
-            #expect(firstWindow?["conversion_goal_stats"]?["Generate Lead"]?["conversions"] == 20)
+            // The two windows are fetched at once, so either may get the two-element answer.
+            let perWindow = (result?["by_window"]?.arrayValue ?? []).compactMap {
+                allVariations($0["campaigns"]?["c1"])?["conversion_goal_stats"]?["Generate Lead"]?["conversions"]?.intValue
+            }
+            #expect(perWindow.sorted() == [10, 20])
             #expect(result?["campaigns"]?["c1"]?["campaign_name"] == "Spring sale", "strings both sides hold are kept")
             #expect(result?["campaigns"]?["c1"]?["archived"] == false)
 
@@ -150,8 +156,71 @@ private func allVariations(_ campaign: JSON?, platform: String = "ANDROID") -> J
                     #expect(!text.contains(leaked), "an answer or log line carries \(leaked.prefix(12))…")
                 }
             }
-            #expect(stats.text.contains("echo"), "the upstream's words are kept, scrubbed")
+            #expect(stats.json?["error"]?["data"]?["title"] == nil, "a title that is not plain words is not passed on")
+        }
+    }
+
+    @Test func passesOnlyPlainWordsOfAnUpstreamErrorWhateverItEncodes() async throws {
+        try await GatewayHarness.with { gateway in
+            let keyForms = [
+                Data(TestSecrets.mainKey.utf8).base64EncodedString(), TestSecrets.mainKey.uppercased(),
+                TestSecrets.mainKey.unicodeScalars.map { String(format: "%%%02x", $0.value) }.joined(),
+                TestSecrets.mainKey.utf8.map { String(format: "%02x", $0) }.joined(),
+            ]
+            for form in keyForms {
+                try await gateway.script([
+                    ["path": .string(statsPath), "status": 400, "body": ["title": .string("oops \(form)"), "code": .string(form)]]
+                ])
+                let answer = try await gateway.call("campaigns.getStats", params(["echo"], to: "2025-03-30"))
+                #expect(answer.json?["error"]?["code"] == -32050)
+                #expect(!answer.text.contains(form), "\(form) came back")
+            }
+            #expect(!gateway.renderedLogs.contains(Data(TestSecrets.mainKey.utf8).base64EncodedString()))
+            try await gateway.script([["path": .string(statsPath), "status": 400, "body": ["title": "Bad Request", "code": "E400"]]])
+            let plain = try await gateway.call("campaigns.getStats", params(["plain"], to: "2025-03-30"))
+            #expect(plain.json?["error"]?["data"]?["title"] == "Bad Request")
+            #expect(plain.json?["error"]?["data"]?["code"] == "E400")
+        }
+    }
+
+    @Test func refusesMalformedTreesAndCountersPastExactRange() async throws {
+        try await GatewayHarness.with { gateway in
+            let shapes: [[JSON]] = [[5, element()], ["x", element()], [["platforms": .null], element()]]
+            for (index, shape) in shapes.enumerated() {
+                try await gateway.script([statsAnswer(["s\(index)": shape])])
+                let answer = try await gateway.call("campaigns.getStats", params(["s\(index)"], to: "2025-03-30"))
+                #expect(answer.json?["error"]?["code"] == -32050, "\(shape)")
+            }
+            try await gateway.script([statsAnswer(["big": [element(sent: .double(1e23))]])])
+            let summary = try await gateway.call("campaigns.getStats", params(["big"], to: "2025-03-30", extra: ["view": "summary"]))
+            #expect(summary.json?["error"]?["code"] == -32050)
+        }
+    }
+
+    @Test func refusesPagingThatContradictsItselfAndCountsRepeatedPagesOnce() async throws {
+        try await GatewayHarness.with { gateway in
+            // The listing shifted: page 2 repeats page 1's campaign with the same figures.
+            try await gateway.script([
+                statsAnswer(["same": [element()]], totalCampaigns: 11, totalPages: 2),
+                statsAnswer(["same": [element()]], totalCampaigns: 11, totalPages: 2),
+            ])
+            let repeated = try await gateway.call("campaigns.getStats", params([], to: "2025-03-30"))
+            #expect(allVariations(repeated.json?["result"]?["campaigns"]?["same"])?["performance_stats"]?["sent"] == 100)
+
+            let contradictions: [[JSON]] = [
+                [
+                    statsAnswer(["a": [element()]], totalCampaigns: 20, totalPages: 2),
+                    statsAnswer(["b": [element()]], totalCampaigns: 50, totalPages: 5),
+                ],
+                [statsAnswer(Dictionary(uniqueKeysWithValues: (0..<10).map { ("k\($0)", [element()]) }), totalCampaigns: 5, totalPages: 1)],
+                [statsAnswer(["a": [element()]], totalCampaigns: .null, totalPages: 0)],
+            ]
+            for (index, answers) in contradictions.enumerated() {
+                try await gateway.script(answers)
+                let month = String(format: "%02d", 4 + index)
+                let answer = try await gateway.call("campaigns.getStats", params([], from: "2025-\(month)-01", to: "2025-\(month)-30"))
+                #expect(answer.json?["error"]?["code"] == -32050, "case \(index)")
+            }
         }
     }
 }
-

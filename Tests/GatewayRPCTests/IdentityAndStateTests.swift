@@ -33,7 +33,8 @@ private func params(_ ids: [String], workspace: String = "main", extra: [String:
     @Test func twoWorkspaceNamesOfOneMoEngageWorkspaceShareOneBudget() async throws {
         let limits = "[{calls: 5, per_seconds: 1}]"
         let yaml = GatewayHarness.yaml(mainRateLimits: limits).replacingOccurrences(
-            of: "workspaces:\n", with: "workspaces:\n  alias: {provider: moengage, base_url: SIM, workspace_id: WS_MAIN, api_key_env: MAIN_KEY, rate_limits: \(limits)}\n")
+            of: "workspaces:\n",
+            with: "workspaces:\n  alias: {provider: moengage, base_url: SIM, workspace_id: WS_MAIN, api_key_env: MAIN_KEY, rate_limits: \(limits)}\n")
         let simulator = GatewayHarness.simulatorConfiguration(rateLimits: [RollingLimit(calls: 5, perSeconds: 1)])
         try await GatewayHarness.with(simulator: simulator, yaml: yaml) { gateway in
             async let viaMain = gateway.call("campaigns.getStats", params((0..<50).map { "m\($0)" }), token: TestSecrets.adminToken)
@@ -42,6 +43,29 @@ private func params(_ ids: [String], workspace: String = "main", extra: [String:
             let answers = try await [viaMain, viaAlias]
             #expect(answers.allSatisfy { $0.json?["result"]?["upstream"]?["calls"] == 5 })
             #expect(try await gateway.breaches().isEmpty, "both names spend WS_MAIN's one budget")
+        }
+    }
+
+    @Test func twoMigmaWorkspaceNamesHoldingOneKeyShareOneBudget() async throws {
+        let yaml = GatewayHarness.yaml().replacingOccurrences(
+            of: "workspaces:\n",
+            with: """
+                workspaces:
+                  mig1: {provider: migma, base_url: SIM, api_key_env: MIGMA_KEY, rate_limits: [{calls: 3, per_seconds: 60}]}
+                  mig2: {provider: migma, base_url: SIM, api_key_env: MIGMA_KEY_COPY, rate_limits: [{calls: 3, per_seconds: 60}]}
+
+                """)
+        var environment = TestSecrets.environment
+        environment["MIGMA_KEY_COPY"] = TestSecrets.migmaKey
+        let simulator = GatewayHarness.simulatorConfiguration(migmaRateLimits: [RollingLimit(calls: 3, perSeconds: 60)])
+        try await GatewayHarness.with(simulator: simulator, yaml: yaml, environment: environment) { gateway in
+            async let first = gateway.call(
+                "campaigns.getStats", ["workspace": "mig1", "campaign_ids": ["m1", "m2", "m3"], "timeout_ms": 5_000], token: TestSecrets.adminToken)
+            async let second = gateway.call(
+                "campaigns.getStats", ["workspace": "mig2", "campaign_ids": ["n1", "n2", "n3"], "timeout_ms": 5_000], token: TestSecrets.adminToken)
+            let answers = try await [first, second]
+            #expect(answers.filter { $0.json?["result"] != nil }.count == 1, "one account, three calls a minute: one request fits")
+            #expect(try await gateway.breaches().isEmpty)
         }
     }
 
@@ -77,12 +101,14 @@ private func params(_ ids: [String], workspace: String = "main", extra: [String:
         try await GatewayHarness.with(yaml: yaml) { gateway in
             func name(_ index: Int) -> JSON { .string(String(repeating: Character(String(index)), count: 400_000)) }
             _ = try await gateway.call("campaigns.list", ["workspace": "main", "name": name(0)])
-            let remembered = try await gateway.call("campaigns.list", ["workspace": "main", "name": name(0), "campaign_ids": ["x1", "x2"], "dry_run": true])
+            let remembered = try await gateway.call(
+                "campaigns.list", ["workspace": "main", "name": name(0), "campaign_ids": ["x1", "x2"], "dry_run": true])
             #expect(remembered.json?["result"]?["plan"]?["strategy"] == "list_and_filter")
             for index in 1...5 {
                 _ = try await gateway.call("campaigns.list", ["workspace": "main", "name": name(index)])
             }
-            let forgotten = try await gateway.call("campaigns.list", ["workspace": "main", "name": name(0), "campaign_ids": ["x1", "x2"], "dry_run": true])
+            let forgotten = try await gateway.call(
+                "campaigns.list", ["workspace": "main", "name": name(0), "campaign_ids": ["x1", "x2"], "dry_run": true])
             #expect(forgotten.json?["result"]?["plan"]?["strategy"] == "id_filter", "the listing was evicted, and what it cost with it")
         }
     }

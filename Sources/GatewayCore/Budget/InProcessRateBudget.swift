@@ -31,14 +31,17 @@ public final class InProcessRateBudget: RateBudget {
     /// How often a waiter looks again while only in-flight calls block it.
     private static let inFlightPoll: Duration = .milliseconds(20)
 
-    /// A budget for each workspace's limits, each window widened by `safetyMargin`.
-    public init(workspaces: [WorkspaceConfiguration], safetyMargin: Duration) {
+    /// A budget for each account's limits (every limit any of its workspace names configures),
+    /// each window widened by `safetyMargin`.
+    public init(workspaces: [UpstreamWorkspace], safetyMargin: Duration) {
         var limitsByAccount: [String: [SlidingWindowSchedule.Limit]] = [:]
         for workspace in workspaces {
-            for limit in workspace.rateLimits {
+            for limit in workspace.configuration.rateLimits {
                 let window = Duration.milliseconds(Int64((limit.perSeconds * 1_000).rounded(.up))) + safetyMargin
                 let scheduled = SlidingWindowSchedule.Limit(calls: limit.calls, window: window)
-                if !limitsByAccount[workspace.account, default: []].contains(scheduled) { limitsByAccount[workspace.account, default: []].append(scheduled) }
+                if !limitsByAccount[workspace.account, default: []].contains(scheduled) {
+                    limitsByAccount[workspace.account, default: []].append(scheduled)
+                }
             }
         }
         accounts = Dictionary(uniqueKeysWithValues: workspaces.map { ($0.name, $0.account) })

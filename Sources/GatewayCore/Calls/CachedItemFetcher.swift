@@ -38,10 +38,10 @@ public struct Staleness: Sendable, Hashable {
         return a.storedAt <= b.storedAt ? a : b
     }
 
-    /// `stale`, and when stale `stale_age_s` (whole seconds since the entry was stored, now).
-    public static func fields(_ staleness: Staleness?) -> [String: JSON] {
-        guard let staleness else { return ["stale": false] }
-        return ["stale": true, "stale_age_s": .int((ContinuousClock.now - staleness.storedAt).wholeMilliseconds / 1_000)]
+    /// Sets `stale` in an answer, and when stale `stale_age_s` (whole seconds from the entry's store to now).
+    public static func mark(_ answer: inout [String: JSON], _ staleness: Staleness?) {
+        answer["stale"] = .bool(staleness != nil)
+        if let staleness { answer["stale_age_s"] = .int((ContinuousClock.now - staleness.storedAt).wholeMilliseconds / 1_000) }
     }
 }
 
@@ -144,7 +144,8 @@ public struct CachedItemFetcher: Sendable {
                             fetched.staleness = Staleness.oldest(fetched.staleness, Staleness(storedAt: stale.storedAt))
                         }
                         context.logger.warning(
-                            "serving stale entries after upstream failure", metadata: ["scope": "\(scope.operation)", "items": "\(chunk.items.count)"])
+                            "serving stale entries after upstream failure",
+                            metadata: ["scope": "\(scope.operation)", "items": "\(chunk.items.count)"])
                     }
                 }
                 return fetched

@@ -13,19 +13,25 @@ public final class CallAllowance: Sendable {
     }
 
     /// Counts `calls` more planned calls; throws -32013 (nothing counted) when they would pass the cap.
-    public func reserve(_ calls: Int) throws(GatewayError) {
-        let refusedTotal = planned.withLock { planned -> Int? in
-            let (total, overflow) = planned.addingReportingOverflow(calls)
-            guard !overflow, total <= limit else { return overflow ? Int.max : total }
+    public func reserve(_ calls: Int, reason: String? = nil) throws(GatewayError) {
+        let refused = planned.withLock { planned -> Int? in
+            let total = Self.total(planned, calls)
+            guard total <= limit else { return total }
             planned = total
             return nil
         }
-        if let refusedTotal { throw .planTooLarge(estimatedCalls: refusedTotal, limit: limit) }
+        if let refused { throw .planTooLarge(estimatedCalls: refused, limit: limit, reason: reason) }
     }
 
     /// Throws -32013 when `calls` more planned calls would pass the cap; counts nothing (dry runs).
     public func check(_ calls: Int) throws(GatewayError) {
-        let (total, overflow) = planned.withLock { $0 }.addingReportingOverflow(calls)
-        if overflow || total > limit { throw .planTooLarge(estimatedCalls: overflow ? Int.max : total, limit: limit) }
+        let total = Self.total(planned.withLock { $0 }, calls)
+        if total > limit { throw .planTooLarge(estimatedCalls: total, limit: limit) }
+    }
+
+    /// `planned + calls`, saturating at `Int.max`.
+    private static func total(_ planned: Int, _ calls: Int) -> Int {
+        let (sum, overflow) = planned.addingReportingOverflow(calls)
+        return overflow ? Int.max : sum
     }
 }

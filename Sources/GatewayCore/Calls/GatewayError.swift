@@ -14,6 +14,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         case rateBudgetExhausted = "rate_budget_exhausted"
         case upstreamFailed = "upstream_failed"
         case deadlineExceeded = "deadline_exceeded"
+        case cancelled
         case internalError = "internal"
     }
 
@@ -74,6 +75,8 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
     }
     /// -32004: the request's deadline passed.
     public static let deadlineExceeded = Self(.deadlineExceeded, "Deadline exceeded")
+    /// -32004 (Connect `canceled`, HTTP 499): the client closed its connection before the answer; its pending work was cancelled.
+    public static let cancelled = Self(.cancelled, "Cancelled: the client closed its connection")
     /// -32603: an internal error; details are logged, not returned.
     public static let internalError = Self(.internalError, "Internal error")
 
@@ -89,7 +92,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         case .planTooLarge: return -32013
         case .rateBudgetExhausted: return -32029
         case .upstreamFailed: return -32050
-        case .deadlineExceeded: return -32004
+        case .deadlineExceeded, .cancelled: return -32004
         case .internalError: return -32603
         }
     }
@@ -104,6 +107,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         case .planTooLarge, .rateBudgetExhausted: return "resource_exhausted"
         case .upstreamFailed: return "unavailable"
         case .deadlineExceeded: return "deadline_exceeded"
+        case .cancelled: return "canceled"
         case .internalError: return "internal"
         }
     }
@@ -118,6 +122,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         case "unimplemented": return 501
         case "unavailable": return 503
         case "deadline_exceeded": return 504
+        case "canceled": return 499
         default: return 500
         }
     }

@@ -22,6 +22,8 @@ public struct PlanGuard: Sendable {
     public func check(_ calls: Int, workspace: String, context: CallContext, dryRun: Bool) throws {
         try context.allowance.check(calls)
         guard calls > 0, !dryRun else { return }
+        // A batch element that waited for its turn past the request's deadline has nothing left to plan with.
+        guard context.remainingMs > 0 else { throw GatewayError.deadlineExceeded }
         let completion = budget.projectedCompletion(workspace: workspace, calls: calls)
         if completion > context.deadline {
             throw GatewayError.rateBudgetExhausted(retryAfterMs: max(1, (completion - context.deadline).wholeMilliseconds), estimatedCalls: calls)

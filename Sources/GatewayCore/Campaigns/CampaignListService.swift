@@ -59,7 +59,8 @@ public struct CampaignListService: Sendable {
         case .listAndFilter:
             let fetched = try await fetcher.fetch(listing, scope: listingScope, chunkSize: 1, ttl: { [ttl] _ in ttl }, context: context) {
                 [self] _, context in
-                let walked = try await walk(filters: filters, includeChildren: params.includeChildren, workspace: workspace, context: context)
+                let walked = try await walk(
+                    filters: filters, includeChildren: params.includeChildren, workspace: workspace, context: context, planned: estimated)
                 return ItemsAnswer(values: ["listing": .array(walked.campaigns)], calls: walked.calls)
             }
             let all = fetched.values["listing"]?.arrayValue ?? []
@@ -99,15 +100,16 @@ public struct CampaignListService: Sendable {
     }
 
     /// Walks pages 1, 2, … until one is shorter than the page size (an exact multiple needs the empty page after it).
-    private func walk(filters: [String: JSON], includeChildren: Bool, workspace: UpstreamWorkspace, context: CallContext) async throws
-        -> (campaigns: [JSON], calls: Int)
+    /// Walks the listing; pages past the `planned` ones are counted against the request's allowance
+    /// one by one, so a longer listing than planned stops at the cap (-32013) before the next call.
+    private func walk(filters: [String: JSON], includeChildren: Bool, workspace: UpstreamWorkspace, context: CallContext, planned: Int)
+        async throws -> (campaigns: [JSON], calls: Int)
     {
         var campaigns: [JSON] = []
         var calls = 0
         for number in 1... {
-            guard number <= planGuard.callLimit else {
-                throw GatewayError.planTooLarge(
-                    estimatedCalls: number, limit: planGuard.callLimit, reason: "the listing has more pages than one request may walk")
+            if number > planned {
+                try context.allowance.reserve(1, reason: "the listing has more pages than one request may walk")
             }
             let page = try await fetchPage(number, filters: filters, includeChildren: includeChildren, workspace: workspace, context: context)
             campaigns += page.campaigns

@@ -45,13 +45,15 @@ public struct DailyReportService: Sendable {
         }
         let fetched = try await fetcher.fetch(lookup, scope: scope, chunkSize: 1, ttl: ttl, context: context) { [self] items, context in
             let day = daysByItem[items[0]]!
-            let outcome = try await download(day, signer: signer, workspace: workspace, context: context) { Self.parsedDay($0, date: day, redaction: $1) }
+            let outcome = try await download(day, signer: signer, workspace: workspace, context: context) {
+                Self.parsedDay($0, date: day, redaction: $1)
+            }
             return ItemsAnswer(values: [items[0]: outcome.value], calls: outcome.calls)
         }
         var answer: [String: JSON] = [
             "workspace": .string(workspace.name), "days": .array(days.compactMap { fetched.values[$0.compact] }), "upstream": fetched.usage.json,
         ]
-        answer.merge(Staleness.fields(fetched.staleness)) { _, stale in stale }
+        Staleness.mark(&answer, fetched.staleness)
         return .object(answer)
     }
 
@@ -63,9 +65,11 @@ public struct DailyReportService: Sendable {
         case missing(String)
     }
 
-    /// Downloads one day's zip as it is (not cached; paid from the budget like any call).
+    /// Downloads one day's zip as it is (not cached; paid from the budget like any call, and refused
+    /// up front like any plan the budget cannot serve before the deadline).
     public func rawZip(day: CalendarDay, workspace: UpstreamWorkspace, context: CallContext) async throws -> RawReport {
         let signer = try Self.signer(for: workspace)
+        try planGuard.check(1, workspace: workspace.name, context: context, dryRun: false)
         return try await withDeadline(context.deadline) { [self] in
             try await download(day, signer: signer, workspace: workspace, context: context) { response, redaction in
                 Self.isZip(response) ? .zip(response.body) : .missing(Self.failureMessage(response, redaction: redaction))
@@ -132,13 +136,13 @@ public struct DailyReportService: Sendable {
         response.status == 200 && response.body.starts(with: [0x50, 0x4B])
     }
 
-    /// The upstream's reason for a missing report, scrubbed of the signature and the signed URL.
+    /// The upstream's reason for a missing report when it is plain words (never the signature or the signed URL).
     private static func failureMessage(_ response: HTTPClientResponse, redaction: Redaction) -> String {
         if response.status == 401 || response.status == 403 {
             return "the upstream refused the report signature (check the workspace's secret key)"
         }
         let json = try? JSON.parse(response.body)
         let message = (json?["message"] ?? json?["error"] ?? json?["description"])?.stringValue
-        return message.map { "no report: \(redaction.scrub($0))" } ?? "no report (HTTP \(response.status))"
+        return message.flatMap(redaction.plainWords).map { "no report: \($0)" } ?? "no report (HTTP \(response.status))"
     }
 }

@@ -31,7 +31,7 @@ enum StatsAnswer {
             answer["by_window"] = .array(byWindow)
             answer["campaigns"] = request.params.metric == "TOTAL" ? try view(mergedAcrossWindows(collected.windowFigures, ids: present)) : .null
         }
-        answer.merge(Staleness.fields(collected.staleness)) { _, stale in stale }
+        Staleness.mark(&answer, collected.staleness)
         return .object(answer)
     }
 

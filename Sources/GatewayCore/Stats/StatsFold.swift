@@ -59,8 +59,10 @@ public enum StatsFold {
         return false
     }
 
-    /// Folds a campaign's upstream array (`[{platforms: …}]`) into one object.
+    /// Folds a campaign's upstream array (`[{platforms: …}]`) into one object; an element that is
+    /// not an object is a broken upstream (-32050).
     public static func fold(_ elements: [JSON]) throws(GatewayError) -> JSON {
+        guard elements.allSatisfy({ $0.objectValue != nil }) else { throw shapeError("an element of a campaign's array is not an object") }
         guard var folded = elements.first else { return .object([:]) }
         for element in elements.dropFirst() {
             folded = try merge(folded, element)
@@ -72,7 +74,8 @@ public enum StatsFold {
     /// do not add up dropped, table rates recomputed), so a leaf present in one window only reads
     /// the same as one present in all.
     public static func mergeWindows(_ trees: [JSON]) throws(GatewayError) -> JSON {
-        let normalised = trees.map { normalise($0, path: []) }
+        var normalised: [JSON] = []
+        for tree in trees { normalised.append(try normalise(tree, path: [])) }
         guard var merged = normalised.first else { return .object([:]) }
         for tree in normalised.dropFirst() {
             merged = try merge(merged, tree)
@@ -81,12 +84,14 @@ public enum StatsFold {
     }
 
     /// Drops every leaf that does not add up, and recomputes the table rates of each `performance_stats`.
-    static func normalise(_ tree: JSON, path: [String]) -> JSON {
+    static func normalise(_ tree: JSON, path: [String]) throws(GatewayError) -> JSON {
         guard case .object(let members) = tree else { return tree }
         let section = Section(path: path)
         var kept: [String: JSON] = [:]
-        for (name, value) in members where !isDroppedWhenMerged(name, value, in: section) {
-            kept[name] = normalise(value, path: path + [name])
+        for (name, value) in members {
+            if !isRatio(name, in: section) { try checkInRange(value) }
+            if isDroppedWhenMerged(name, value, in: section) { continue }
+            kept[name] = try normalise(value, path: path + [name])
         }
         if section == .performance {
             for (name, value) in StatsRates.rates(from: kept) { kept[name] = .double(value) }
@@ -96,7 +101,8 @@ public enum StatsFold {
 
     /// Merges two stats trees of the same campaign (two elements of one window, or two windows).
     public static func merge(_ left: JSON, _ right: JSON) throws(GatewayError) -> JSON {
-        try merge(left, right, path: []) ?? left
+        guard let merged = try merge(left, right, path: []) else { throw shapeError("a campaign's figures are not objects") }
+        return merged
     }
 
     /// Merges two values found at `path`; nil when they cannot be combined.
@@ -129,18 +135,32 @@ public enum StatsFold {
         }
     }
 
+    /// The merge of a member both sides hold; nil when it does not add up (a non-integer figure).
+    /// Values of different JSON types under one name are a broken upstream (-32050).
     private static func mergedMember(_ x: JSON, _ y: JSON, name: String, path: [String]) throws(GatewayError) -> JSON? {
         switch (x, y) {
         case (.int, .int), (.object, .object):
             return try merge(x, y, path: path)
         case (.string, .string), (.bool, .bool), (.null, .null), (.array, .array):
             return y
-        case _ where name == "revenue":
-            guard let a = x.doubleValue, let b = y.doubleValue, (a + b).isFinite else { return nil }
+        case (.int, .double), (.double, .int), (.double, .double):
+            try checkInRange(x)
+            try checkInRange(y)
+            guard name == "revenue", let a = x.doubleValue, let b = y.doubleValue, (a + b).isFinite else { return nil }
             return .double(a + b)
         default:
-            return nil
+            throw shapeError("one member has values of different types")
         }
+    }
+
+    /// Throws the overflow error for a whole number too large to count exactly (2^53 and up, read as a double).
+    static func checkInRange(_ value: JSON) throws(GatewayError) {
+        if case .double(let number) = value, number.rounded() == number, abs(number) >= 9_007_199_254_740_992 { throw overflowError }
+    }
+
+    /// The answer for stats trees whose shapes cannot be merged.
+    static func shapeError(_ detail: String) -> GatewayError {
+        .upstreamFailed(status: 200, reason: "the upstream stats are malformed: \(detail)")
     }
 
     /// The answer for upstream figures whose sum leaves the 64-bit range.

@@ -36,7 +36,7 @@ extension StatsService {
             "campaigns": .object(campaigns), "missing": .array(params.campaignIDs.filter { values[$0] == nil }.map(JSON.string)),
             "upstream": fetched.usage.json,
         ]
-        answer.merge(Staleness.fields(fetched.staleness)) { _, stale in stale }
+        Staleness.mark(&answer, fetched.staleness)
         return .object(answer)
     }
 

@@ -106,7 +106,10 @@ public struct StatsService: Sendable {
                     for page in 1..<first.pageCount {
                         group.addTask {
                             let offset = page * StatsPlan.maxIDsPerCall
-                            return (index, try await fetchPage(ids: nil, offset: offset, window: windows[index], request: request, context: request.context))
+                            return (
+                                index,
+                                try await fetchPage(ids: nil, offset: offset, window: windows[index], request: request, context: request.context)
+                            )
                         }
                     }
                 }
@@ -115,13 +118,20 @@ public struct StatsService: Sendable {
                 return all
             }
         }
+        var firstPaging: [Int: ListingPaging] = [:]
         for (index, page) in pages {
+            if let paging = page.paging {
+                if let first = firstPaging[index] { try paging.checkSameListing(as: first) } else { firstPaging[index] = paging }
+            }
             for (id, tree) in page.campaigns {
-                // A campaign the upstream lists on two pages is folded, like two elements of its array.
-                collected.windowFigures[index][id] = try collected.windowFigures[index][id].map { try StatsFold.merge($0, tree) } ?? tree
+                // A campaign on two pages is folded like two elements of its array, unless the pages
+                // repeat the same figures (the listing moved under the offsets): then it counts once.
+                collected.windowFigures[index][id] =
+                    try collected.windowFigures[index][id].map { $0 == tree ? tree : try StatsFold.merge($0, tree) } ?? tree
             }
             collected.upstream.calls += page.calls
         }
+        for (index, paging) in firstPaging { try paging.checkHolds(collected.windowFigures[index].count) }
         for (index, window) in windows.enumerated() {
             fetcher.store(collected.windowFigures[index], scope: request.scope(window), ttl: ttlPolicy.ttl(for: window, today: today()))
         }
@@ -134,8 +144,11 @@ public struct StatsService: Sendable {
     private struct StatsPage: Sendable {
         var campaigns: [String: JSON] = [:]
         var calls = 0
-        /// Pages of the listing this page belongs to (at least 1).
-        var pageCount = 1
+        /// What an all-campaigns page says about its listing.
+        var paging: ListingPaging?
+
+        /// Pages of the listing this page belongs to (1 for a page of given ids).
+        var pageCount: Int { paging?.pageCount ?? 1 }
     }
 
     private func fetchPage(ids: [String]?, offset: Int, window: DayRange, request: StatsRequest, context: CallContext) async throws -> StatsPage {
@@ -150,7 +163,7 @@ public struct StatsService: Sendable {
             throw GatewayError.upstreamFailed(status: 200, reason: "the upstream answer has no data object")
         }
         var page = StatsPage(calls: outcome.calls)
-        if ids == nil { page.pageCount = try Self.pageCount(of: outcome.value, campaignsOnPage: data.count) }
+        if ids == nil { page.paging = try ListingPaging(answer: outcome.value, campaignsOnPage: data.count) }
         for (id, elements) in data {
             guard let list = elements.arrayValue else {
                 throw GatewayError.upstreamFailed(status: 200, reason: "the upstream data for a campaign is not a list")
@@ -158,32 +171,6 @@ public struct StatsService: Sendable {
             page.campaigns[id] = try StatsFold.fold(list)
         }
         return page
-    }
-
-    /// The pages of an all-campaigns listing, from `total_pages` and `total_campaigns` cross-checked:
-    /// negative, non-integer or disagreeing figures, or a full page without either, are a broken upstream (-32050).
-    static func pageCount(of answer: JSON, campaignsOnPage: Int) throws(GatewayError) -> Int {
-        func count(_ name: String) throws(GatewayError) -> Int? {
-            guard let value = answer[name], !value.isNull else { return nil }
-            guard let number = value.intValue, number >= 0 else {
-                throw .upstreamFailed(status: 200, reason: "the upstream answer's \(name) is not a count")
-            }
-            return number
-        }
-        let perPage = StatsPlan.maxIDsPerCall
-        let fromCampaigns = try count("total_campaigns").map { $0 / perPage + ($0 % perPage == 0 ? 0 : 1) }
-        let fromPages = try count("total_pages")
-        if let fromCampaigns, let fromPages, fromCampaigns != fromPages {
-            throw .upstreamFailed(
-                status: 200, reason: "the upstream answer's total_pages (\(fromPages)) disagrees with its total_campaigns (\(fromCampaigns) pages)")
-        }
-        guard let pages = fromPages ?? fromCampaigns else {
-            guard campaignsOnPage < perPage else {
-                throw .upstreamFailed(status: 200, reason: "the upstream answer has a full page but neither total_pages nor total_campaigns")
-            }
-            return 1
-        }
-        return max(pages, 1)
     }
 
     // MARK: Plan only

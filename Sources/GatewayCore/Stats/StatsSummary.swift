@@ -10,7 +10,12 @@ public enum StatsSummary {
     /// MoEngage: the `all_variations` figures summed over every platform and locale, control groups excluded.
     public static func moengage(_ tree: JSON) throws(GatewayError) -> JSON {
         var counters: [String: Int] = [:]
-        func add(_ value: Int, to name: String) throws(GatewayError) {
+        func add(_ leaf: JSON?, to name: String) throws(GatewayError) {
+            guard let leaf, !leaf.isNull else { return }
+            guard let value = leaf.intValue else {
+                try StatsFold.checkInRange(leaf)
+                throw StatsFold.shapeError("the counter behind \(name) is not a whole number")
+            }
             let (sum, overflow) = counters[name, default: 0].addingReportingOverflow(value)
             if overflow { throw StatsFold.overflowError }
             counters[name] = sum
@@ -23,10 +28,10 @@ public enum StatsSummary {
             for locale in platform["locales"]?.objectValue?.values ?? [:].values {
                 guard let variation = locale["variations"]?["all_variations"] else { continue }
                 for (upstream, summary) in mapping {
-                    if let value = variation["performance_stats"]?[upstream]?.intValue { try add(value, to: summary) }
+                    try add(variation["performance_stats"]?[upstream], to: summary)
                 }
                 for goal in variation["conversion_goal_stats"]?.objectValue?.values ?? [:].values {
-                    if let conversions = goal["conversions"]?.intValue { try add(conversions, to: "conversions") }
+                    try add(goal["conversions"], to: "conversions")
                 }
             }
         }

@@ -1,14 +1,18 @@
 import Foundation
 
-/// Removes a request's secrets from text that came back from the upstream (error messages, titles,
-/// transport details) before it reaches an answer or a log line.
+/// Keeps a request's secrets out of text that came back from the upstream (error codes, titles,
+/// messages, transport details) before it reaches an answer or a log line.
 ///
-/// Each secret is removed as sent and in the forms an echo may take: percent-encoded,
-/// JSON-escaped (`\/`), and upper/lower-cased (hex signatures). The result is also cut to
-/// `maxLength` characters, so an upstream cannot fill answers and logs with its body.
+/// `scrub` removes each secret as sent and in the forms an echo commonly takes (percent-encoded,
+/// JSON-escaped `\/`, upper/lower-cased hex) and cuts the text to `maxLength`. An upstream can
+/// encode a secret in endless other ways (base64 at any offset, hex, partial escapes), so upstream
+/// prose goes through `plainWords`: scrubbed, then kept only when it is short and made of letters,
+/// digits, spaces and light punctuation, the shape of a real error title.
 struct Redaction: Sendable {
-    /// The longest upstream text kept.
+    /// The longest upstream text kept by `scrub`.
     static let maxLength = 300
+    /// The longest upstream text kept by `plainWords`.
+    static let maxPlainLength = 120
     private let forms: [String]
 
     /// Redacts `secrets` (empty ones are ignored).
@@ -29,12 +33,40 @@ struct Redaction: Sendable {
         let scrubbed = forms.reduce(text) { $0.replacingOccurrences(of: $1, with: "***") }
         return scrubbed.count > Self.maxLength ? String(scrubbed.prefix(Self.maxLength)) + "…" : scrubbed
     }
+
+    /// `text` scrubbed when it is at most `maxPlainLength` characters of `A-Z a-z 0-9`, space and
+    /// `_ - . , : ; ' ( ) *`, with no run of `maxWordLength` letters and digits (an encoded token,
+    /// not a word); nil otherwise (it is then not passed on at all).
+    func plainWords(_ text: String) -> String? {
+        let scrubbed = forms.reduce(text) { $0.replacingOccurrences(of: $1, with: "***") }
+        guard !scrubbed.isEmpty, scrubbed.utf8.count <= Self.maxPlainLength, scrubbed.utf8.allSatisfy(Self.isPlain) else { return nil }
+        var run = 0
+        for byte in scrubbed.utf8 {
+            run = Self.isAlphanumeric(byte) ? run + 1 : 0
+            if run >= Self.maxWordLength { return nil }
+        }
+        return scrubbed
+    }
+
+    /// Letters and digits in a row from which text looks like an encoded token rather than words.
+    static let maxWordLength = 24
+
+    private static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
+        default: return false
+        }
+    }
+
+    private static func isPlain(_ byte: UInt8) -> Bool {
+        isAlphanumeric(byte) || " _-.,:;'()*".utf8.contains(byte)
+    }
 }
 
 /// An upstream `Retry-After`: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
 enum RetryAfter {
-    /// The delay it asks for from `now` (never negative), or nil when unreadable.
-    static func parse(_ value: String, now: Date = Date()) -> Duration? {
+    /// The delay it asks for from now (never negative), or nil when unreadable.
+    static func parse(_ value: String) -> Duration? {
         let text = value.trimmingCharacters(in: .whitespaces)
         if !text.isEmpty, text.allSatisfy(\.isASCII), text.allSatisfy(\.isNumber) {
             // Any number of digits: a value past a year is simply very long (the caller caps it).
@@ -46,7 +78,7 @@ enum RetryAfter {
             formatter.timeZone = TimeZone(identifier: "GMT")
             formatter.dateFormat = format
             if let date = formatter.date(from: text) {
-                return .milliseconds(Int64(max(0, min(date.timeIntervalSince(now), 86_400 * 365)) * 1_000))
+                return .milliseconds(Int64(max(0, min(date.timeIntervalSinceNow, 86_400 * 365)) * 1_000))
             }
         }
         return nil

@@ -59,11 +59,9 @@ public struct UpstreamClient: Sendable {
         }
         guard context.remainingMs > 0 else { throw GatewayError.deadlineExceeded }
         let credentials = Self.credentials(for: workspace, apiKey: apiKey)
-        let redaction = Redaction(
-            secrets: [apiKey.value, workspace.secretKey?.value ?? ""] + credentials.filter { $0.name == "Authorization" }.map(\.value) + Self.encodedCredentials(workspace, apiKey)
-                + request.secrets)
+        let redaction = Redaction(secrets: credentials.secrets + [workspace.secretKey?.value ?? ""] + request.secrets)
         var headers: [(name: String, value: String)] = [("Accept", "application/json")]
-        if request.sendsCredentials { headers += credentials }
+        if request.sendsCredentials { headers += credentials.headers }
         if request.body != nil { headers.append(("Content-Type", "application/json")) }
         // The transfer is bounded by the upstream timeout; the deadline (which may grow while other
         // requests join a shared call) ends it by cancellation.
@@ -94,21 +92,19 @@ public struct UpstreamClient: Sendable {
         return response
     }
 
-    /// The base64 of MoEngage's `workspace_id:api_key`, as an echo might carry it.
-    private static func encodedCredentials(_ workspace: UpstreamWorkspace, _ apiKey: Secret) -> [String] {
-        guard workspace.configuration.provider == .moengage else { return [] }
-        let encoded = Data("\(workspace.configuration.workspaceID ?? ""):\(apiKey.value)".utf8).base64EncodedString()
-        return [encoded, encoded.trimmingCharacters(in: CharacterSet(charactersIn: "="))]
-    }
-
-    /// The credential headers of a workspace's provider.
-    static func credentials(for workspace: UpstreamWorkspace, apiKey: Secret) -> [(name: String, value: String)] {
+    /// The credential headers of a workspace's provider, and every secret form they put on the wire
+    /// (the key, the Basic value and its base64 with and without padding), for redaction.
+    static func credentials(for workspace: UpstreamWorkspace, apiKey: Secret) -> (headers: [(name: String, value: String)], secrets: [String]) {
         switch workspace.configuration.provider {
         case .moengage:
             let id = workspace.configuration.workspaceID ?? ""
-            return [("Authorization", "Basic \(Data("\(id):\(apiKey.value)".utf8).base64EncodedString())"), ("MOE-APPKEY", id)]
+            let encoded = Data("\(id):\(apiKey.value)".utf8).base64EncodedString()
+            return (
+                [("Authorization", "Basic \(encoded)"), ("MOE-APPKEY", id)],
+                [apiKey.value, "Basic \(encoded)", encoded, encoded.trimmingCharacters(in: CharacterSet(charactersIn: "="))]
+            )
         case .migma:
-            return [("Authorization", "Bearer \(apiKey.value)")]
+            return ([("Authorization", "Bearer \(apiKey.value)")], [apiKey.value, "Bearer \(apiKey.value)"])
         }
     }
 
@@ -122,27 +118,25 @@ public struct UpstreamClient: Sendable {
     }
 
     /// Maps an error answer, whatever the provider's shape: `{title, description, code}` (stats),
-    /// `{error: {code, message}}` (campaign meta), `{success: false, error, code}` (Migma). Upstream
-    /// text is scrubbed of every form of the request's secrets and cut to a bounded length.
+    /// `{error: {code, message}}` (campaign meta), `{success: false, error, code}` (Migma). Free
+    /// upstream text (descriptions, messages) is never passed on: only a `code` and `title` made of
+    /// plain words (see `Redaction.plainWords`), so no echo of a credential reaches an answer or a log.
     static func failure(_ response: HTTPClientResponse, redaction: Redaction, maxRetryAfter: Duration, logger: Logger, endpoint: String)
         -> UpstreamCallError
     {
         let json = try? JSON.parse(response.body)
         let nested = json?["error"]
-        let code = (json?["code"] ?? nested?["code"])?.stringValue
-        let title = json?["title"]?.stringValue
-        let detail = (json?["description"] ?? nested?["message"] ?? nested)?.stringValue
+        let code = (json?["code"] ?? nested?["code"])?.stringValue.flatMap(redaction.plainWords)
+        let title = json?["title"]?.stringValue.flatMap(redaction.plainWords)
         let reason: String
         switch response.status {
         case 401: reason = "the upstream rejected the workspace credentials (check the workspace's API key)"
         case 403: reason = "the workspace lacks access to this upstream feature (check the workspace's plan and key)"
         case 429: reason = "the upstream rate limit was exceeded"
-        default: reason = detail.map { "upstream said: \($0)" } ?? "the upstream answered HTTP \(response.status)"
+        default: reason = "the upstream answered HTTP \(response.status)" + (title.map { ": \($0)" } ?? "")
         }
-        let safeCode = code.map(redaction.scrub)
-        logger.warning("upstream error", metadata: ["endpoint": "\(endpoint)", "status": "\(response.status)", "code": "\(safeCode ?? "-")"])
-        let failure = GatewayError.upstreamFailed(
-            status: response.status, upstreamCode: safeCode, title: title.map(redaction.scrub), reason: redaction.scrub(reason))
+        logger.warning("upstream error", metadata: ["endpoint": "\(endpoint)", "status": "\(response.status)", "code": "\(code ?? "-")"])
+        let failure = GatewayError.upstreamFailed(status: response.status, upstreamCode: code, title: title, reason: reason)
         let retryAfter = response.header("Retry-After").flatMap { RetryAfter.parse($0) }.map { min($0, maxRetryAfter) }
         return UpstreamCallError(gatewayError: failure, status: response.status, retryAfter: retryAfter)
     }

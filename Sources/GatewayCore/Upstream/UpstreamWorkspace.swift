@@ -1,3 +1,5 @@
+import Crypto
+import Foundation
 import GatewayConfig
 
 /// A configured workspace with its resolved credentials (nil when missing).
@@ -18,6 +20,19 @@ public struct UpstreamWorkspace: Sendable {
 
     /// The name callers use.
     public var name: String { configuration.name }
+
+    /// The upstream account whose rate limits the workspace spends; names on one account share
+    /// one budget. MoEngage: the Workspace ID. Migma: the host and a digest of the resolved key
+    /// (two names holding one key are one account, whatever their env or file references).
+    public var account: String {
+        switch configuration.provider {
+        case .moengage:
+            return "moengage \(configuration.workspaceID ?? name)"
+        case .migma:
+            let key = apiKey.map { SHA256.hash(data: Data($0.value.utf8)).map { String(format: "%02x", $0) }.joined() } ?? "name \(name)"
+            return "migma \(configuration.baseURL.lowercased()) \(key)"
+        }
+    }
 }
 
 /// All workspaces by name, and the choice of workspace for a call.
@@ -33,6 +48,9 @@ public struct WorkspaceDirectory: Sendable {
                 ($0.name, UpstreamWorkspace(configuration: $0, apiKey: secrets.apiKeys[$0.name], secretKey: secrets.secretKeys[$0.name]))
             })
     }
+
+    /// Every configured workspace.
+    public var all: [UpstreamWorkspace] { names.compactMap { byName[$0] } }
 
     /// The workspace a call names, or the caller's only workspace when it names none.
     ///
