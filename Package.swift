@@ -110,11 +110,20 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
-        // `make bench`: measures the curl fan-out and the gateway against the simulator.
+        // The limit of the HTTP layer in `make bench`: Hummingbird answering fixed bytes.
+        .target(
+            name: "BareHTTP",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // `make bench`: measures the curl fan-out and the gateway against the simulator, nginx and BareHTTP.
         .executableTarget(
             name: "GatewayBench",
             dependencies: [
-                "CurlHTTP", "ServerTesting", "MoEngageSimulator", "GatewayRPC", "GatewayConfig", "DynamicJSON",
+                "CurlHTTP", "ServerTesting", "MoEngageSimulator", "GatewayRPC", "GatewayConfig", "DynamicJSON", "BareHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),

@@ -60,6 +60,16 @@ struct BenchGateway {
         return result
     }
 
+    /// POSTs a body to `/rpc` on `port` and returns the answer's bytes, failing on a status other than 200.
+    func post(body: String, port: Int) async throws -> [UInt8] {
+        let response = try await client.execute(
+            HTTPClientRequest(
+                method: "POST", url: "http://127.0.0.1:\(port)/rpc", headers: [("Authorization", "Bearer \(Self.token)")], body: Data(body.utf8),
+                totalTimeoutMs: 60_000))
+        guard response.status == 200 else { throw BenchFailure("POST on port \(port) answered \(response.status)") }
+        return Array(response.body)
+    }
+
     /// Ids of synthetic campaigns, in catalog order (unknown ids past the catalog, which still cost calls).
     func ids(_ range: Range<Int>) -> [String] {
         range.map { $0 < simulator.catalog.campaigns.count ? simulator.catalog.campaigns[$0].id : "unknown-\($0)" }

@@ -6,13 +6,16 @@ import Foundation
 @main
 enum GatewayBench {
     static func main() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let seconds = environment["BENCH_SECONDS"].flatMap(Int.init) ?? 10
+        let rounds = environment["BENCH_ROUNDS"].flatMap(Int.init) ?? 3
         print("| benchmark | figure |")
         print("|---|---|")
         try await FanOutBench.run(requests: 50, delayMs: 200, rounds: 5)
         try await BenchGateway.withRunning(simulatorLatencyMs: 50) { gateway in
             try await PlanEfficiencyBench.run(gateway)
             try await GatewayFanOutBench.run(gateway, ids: 300, latencyMs: 50, rounds: 5)
-            try await CacheHitLoadBench.run(gateway, connections: 64, seconds: 10)
+            try await ProxyComparisonBench.run(gateway, seconds: seconds, rounds: rounds)
         }
     }
 

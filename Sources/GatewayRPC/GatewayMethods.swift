@@ -102,7 +102,7 @@ enum GatewayMethods {
             handler: { params, context in
                 let parsed = try ListCampaignsParams.parse(params)
                 let workspace = try workspaces.resolve(parsed.workspace, for: context.caller)
-                return try await campaigns.list(parsed, workspace: workspace, context: context)
+                return .value(try await campaigns.list(parsed, workspace: workspace, context: context))
             })
     }
 

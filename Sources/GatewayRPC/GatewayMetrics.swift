@@ -1,4 +1,5 @@
 import CoreMetrics
+import GatewayCore
 import Prometheus
 
 /// The gateway's Prometheus registry and its request metrics.
@@ -19,15 +20,41 @@ public struct GatewayMetrics: Sendable {
         self.factory = factory
     }
 
-    /// Counts one RPC call and records its latency. `code` is `ok` or a `GatewayError.kind`.
-    public func recordCall(method: String, code: String, duration: Duration) {
-        Counter(label: "gateway_requests_total", dimensions: [("method", method), ("code", code)], factory: factory).increment()
-        Timer(label: "gateway_request_duration_seconds", dimensions: [("method", method)], factory: factory).recordNanoseconds(
-            duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
-    }
 
     /// The Prometheus text exposition of every metric.
     public func render() -> String {
         registry.emitToString()
+    }
+}
+
+/// The per-call metrics, with every handle made once at start-up (and every series present, at
+/// zero, from the first scrape): calls by method and code, and latency by method.
+struct CallMetrics: Sendable {
+    private let counters: [String: [String: CoreMetrics.Counter]]
+    private let timers: [String: CoreMetrics.Timer]
+
+    /// Handles for each of `methods` (plus `unknown`) and every answer code (`ok` and each `GatewayError.kind`).
+    init(methods: [String], factory: any MetricsFactory) {
+        let labels = methods + ["unknown"]
+        counters = Dictionary(
+            uniqueKeysWithValues: labels.map { method in
+                (
+                    method,
+                    Dictionary(
+                        uniqueKeysWithValues: (["ok"] + GatewayError.kinds).map {
+                            ($0, CoreMetrics.Counter(label: "gateway_requests_total", dimensions: [("method", method), ("code", $0)], factory: factory))
+                        })
+                )
+            })
+        timers = Dictionary(
+            uniqueKeysWithValues: labels.map {
+                ($0, CoreMetrics.Timer(label: "gateway_request_duration_seconds", dimensions: [("method", $0)], factory: factory))
+            })
+    }
+
+    /// Counts one call of `method` answered with `code` (`ok` or a `GatewayError.kind`) and records its latency.
+    func record(method: String, code: String, duration: Duration) {
+        counters[method]?[code]?.increment()
+        timers[method]?.recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }
 }

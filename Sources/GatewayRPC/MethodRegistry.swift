@@ -12,7 +12,7 @@ public struct MethodRegistry: Sendable {
         let discover = RPCMethod(
             name: "rpc.discover", connectPath: nil, summary: "Returns the OpenRPC document of this gateway.", parameters: [],
             resultSchema: ["type": "object"], errorCodes: [], isPublic: true,
-            handler: { _, _ in MethodRegistry.openRPC(described, version: version) })
+            handler: { _, _ in .value(MethodRegistry.openRPC(described, version: version)) })
         all.append(discover)
         self.methods = all
         self.byName = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
@@ -22,6 +22,9 @@ public struct MethodRegistry: Sendable {
     public func method(named name: String) -> RPCMethod? {
         byName[name]
     }
+
+    /// Every method's JSON-RPC name.
+    public var names: [String] { methods.map(\.name) }
 
     /// Methods that have a Connect path.
     public var connectMethods: [RPCMethod] {

@@ -24,7 +24,7 @@ public struct CallMeta: Sendable {
 /// runs at most `batchConcurrency` elements at once.
 public struct RPCDispatcher: Sendable {
     private let registry: MethodRegistry
-    private let metrics: GatewayMetrics
+    private let metrics: CallMetrics
     private let defaultTimeoutMs: Int
     private let maxBatch: Int
     /// Batch elements run at once: enough to overlap upstream waits, few enough that one batch cannot take every worker.
@@ -33,13 +33,13 @@ public struct RPCDispatcher: Sendable {
     /// Creates a dispatcher.
     public init(registry: MethodRegistry, metrics: GatewayMetrics, defaultTimeoutMs: Int, maxBatch: Int) {
         self.registry = registry
-        self.metrics = metrics
+        self.metrics = CallMetrics(methods: registry.names, factory: metrics.factory)
         self.defaultTimeoutMs = defaultTimeoutMs
         self.maxBatch = maxBatch
     }
 
     /// Runs one call of `methodName` for an authenticated caller.
-    public func invoke(methodName: String, params: JSON?, caller: CallerIdentity, meta: CallMeta) async -> Result<JSON, GatewayError> {
+    public func invoke(methodName: String, params: JSON?, caller: CallerIdentity, meta: CallMeta) async -> Result<JSONDocument, GatewayError> {
         let started = ContinuousClock.now
         let result = await run(methodName: methodName, params: params, caller: caller, meta: meta)
         let elapsed = ContinuousClock.now - started
@@ -49,7 +49,7 @@ public struct RPCDispatcher: Sendable {
         case .failure(let error): code = error.kind
         }
         let label = registry.method(named: methodName) == nil ? "unknown" : methodName
-        metrics.recordCall(method: label, code: code, duration: elapsed)
+        metrics.record(method: label, code: code, duration: elapsed)
         meta.logger.info(
             "rpc call",
             metadata: ["method": "\(label)", "caller": "\(caller.name)", "code": "\(code)", "duration_ms": "\(elapsed.milliseconds)"])
@@ -57,7 +57,7 @@ public struct RPCDispatcher: Sendable {
     }
 
     private func run(methodName: String, params: JSON?, caller: CallerIdentity, meta: CallMeta) async
-        -> Result<JSON, GatewayError>
+        -> Result<JSONDocument, GatewayError>
     {
         guard let method = registry.method(named: methodName) else { return .failure(.methodNotFound(methodName)) }
         guard method.isPublic || caller.mayCall(method: methodName) else { return .failure(.forbiddenMethod(methodName)) }
@@ -81,22 +81,22 @@ public struct RPCDispatcher: Sendable {
     }
 
     /// Serves a JSON-RPC body; nil when every request was a notification (nothing to answer).
-    public func serveJSONRPC(body: Data, caller: CallerIdentity, meta: CallMeta) async -> JSON? {
+    public func serveJSONRPC(body: Data, caller: CallerIdentity, meta: CallMeta) async -> JSONDocument? {
         let parsed: JSON
         do {
             parsed = try JSON.parse(body)
         } catch {
-            return Self.errorResponse(id: .null, .parseError(error))
+            return (Self.errorResponse(id: .null, .parseError(error)))
         }
         guard case .array(let batch) = parsed else {
             return await serveOne(parsed, caller: caller, meta: meta)
         }
-        guard !batch.isEmpty else { return Self.errorResponse(id: .null, .invalidRequest("an empty batch")) }
+        guard !batch.isEmpty else { return (Self.errorResponse(id: .null, .invalidRequest("an empty batch"))) }
         guard batch.count <= maxBatch else {
-            return Self.errorResponse(id: .null, .invalidRequest("a batch of \(batch.count) requests; at most \(maxBatch) (limits.max_batch)"))
+            return (Self.errorResponse(id: .null, .invalidRequest("a batch of \(batch.count) requests; at most \(maxBatch) (limits.max_batch)")))
         }
-        let answers = await withTaskGroup(of: (Int, JSON?).self) { group in
-            var collected: [(Int, JSON?)] = []
+        let answers = await withTaskGroup(of: (Int, JSONDocument?).self) { group in
+            var collected: [(Int, JSONDocument?)] = []
             for (index, element) in batch.enumerated() {
                 if index >= Self.batchConcurrency, let answer = await group.next() { collected.append(answer) }
                 var elementMeta = meta
@@ -110,8 +110,8 @@ public struct RPCDispatcher: Sendable {
         return answers.isEmpty ? nil : .array(answers)
     }
 
-    private func serveOne(_ request: JSON, caller: CallerIdentity, meta: CallMeta) async -> JSON? {
-        guard case .object(let members) = request else { return Self.errorResponse(id: .null, .invalidRequest("a request must be an object")) }
+    private func serveOne(_ request: JSON, caller: CallerIdentity, meta: CallMeta) async -> JSONDocument? {
+        guard case .object(let members) = request else { return (Self.errorResponse(id: .null, .invalidRequest("a request must be an object"))) }
         let id = members["id"]
         let validID: JSON
         switch id {
@@ -129,16 +129,16 @@ public struct RPCDispatcher: Sendable {
         let result = await invoke(methodName: method, params: params, caller: caller, meta: meta)
         guard id != nil else { return nil }
         switch result {
-        case .success(let value): return ["jsonrpc": "2.0", "id": validID, "result": value]
+        case .success(let value): return .object(["jsonrpc": .value("2.0"), "id": .value(validID), "result": value])
         case .failure(let error): return Self.errorResponse(id: validID, error)
         }
     }
 
     /// A JSON-RPC error response object.
-    public static func errorResponse(id: JSON, _ error: GatewayError) -> JSON {
+    public static func errorResponse(id: JSON, _ error: GatewayError) -> JSONDocument {
         var body: [String: JSON] = ["code": .int(error.jsonRPCCode), "message": .string(error.message)]
         if let data = error.data { body["data"] = data }
-        return ["jsonrpc": "2.0", "id": id, "error": .object(body)]
+        return .value(["jsonrpc": "2.0", "id": id, "error": .object(body)])
     }
 }
 

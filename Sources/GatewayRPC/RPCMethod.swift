@@ -29,6 +29,6 @@ public struct RPCMethod: Sendable {
     public var errorCodes: [Int]
     /// Whether every authenticated caller may call it, whatever its method scopes.
     public var isPublic: Bool
-    /// Serves one call.
-    public var handler: @Sendable (JSON?, CallContext) async throws -> JSON
+    /// Serves one call; parts of the answer may come already encoded (cache hits).
+    public var handler: @Sendable (JSON?, CallContext) async throws -> JSONDocument
 }

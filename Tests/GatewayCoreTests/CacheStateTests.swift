@@ -49,9 +49,10 @@ import Testing
         let window = DayRange(start: CalendarDay(iso: "2025-03-01")!, end: CalendarDay(iso: "2025-03-30")!)!
         let key = CacheKey(scope: CallScope(workspace: "w", operation: "stats VIEW_THROUGH TOTAL \(window)"), item: "c1")
         let now = ContinuousClock.now
-        cache.store(key, .present(["sent": 5]), ttl: .seconds(10), now: now)
-        #expect(cache.lookup(key, now: now + .seconds(5)) == .fresh(.present(["sent": 5])))
-        #expect(cache.lookup(key, now: now + .seconds(15)) == .expired(.present(["sent": 5]), storedAt: now))
+        let value = EncodedJSON(["sent": 5])
+        cache.store(key, .present(value), ttl: .seconds(10), now: now)
+        #expect(cache.lookup(key, now: now + .seconds(5)) == .fresh(.present(value), expires: now + .seconds(10)))
+        #expect(cache.lookup(key, now: now + .seconds(15)) == .expired(.present(value), storedAt: now))
         for index in 0..<100 {
             var other = key
             other.item = "filler-\(index)"

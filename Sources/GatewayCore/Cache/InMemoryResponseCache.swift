@@ -3,8 +3,8 @@ import LockedState
 
 /// A `ResponseCache` in process memory: LRU within `maxBytes`, expired entries kept until evicted.
 ///
-/// Sizes are the encoded JSON length plus the key and a fixed per-entry overhead, so the bound
-/// tracks the memory the answers really take within a small factor.
+/// Sizes are the encoded JSON length plus the key and a fixed per-entry overhead: entries hold
+/// their encoded bytes, so the bound is the memory they really take.
 public final class InMemoryResponseCache: ResponseCache {
     private struct Entry: Sendable {
         var value: CachedValue
@@ -23,14 +23,14 @@ public final class InMemoryResponseCache: ResponseCache {
     /// See `ResponseCache.lookup`.
     public func lookup(_ key: CacheKey, now: ContinuousClock.Instant) -> CacheLookup {
         guard let entry = store.withLock({ $0.get(key) }) else { return .miss }
-        return entry.expires > now ? .fresh(entry.value) : .expired(entry.value, storedAt: entry.stored)
+        return entry.expires > now ? .fresh(entry.value, expires: entry.expires) : .expired(entry.value, storedAt: entry.stored)
     }
 
     /// See `ResponseCache.store`.
     public func store(_ key: CacheKey, _ value: CachedValue, ttl: Duration, now: ContinuousClock.Instant) {
         let size: Int
         switch value {
-        case .present(let json): size = json.encoded().count + Self.entryOverhead
+        case .present(let json): size = json.bytes.count + Self.entryOverhead
         case .absent: size = Self.entryOverhead
         }
         let keySize = key.item.utf8.count + key.scope.operation.utf8.count + key.scope.workspace.utf8.count

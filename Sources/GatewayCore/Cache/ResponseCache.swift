@@ -30,16 +30,16 @@ public struct CacheKey: Hashable, Sendable {
     }
 }
 
-/// A cached answer: the item's value, or the upstream's "nothing for it".
+/// A cached answer: the item's value as the JSON bytes answers splice in, or the upstream's "nothing for it".
 public enum CachedValue: Sendable, Hashable {
-    case present(JSON)
+    case present(EncodedJSON)
     case absent
 }
 
 /// The outcome of a lookup.
 public enum CacheLookup: Sendable, Hashable {
-    /// Within its TTL.
-    case fresh(CachedValue)
+    /// Within its TTL, which ends at `expires`.
+    case fresh(CachedValue, expires: ContinuousClock.Instant)
     /// Past its TTL; `storedAt` is when it was stored (kept for stale-if-error).
     case expired(CachedValue, storedAt: ContinuousClock.Instant)
     /// Not held.

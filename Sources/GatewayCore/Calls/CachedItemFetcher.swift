@@ -10,8 +10,12 @@ public struct UpstreamUsage: Sendable, Hashable {
     /// In-flight calls of other requests this request waited on.
     public var coalesced = 0
 
-    /// No usage yet.
-    public init() {}
+    /// A usage of `calls` calls, `cacheHits` hits and `coalesced` joined calls (none by default).
+    public init(calls: Int = 0, cacheHits: Int = 0, coalesced: Int = 0) {
+        self.calls = calls
+        self.cacheHits = cacheHits
+        self.coalesced = coalesced
+    }
 
     /// Adds another usage to this one.
     public mutating func absorb(_ other: UpstreamUsage) {
@@ -39,9 +43,9 @@ public struct Staleness: Sendable, Hashable {
     }
 
     /// Sets `stale` in an answer, and when stale `stale_age_s` (whole seconds from the entry's store to now).
-    public static func mark(_ answer: inout [String: JSON], _ staleness: Staleness?) {
-        answer["stale"] = .bool(staleness != nil)
-        if let staleness { answer["stale_age_s"] = .int((ContinuousClock.now - staleness.storedAt).wholeMilliseconds / 1_000) }
+    public static func mark(_ answer: inout [String: JSONDocument], _ staleness: Staleness?) {
+        answer["stale"] = .value(.bool(staleness != nil))
+        if let staleness { answer["stale_age_s"] = .value(.int((ContinuousClock.now - staleness.storedAt).wholeMilliseconds / 1_000)) }
     }
 }
 
@@ -59,8 +63,10 @@ public struct CachedItemFetcher: Sendable {
 
     /// What the cache holds for a request, before any upstream call.
     public struct Lookup: Sendable {
-        /// Fresh values by item.
-        public var values: [String: JSON] = [:]
+        /// Fresh values by item, as encoded JSON.
+        public var values: [String: EncodedJSON] = [:]
+        /// When the first of the fresh entries expires (nil when there are none).
+        public var freshUntil: ContinuousClock.Instant?
         /// Items to fetch, in request order.
         public var needed: [String] = []
         /// Expired entries of needed items, kept for stale-if-error.
@@ -71,8 +77,8 @@ public struct CachedItemFetcher: Sendable {
 
     /// The result of a fetch.
     public struct Fetched: Sendable {
-        /// Values by item (absent items have none).
-        public var values: [String: JSON] = [:]
+        /// Values by item as encoded JSON (absent items have none).
+        public var values: [String: EncodedJSON] = [:]
         /// Calls made and waited on.
         public var usage = UpstreamUsage()
         /// Set when expired entries were served because the upstream failed.
@@ -84,8 +90,9 @@ public struct CachedItemFetcher: Sendable {
         var lookup = Lookup()
         for item in items {
             switch cache.lookup(CacheKey(scope: scope, item: item), now: now) {
-            case .fresh(let value):
+            case .fresh(let value, let expires):
                 lookup.hits += 1
+                lookup.freshUntil = min(lookup.freshUntil ?? expires, expires)
                 if case .present(let json) = value { lookup.values[item] = json }
             case .expired(let value, let storedAt):
                 lookup.expired[item] = (value, storedAt)
@@ -98,9 +105,22 @@ public struct CachedItemFetcher: Sendable {
     }
 
     /// Stores values the caller fetched itself (e.g. every campaign of a listing).
-    public func store(_ values: [String: JSON], scope: CallScope, ttl: Duration) {
+    public func store(_ values: [String: EncodedJSON], scope: CallScope, ttl: Duration) {
         let now = ContinuousClock.now
         for (item, value) in values { cache.store(CacheKey(scope: scope, item: item), .present(value), ttl: ttl, now: now) }
+    }
+
+    /// A whole answer kept under `key` in `scope` until `expires` (never past the entries it was made from).
+    public func storeAnswer(_ answer: EncodedJSON, key: String, scope: CallScope, expires: ContinuousClock.Instant) {
+        let now = ContinuousClock.now
+        guard expires > now else { return }
+        cache.store(CacheKey(scope: scope, item: key), .present(answer), ttl: expires - now, now: now)
+    }
+
+    /// The whole answer kept under `key`, while fresh.
+    public func answer(key: String, scope: CallScope) -> EncodedJSON? {
+        guard case .fresh(.present(let answer), _) = cache.lookup(CacheKey(scope: scope, item: key), now: .now) else { return nil }
+        return answer
     }
 
     /// Completes `lookup`: its fresh values and hits, plus its needed items fetched `chunkSize`
@@ -115,13 +135,17 @@ public struct CachedItemFetcher: Sendable {
         _ lookup: Lookup, scope: CallScope, chunkSize: Int, ttl: @escaping @Sendable (String) -> Duration, context: CallContext,
         call: @escaping @Sendable ([String], CallContext) async throws -> ItemsAnswer
     ) async throws -> Fetched {
+        guard !lookup.needed.isEmpty else {
+            // A pure hit: no coalescing, no deadline timer, no task group.
+            return Fetched(values: lookup.values, usage: UpstreamUsage(cacheHits: lookup.hits))
+        }
         let claim = coalescer.claim(lookup.needed, scope: scope, chunkSize: chunkSize, deadline: context.deadline)
         for chunk in claim.owned {
             startSharedCall(chunk, scope: scope, ttl: ttl, context: context.sharing { chunk.call.latestDeadline }, call: call)
         }
         let waits = claim.owned.map { ($0, true) } + claim.joined.map { ($0, false) }
         return try await withDeadline(context.deadline) { [coalescer] in
-            try await withThrowingTaskGroup(of: (ItemCallCoalescer.Chunk, Result<ItemsAnswer, any Error>, Bool).self) { group in
+            try await withThrowingTaskGroup(of: (ItemCallCoalescer.Chunk, Result<SharedAnswer, any Error>, Bool).self) { group in
                 for (chunk, owned) in waits {
                     group.addTask {
                         defer { coalescer.leave(chunk, waiter: claim.waiter, scope: scope) }
@@ -159,15 +183,16 @@ public struct CachedItemFetcher: Sendable {
     ) {
         chunk.call.run(
             Task { [cache, coalescer] in
-                let outcome: Result<ItemsAnswer, any Error>
+                let outcome: Result<SharedAnswer, any Error>
                 do {
                     let answer = try await call(chunk.items, context)
+                    let encoded = SharedAnswer(values: answer.values.mapValues(EncodedJSON.init), calls: answer.calls)
                     let now = ContinuousClock.now
                     for item in chunk.items {
                         cache.store(
-                            CacheKey(scope: scope, item: item), answer.values[item].map(CachedValue.present) ?? .absent, ttl: ttl(item), now: now)
+                            CacheKey(scope: scope, item: item), encoded.values[item].map(CachedValue.present) ?? .absent, ttl: ttl(item), now: now)
                     }
-                    outcome = .success(answer)
+                    outcome = .success(encoded)
                 } catch {
                     outcome = .failure(error)
                 }

@@ -3,7 +3,7 @@ import DynamicJSON
 /// Every error the gateway answers with: its JSON-RPC code, its Connect code and HTTP status,
 /// a safe message, and structured data. Never carries a credential or a caller token.
 public struct GatewayError: Error, Sendable, CustomStringConvertible {
-    private enum Code: String, Sendable {
+    private enum Code: String, Sendable, CaseIterable {
         case parseError = "parse_error"
         case invalidRequest = "invalid_request"
         case methodNotFound = "method_not_found"
@@ -129,6 +129,9 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
 
     /// A stable, low-cardinality name, safe as a metrics label.
     public var kind: String { code.rawValue }
+
+    /// Every `kind` there is.
+    public static let kinds = Code.allCases.map(\.rawValue)
 
     /// `retry_after_ms` when the error carries one.
     public var retryAfterMs: Int? { data?["retry_after_ms"]?.intValue }

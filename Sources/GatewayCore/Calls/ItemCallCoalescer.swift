@@ -15,6 +15,14 @@ public struct ItemsAnswer: Sendable {
     }
 }
 
+/// An upstream call's answer as every waiter gets it: values encoded once (as the cache holds them).
+struct SharedAnswer: Sendable {
+    /// Encoded values by item; items the upstream lacked are absent.
+    var values: [String: EncodedJSON]
+    /// Upstream calls it took (retries included).
+    var calls: Int
+}
+
 /// Identical in-flight upstream calls run once: for each item of a scope at most one call is in
 /// flight, and every request that needs the item waits on that call instead of making another.
 ///
@@ -110,7 +118,7 @@ final class SharedCall: Sendable {
     }
 
     /// The call's result, for every waiter.
-    let future = SharedFuture<ItemsAnswer>()
+    let future = SharedFuture<SharedAnswer>()
     private let interest = Locked(Interest())
 
     /// The latest deadline among the requests waiting now (now when none is left).

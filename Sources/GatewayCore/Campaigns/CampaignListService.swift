@@ -63,7 +63,7 @@ public struct CampaignListService: Sendable {
                     filters: filters, includeChildren: params.includeChildren, workspace: workspace, context: context, planned: estimated)
                 return ItemsAnswer(values: ["listing": .array(walked.campaigns)], calls: walked.calls)
             }
-            let all = fetched.values["listing"]?.arrayValue ?? []
+            let all = try fetched.values["listing"]?.decoded().arrayValue ?? []
             let wanted = Set(params.campaignIDs)
             campaigns = wanted.isEmpty ? all : all.filter { wanted.contains($0["campaign_id"]?.stringValue ?? "") }
             usage = fetched.usage
@@ -76,7 +76,7 @@ public struct CampaignListService: Sendable {
                 let match = page.campaigns.first { $0["campaign_id"]?.stringValue == ids[0] }
                 return ItemsAnswer(values: match.map { [ids[0]: $0] } ?? [:], calls: page.calls)
             }
-            campaigns = params.campaignIDs.compactMap { fetched.values[$0] }
+            campaigns = try params.campaignIDs.compactMap { try fetched.values[$0]?.decoded() }
             usage = fetched.usage
         }
         context.logger.info("campaign listing", metadata: ["strategy": "\(strategy.rawValue)", "calls": "\(usage.calls)"])
@@ -86,7 +86,7 @@ public struct CampaignListService: Sendable {
     /// What walking the listing again would cost, from its expired copy (nil when none is cached:
     /// the cache's byte bound bounds what is remembered).
     static func walkCost(remembered: CachedValue?) -> Int? {
-        guard case .present(let listing)? = remembered, let campaigns = listing.arrayValue else { return nil }
+        guard case .present(let listing)? = remembered, let campaigns = try? listing.decoded().arrayValue else { return nil }
         return campaigns.count / CampaignListing.pageSize + 1
     }
 

@@ -22,20 +22,20 @@ public struct DailyReportService: Sendable {
     }
 
     /// Answers one validated request: a `days` entry per day, with `columns` and `rows`, or an `error`.
-    public func getDaily(_ params: GetDailyParams, workspace: UpstreamWorkspace, context: CallContext) async throws -> JSON {
+    public func getDaily(_ params: GetDailyParams, workspace: UpstreamWorkspace, context: CallContext) async throws -> JSONDocument {
         let signer = try Self.signer(for: workspace)
         let scope = CallScope(workspace: workspace.name, operation: "daily-report")
         let days = params.range.days
         let lookup = fetcher.lookup(days.map(\.compact), scope: scope)
         try planGuard.check(lookup.needed.count, workspace: workspace.name, context: context, dryRun: params.dryRun)
         if params.dryRun {
-            return [
+            return .value([
                 "workspace": .string(workspace.name), "dry_run": true,
                 "plan": [
                     "estimated_calls": .int(lookup.needed.count), "cache_hits": .int(lookup.hits), "limit": .int(planGuard.callLimit),
                     "earliest_completion_ms": .int(planGuard.earliestCompletionMs(lookup.needed.count, workspace: workspace.name)),
                 ],
-            ]
+            ])
         }
         let daysByItem = Dictionary(uniqueKeysWithValues: days.map { ($0.compact, $0) })
         let today = path.today()
@@ -50,8 +50,9 @@ public struct DailyReportService: Sendable {
             }
             return ItemsAnswer(values: [items[0]: outcome.value], calls: outcome.calls)
         }
-        var answer: [String: JSON] = [
-            "workspace": .string(workspace.name), "days": .array(days.compactMap { fetched.values[$0.compact] }), "upstream": fetched.usage.json,
+        var answer: [String: JSONDocument] = [
+            "workspace": .value(.string(workspace.name)), "days": .array(days.compactMap { fetched.values[$0.compact].map(JSONDocument.encoded) }),
+            "upstream": .value(fetched.usage.json),
         ]
         Staleness.mark(&answer, fetched.staleness)
         return .object(answer)

@@ -17,7 +17,7 @@ struct StatsRequest: Sendable {
 /// Everything gathered for a request: per-window figures by campaign id, cost, staleness.
 struct CollectedStats: Sendable {
     let windows: [DayRange]
-    var windowFigures: [[String: JSON]]
+    var windowFigures: [[String: EncodedJSON]]
     var upstream = UpstreamUsage()
     var staleness: Staleness?
 

@@ -9,7 +9,7 @@ extension StatsService {
     /// `campaigns.getStats` on a Migma workspace: one `GET /v1/campaigns/{id}/stats` per uncached id,
     /// concurrently within the budget, cached and coalesced per campaign; a 404 puts the id in `missing`.
     /// Dates are optional and ignored (`windows: []`); `campaigns[id]` is Migma's stats object.
-    func migmaStats(_ params: GetStatsParams, workspace: UpstreamWorkspace, context: CallContext) async throws -> JSON {
+    func migmaStats(_ params: GetStatsParams, workspace: UpstreamWorkspace, context: CallContext) async throws -> JSONDocument {
         guard !params.campaignIDs.isEmpty else {
             throw GatewayError.invalidParams(field: "campaign_ids", reason: "required for a migma workspace (Migma has no campaign listing)")
         }
@@ -17,7 +17,7 @@ extension StatsService {
         let scope = CallScope(workspace: workspace.name, operation: "migma-stats")
         let lookup = fetcher.lookup(params.campaignIDs, scope: scope)
         try checkAffordable(lookup.needed.count, request: request)
-        if params.dryRun { return planOnly(request, estimatedCalls: lookup.needed.count, cacheHits: lookup.hits) }
+        if params.dryRun { return .value(planOnly(request, estimatedCalls: lookup.needed.count, cacheHits: lookup.hits)) }
         let fetched = try await fetcher.fetch(lookup, scope: scope, chunkSize: 1, ttl: { [fresh = ttlPolicy.fresh] _ in fresh }, context: context) {
             [upstream] ids, context in
             // Campaign ids are `[A-Za-z0-9_-]` (GetStatsParams), so the id is one safe path segment.
@@ -28,13 +28,15 @@ extension StatsService {
             return ItemsAnswer(values: outcome.value.map { [id: $0] } ?? [:], calls: outcome.calls)
         }
         let values = fetched.values
-        let campaigns = params.view == "summary" ? values.mapValues { StatsSummary.migma($0, metric: params.metric) } : values
-        var answer: [String: JSON] = [
-            "workspace": .string(workspace.name), "start_date": params.range.map { .string($0.start.iso) } ?? .null,
-            "end_date": params.range.map { .string($0.end.iso) } ?? .null,
-            "attribution_type": .string(params.attribution), "metric_type": .string(params.metric), "windows": [],
-            "campaigns": .object(campaigns), "missing": .array(params.campaignIDs.filter { values[$0] == nil }.map(JSON.string)),
-            "upstream": fetched.usage.json,
+        let campaigns: JSONDocument =
+            params.view == "summary"
+            ? .value(.object(try values.mapValues { StatsSummary.migma(try $0.decoded(), metric: params.metric) })) : .object(values.mapValues(JSONDocument.encoded))
+        var answer: [String: JSONDocument] = [
+            "workspace": .value(.string(workspace.name)), "start_date": .value(params.range.map { .string($0.start.iso) } ?? .null),
+            "end_date": .value(params.range.map { .string($0.end.iso) } ?? .null),
+            "attribution_type": .value(.string(params.attribution)), "metric_type": .value(.string(params.metric)), "windows": .value([]),
+            "campaigns": campaigns, "missing": .value(.array(params.campaignIDs.filter { values[$0] == nil }.map(JSON.string))),
+            "upstream": .value(fetched.usage.json),
         ]
         Staleness.mark(&answer, fetched.staleness)
         return .object(answer)

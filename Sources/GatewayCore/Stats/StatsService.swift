@@ -22,27 +22,40 @@ public struct StatsService: Sendable {
     }
 
     /// Answers one validated request for one workspace.
-    public func getStats(_ params: GetStatsParams, workspace: UpstreamWorkspace, context: CallContext) async throws -> JSON {
+    ///
+    /// A question answered wholly from the cache before is answered again from the answer cache:
+    /// the encoded result, kept until the first of the entries it was made from expires.
+    public func getStats(_ params: GetStatsParams, workspace: UpstreamWorkspace, context: CallContext) async throws -> JSONDocument {
         if workspace.configuration.provider == .migma {
             return try await migmaStats(params, workspace: workspace, context: context)
         }
         guard let range = params.range else { throw GatewayError.invalidParams(field: "start_date", reason: "required for a moengage workspace") }
         let plan = StatsPlan(range: range, ids: params.campaignIDs)
         let request = StatsRequest(params: params, workspace: workspace, plan: plan, context: context)
+        let answerScope = CallScope(workspace: workspace.name, operation: "answer")
+        let answerKey = "getStats \(params.attribution) \(params.metric) \(range) \(params.view) \(params.campaignIDs.joined(separator: ","))"
+        if !plan.isAllCampaigns, !params.dryRun, let answer = fetcher.answer(key: answerKey, scope: answerScope) {
+            return .encoded(answer)
+        }
         switch plan.isAllCampaigns ? try await collectAllCampaigns(request) : try await collectByID(request) {
         case .planOnly(let estimatedCalls, let cacheHits):
-            return planOnly(request, estimatedCalls: estimatedCalls, cacheHits: cacheHits)
-        case .collected(let collected):
-            return try StatsAnswer.render(request: request, collected: collected)
+            return .value(planOnly(request, estimatedCalls: estimatedCalls, cacheHits: cacheHits))
+        case .collected(let collected, let pureHitUntil):
+            let answer = try StatsAnswer.render(request: request, collected: collected)
+            guard let pureHitUntil else { return answer }
+            let encoded = EncodedJSON(writtenBytes: answer.encodedBytes())
+            fetcher.storeAnswer(encoded, key: answerKey, scope: answerScope, expires: pureHitUntil)
+            return .encoded(encoded)
         }
     }
 
     // MARK: Ids given
 
-    /// A dry run's plan, or the figures of a real run.
+    /// A dry run's plan, or the figures of a real run; for a run served wholly from the cache,
+    /// when the first entry it used expires.
     private enum Collection {
         case planOnly(estimatedCalls: Int, cacheHits: Int)
-        case collected(CollectedStats)
+        case collected(CollectedStats, pureHitUntil: ContinuousClock.Instant?)
     }
 
     private func collectByID(_ request: StatsRequest) async throws -> Collection {
@@ -51,6 +64,14 @@ public struct StatsService: Sendable {
         let estimated = lookups.reduce(0) { $0 + ($1.needed.count + StatsPlan.maxIDsPerCall - 1) / StatsPlan.maxIDsPerCall }
         try checkAffordable(estimated, request: request)
         if request.params.dryRun { return .planOnly(estimatedCalls: estimated, cacheHits: lookups.reduce(0) { $0 + $1.hits }) }
+        if lookups.allSatisfy(\.needed.isEmpty) {
+            // A pure hit: no task group, no deadline, no coalescer, no budget.
+            for (index, lookup) in lookups.enumerated() {
+                collected.windowFigures[index] = lookup.values
+                collected.upstream.cacheHits += lookup.hits
+            }
+            return .collected(collected, pureHitUntil: lookups.compactMap(\.freshUntil).min() ?? .now)
+        }
         let windows = request.plan.windows
         let fetched = try await withThrowingTaskGroup(of: (Int, CachedItemFetcher.Fetched).self) { [self] group in
             for (index, lookup) in lookups.enumerated() {
@@ -75,7 +96,7 @@ public struct StatsService: Sendable {
             collected.upstream.absorb(fetch.usage)
             collected.staleness = Staleness.oldest(collected.staleness, fetch.staleness)
         }
-        return .collected(collected)
+        return .collected(collected, pureHitUntil: nil)
     }
 
     /// Throws -32013 past the per-request call limit, or -32029 when the budget cannot grant `calls` before the deadline.
@@ -119,6 +140,7 @@ public struct StatsService: Sendable {
             }
         }
         var firstPaging: [Int: ListingPaging] = [:]
+        var figures = Array(repeating: [String: JSON](), count: windows.count)
         for (index, page) in pages {
             if let paging = page.paging {
                 if let first = firstPaging[index] { try paging.checkSameListing(as: first) } else { firstPaging[index] = paging }
@@ -126,16 +148,16 @@ public struct StatsService: Sendable {
             for (id, tree) in page.campaigns {
                 // A campaign on two pages is folded like two elements of its array, unless the pages
                 // repeat the same figures (the listing moved under the offsets): then it counts once.
-                collected.windowFigures[index][id] =
-                    try collected.windowFigures[index][id].map { $0 == tree ? tree : try StatsFold.merge($0, tree) } ?? tree
+                figures[index][id] = try figures[index][id].map { $0 == tree ? tree : try StatsFold.merge($0, tree) } ?? tree
             }
             collected.upstream.calls += page.calls
         }
-        for (index, paging) in firstPaging { try paging.checkHolds(collected.windowFigures[index].count) }
+        for (index, paging) in firstPaging { try paging.checkHolds(figures[index].count) }
         for (index, window) in windows.enumerated() {
+            collected.windowFigures[index] = figures[index].mapValues(EncodedJSON.init)
             fetcher.store(collected.windowFigures[index], scope: request.scope(window), ttl: ttlPolicy.ttl(for: window, today: today()))
         }
-        return .collected(collected)
+        return .collected(collected, pureHitUntil: nil)
     }
 
     // MARK: One upstream call
