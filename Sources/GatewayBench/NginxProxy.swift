@@ -64,6 +64,8 @@ struct NginxProxy {
         process.arguments = arguments
         try process.run()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw BenchFailure("nginx \(arguments.joined(separator: " ")) exited \(process.terminationStatus)") }
+        guard process.terminationStatus == 0 else {
+            throw BenchFailure("nginx \(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
+        }
     }
 }

@@ -23,7 +23,10 @@ enum ProxyComparisonBench {
             let nginx = try NginxProxy.start(originPort: barePort, port: try freePort())
             defer { nginx.stop() }
             try await waitUntilServing(gateway, port: nginx.port, body: body, expecting: answer)
-            let servers = [Server(name: "nginx proxy_cache", port: nginx.port), Server(name: "bare Hummingbird", port: barePort), Server(name: "gateway", port: gateway.port)]
+            let servers = [
+                Server(name: "nginx proxy_cache", port: nginx.port), Server(name: "bare Hummingbird", port: barePort),
+                Server(name: "gateway", port: gateway.port),
+            ]
             let headers = ["Authorization": "Bearer \(BenchGateway.token)", "Content-Type": "application/json"]
             for (threads, connections) in [(2, 64), (1, 1)] {
                 var figures: [String: [Wrk.Figures]] = [:]
@@ -35,7 +38,9 @@ enum ProxyComparisonBench {
                                 seconds: seconds))
                     }
                 }
-                report(figures, servers: servers.map(\.name), threads: threads, connections: connections, seconds: seconds, rounds: rounds, bytes: answer.count)
+                report(
+                    figures, servers: servers.map(\.name), threads: threads, connections: connections, seconds: seconds, rounds: rounds,
+                    bytes: answer.count)
             }
         }
     }

@@ -58,7 +58,7 @@ public enum ConfigLoader {
     private static func workspace(_ name: String, _ node: ConfigNode, warnings: inout [String]) throws -> WorkspaceConfiguration {
         let members = try node.mapping(allowed: [
             "provider", "data_center", "base_url", "workspace_id", "api_key_env", "api_key_file", "api_key",
-            "secret_key_env", "secret_key_file", "secret_key", "rate_limits",
+            "secret_key_env", "secret_key_file", "secret_key", "rate_limits", "budget_group",
         ])
         let providerName = try members["provider"]?.string() ?? Provider.moengage.rawValue
         guard let provider = Provider(rawValue: providerName) else {
@@ -77,7 +77,7 @@ public enum ConfigLoader {
         if rateLimits.isEmpty { throw members["rate_limits"]!.error("at least one limit is required") }
         return WorkspaceConfiguration(
             name: name, provider: provider, baseURL: baseURL, workspaceID: workspaceID, apiKey: apiKey, secretKey: secretKey,
-            rateLimits: rateLimits)
+            rateLimits: rateLimits, budgetGroup: try members["budget_group"]?.string())
     }
 
     private static func baseURL(provider: Provider, members: [String: ConfigNode], node: ConfigNode) throws -> String {

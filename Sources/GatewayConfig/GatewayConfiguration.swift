@@ -86,6 +86,9 @@ public struct WorkspaceConfiguration: Sendable, Hashable {
     public var secretKey: SecretReference?
     /// Rolling limits, all enforced (default 100/60 s for MoEngage, 10/60 s for Migma).
     public var rateLimits: [RateLimitConfiguration]
+    /// Names one upstream account whose limits several workspace names spend together, when the
+    /// gateway cannot tell on its own (e.g. two Migma keys of one account); nil by default.
+    public var budgetGroup: String?
 }
 
 /// How a caller's bearer token is known.

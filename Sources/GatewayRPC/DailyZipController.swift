@@ -28,18 +28,16 @@ struct DailyZipController: Sendable {
     private func serve(_ request: Request, workspace name: String, file: String) async -> Response {
         let meta = RequestMeta.make(request, logger: logger, callLimit: callLimit)
         let headers: HTTPFields = [RequestMeta.requestIDHeader: meta.requestID]
-        guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else {
-            return failure(.unauthenticated, headers: headers)
-        }
-        guard caller.mayCall(method: "reports.getDaily") else { return failure(.forbiddenMethod("reports.getDaily"), headers: headers) }
-        guard file.count == 12, file.hasSuffix(".zip"), let day = CalendarDay(compact: String(file.dropLast(4))) else {
-            return failure(.invalidParams(field: "file", reason: "must be YYYYMMDD.zip, a real day"), headers: headers)
-        }
-        let context = CallContext(
-            requestID: meta.requestID, caller: caller, deadline: meta.arrived + .milliseconds(meta.headerTimeoutMs ?? defaultTimeoutMs),
-            logger: meta.logger,
-            allowance: meta.allowance)
         do {
+            guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else { throw GatewayError.unauthenticated }
+            guard caller.mayCall(method: "reports.getDaily") else { throw GatewayError.forbiddenMethod("reports.getDaily") }
+            guard file.count == 12, file.hasSuffix(".zip"), let day = CalendarDay(compact: String(file.dropLast(4))) else {
+                throw GatewayError.invalidParams(field: "file", reason: "must be YYYYMMDD.zip, a real day")
+            }
+            let context = CallContext(
+                requestID: meta.requestID, caller: caller, deadline: try meta.deadline(paramMs: nil, defaultMs: defaultTimeoutMs),
+                logger: meta.logger,
+                allowance: meta.allowance)
             let workspace = try workspaces.resolve(name, for: caller)
             switch try await reports.rawZip(day: day, workspace: workspace, context: context) {
             case .zip(let data):
@@ -52,16 +50,12 @@ struct DailyZipController: Sendable {
                 return HTTPJSON.response(.notFound, ["error": ["code": "not_found", "message": .string(reason)]], headers: headers)
             }
         } catch let error as GatewayError {
-            return failure(error, headers: headers)
+            return HTTPJSON.error(error, headers: headers, enveloped: true)
+        } catch is CancellationError {
+            return HTTPJSON.error(.cancelled, headers: headers, enveloped: true)
         } catch {
-            return failure(.cancelled, headers: headers)
+            meta.logger.error("internal error", metadata: ["route": "daily zip", "error": "\(type(of: error))"])
+            return HTTPJSON.error(.internalError, headers: headers, enveloped: true)
         }
-    }
-
-    /// `{error: {code, message, data}}` with the HTTP status Connect would use.
-    private func failure(_ error: GatewayError, headers: HTTPFields) -> Response {
-        var body: [String: JSON] = ["code": .string(error.connectCode), "message": .string(error.message)]
-        if let data = error.data { body["data"] = data }
-        return HTTPJSON.response(.init(code: error.connectHTTPStatus), ["error": .object(body)], headers: headers)
     }
 }

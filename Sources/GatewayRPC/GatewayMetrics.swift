@@ -20,7 +20,6 @@ public struct GatewayMetrics: Sendable {
         self.factory = factory
     }
 
-
     /// The Prometheus text exposition of every metric.
     public func render() -> String {
         registry.emitToString()
@@ -42,7 +41,11 @@ struct CallMetrics: Sendable {
                     method,
                     Dictionary(
                         uniqueKeysWithValues: (["ok"] + GatewayError.kinds).map {
-                            ($0, CoreMetrics.Counter(label: "gateway_requests_total", dimensions: [("method", method), ("code", $0)], factory: factory))
+                            (
+                                $0,
+                                CoreMetrics.Counter(
+                                    label: "gateway_requests_total", dimensions: [("method", method), ("code", $0)], factory: factory)
+                            )
                         })
                 )
             })

@@ -1,4 +1,5 @@
 import DynamicJSON
+import GatewayCore
 import Hummingbird
 
 /// Builds HTTP responses with JSON bodies.
@@ -13,5 +14,20 @@ enum HTTPJSON {
     /// A response with `json` as its body and `Content-Type: application/json`.
     static func response(_ status: HTTPResponse.Status, _ json: JSON, headers: HTTPFields = [:]) -> Response {
         response(status, .value(json), headers: headers)
+    }
+}
+
+extension HTTPJSON {
+    /// An error in Connect's shape, `{code, message, data}` (our `data` beside Connect's fields),
+    /// with Connect's HTTP status and, for a budget refusal, `Retry-After`; `enveloped` puts it
+    /// under `error` (the raw zip route).
+    static func error(_ error: GatewayError, headers: HTTPFields, enveloped: Bool = false) -> Response {
+        var fields = headers
+        if let retryAfterMs = error.retryAfterMs {
+            fields[.retryAfter] = String((retryAfterMs + 999) / 1_000)
+        }
+        var body: [String: JSON] = ["code": .string(error.connectCode), "message": .string(error.message)]
+        if let data = error.data { body["data"] = data }
+        return response(.init(code: error.connectHTTPStatus), enveloped ? ["error": .object(body)] : .object(body), headers: fields)
     }
 }

@@ -28,7 +28,7 @@ struct RPCController: Sendable {
         for service in Self.connectServices {
             router.post(RouterPath("/gateway.v1.\(service)/{method}")) { _, context in
                 let method = context.parameters.get("method") ?? ""
-                return connectError(.methodNotFound("gateway.v1.\(service)/\(method)"), headers: [:])
+                return HTTPJSON.error(.methodNotFound("gateway.v1.\(service)/\(method)"), headers: [:])
             }
         }
     }
@@ -73,7 +73,7 @@ struct RPCController: Sendable {
         let meta = RequestMeta.make(request, logger: logger, callLimit: callLimit)
         let idHeader: HTTPFields = [RequestMeta.requestIDHeader: meta.requestID]
         guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else {
-            return connectError(.unauthenticated, headers: idHeader)
+            return HTTPJSON.error(.unauthenticated, headers: idHeader)
         }
         guard let contentType = request.headers[.contentType], contentType.lowercased().hasPrefix("application/json") else {
             return HTTPJSON.response(
@@ -87,7 +87,7 @@ struct RPCController: Sendable {
         do {
             params = body.isEmpty ? .object([:]) : try JSON.parse(body)
         } catch {
-            return connectError(.parseError(error), headers: idHeader)
+            return HTTPJSON.error(.parseError(error), headers: idHeader)
         }
         let outcome = await disconnects.whileConnected(channel, logger: meta.logger) { [dispatcher] in
             await dispatcher.invoke(methodName: method, params: params, caller: caller, meta: meta)
@@ -96,18 +96,7 @@ struct RPCController: Sendable {
         case .success(let result):
             return HTTPJSON.response(.ok, result, headers: idHeader)
         case .failure(let error):
-            return connectError(error, headers: idHeader)
+            return HTTPJSON.error(error, headers: idHeader)
         }
-    }
-
-    /// Connect's error JSON `{code, message}` (plus our `data`) with Connect's HTTP status.
-    private func connectError(_ error: GatewayError, headers: HTTPFields) -> Response {
-        var fields = headers
-        if let retryAfterMs = error.retryAfterMs {
-            fields[.retryAfter] = String((retryAfterMs + 999) / 1_000)
-        }
-        var body: [String: JSON] = ["code": .string(error.connectCode), "message": .string(error.message)]
-        if let data = error.data { body["data"] = data }
-        return HTTPJSON.response(.init(code: error.connectHTTPStatus), .object(body), headers: fields)
     }
 }

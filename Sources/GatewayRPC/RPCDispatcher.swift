@@ -7,14 +7,21 @@ import Logging
 public struct CallMeta: Sendable {
     /// The request id (from `X-Request-Id` or generated).
     public var requestID: String
-    /// `Connect-Timeout-Ms`, when given (at most `CallContext.maxTimeoutMs`).
-    public var headerTimeoutMs: Int?
+    /// `Connect-Timeout-Ms` when given (at most `CallContext.maxTimeoutMs`), or the -32602 for an unreadable one.
+    public var headerTimeout: Result<Int?, GatewayError>
     /// Logger carrying the request id.
     public var logger: Logger
     /// The upstream calls the whole HTTP request may plan, shared by a batch's elements.
     public var allowance: CallAllowance
     /// When the HTTP request arrived: every deadline of the request (each batch element's too) counts from here.
     public var arrived: ContinuousClock.Instant
+
+    /// The deadline of a call: `paramMs` (`timeout_ms`) when given, else `Connect-Timeout-Ms`, else
+    /// `defaultMs`, counted from the request's arrival; -32602 when the header is unreadable.
+    public func deadline(paramMs: Int?, defaultMs: Int) throws(GatewayError) -> ContinuousClock.Instant {
+        let headerMs = try headerTimeout.get()
+        return arrived + .milliseconds(paramMs ?? headerMs ?? defaultMs)
+    }
 }
 
 /// Runs method calls for both transports: JSON-RPC 2.0 (single, batch, notifications) and Connect.
@@ -61,12 +68,14 @@ public struct RPCDispatcher: Sendable {
     {
         guard let method = registry.method(named: methodName) else { return .failure(.methodNotFound(methodName)) }
         guard method.isPublic || caller.mayCall(method: methodName) else { return .failure(.forbiddenMethod(methodName)) }
-        let timeoutMs =
-            params?["timeout_ms"]?.intValue.flatMap { (1...CallContext.maxTimeoutMs).contains($0) ? $0 : nil } ?? meta.headerTimeoutMs
-            ?? defaultTimeoutMs
-        let context = CallContext(
-            requestID: meta.requestID, caller: caller, deadline: meta.arrived + .milliseconds(timeoutMs), logger: meta.logger,
-            allowance: meta.allowance)
+        let paramMs = params?["timeout_ms"]?.intValue.flatMap { (1...CallContext.maxTimeoutMs).contains($0) ? $0 : nil }
+        let deadline: ContinuousClock.Instant
+        do {
+            deadline = try meta.deadline(paramMs: paramMs, defaultMs: defaultTimeoutMs)
+        } catch {
+            return .failure(error)
+        }
+        let context = CallContext(requestID: meta.requestID, caller: caller, deadline: deadline, logger: meta.logger, allowance: meta.allowance)
         do {
             return .success(try await method.handler(params, context))
         } catch let error as GatewayError {

@@ -25,15 +25,17 @@ enum RequestMeta {
         let id = requestID(request)
         logger[metadataKey: "request_id"] = "\(id)"
         return CallMeta(
-            requestID: id, headerTimeoutMs: connectTimeoutMs(request), logger: logger, allowance: CallAllowance(limit: callLimit), arrived: .now)
+            requestID: id, headerTimeout: connectTimeoutMs(request), logger: logger, allowance: CallAllowance(limit: callLimit), arrived: .now)
     }
 
-    /// `Connect-Timeout-Ms` (at most 10 digits, positive, per the Connect protocol), capped at
-    /// the longest deadline a request may ask for, like `timeout_ms`.
-    static func connectTimeoutMs(_ request: Request) -> Int? {
-        guard let text = request.headers[connectTimeoutHeader], (1...10).contains(text.utf8.count),
-            text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let value = Int(text), value > 0
-        else { return nil }
-        return min(value, CallContext.maxTimeoutMs)
+    /// `Connect-Timeout-Ms` (a positive integer of at most 10 digits, per the Connect protocol),
+    /// capped at the longest deadline a request may ask for, like `timeout_ms`; anything else
+    /// is -32602 (Connect `invalid_argument`), as connect-go answers it.
+    static func connectTimeoutMs(_ request: Request) -> Result<Int?, GatewayError> {
+        guard let text = request.headers[connectTimeoutHeader] else { return .success(nil) }
+        guard (1...10).contains(text.utf8.count), text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let value = Int(text), value > 0 else {
+            return .failure(.invalidParams(field: "Connect-Timeout-Ms", reason: "must be a positive integer of at most 10 digits"))
+        }
+        return .success(min(value, CallContext.maxTimeoutMs))
     }
 }

@@ -47,21 +47,6 @@ private func params(_ ids: [String], extra: [String: JSON] = [:]) -> JSON {
         }
     }
 
-    @Test func aClientThatHalfClosesStillGetsAnAnswerThatNeededNoWait() async throws {
-        try await GatewayHarness.with { gateway in
-            let ids = [gateway.alwaysActiveIDs[0]]
-            _ = try await gateway.call("campaigns.getStats", params(ids))
-            let body = JSON.object(["jsonrpc": "2.0", "id": 7, "method": "campaigns.getStats", "params": params(ids)]).encodedString()
-            let port = Int(gateway.gatewayBase.split(separator: ":").last!)!
-            let request =
-                "POST /rpc HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(TestSecrets.reportingToken)\r\n"
-                + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
-            let answer = await RawHTTPClient.halfClosedExchange(port: port, request: request)
-            #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer.prefix(200))")
-            #expect(answer.contains("\"cache_hits\":1"))
-        }
-    }
-
     @Test func countsTheFromArrivalDeadlineForEveryBatchElement() async throws {
         try await GatewayHarness.with(simulator: GatewayHarness.simulatorConfiguration(faults: .init(latencyMs: 1_000))) { gateway in
             // Eight elements run at once; the last four can only start after the first eight (~1 s)
@@ -94,12 +79,49 @@ private func params(_ ids: [String], extra: [String: JSON] = [:]) -> JSON {
         }
     }
 
-    @Test func ignoresAConnectTimeoutThatIsNotPlainDigits() async throws {
-        try await GatewayHarness.with(simulator: GatewayHarness.simulatorConfiguration(faults: .init(latencyMs: 1_000))) { gateway in
+    @Test(arguments: ["+500", "0", "5e2", "12345678901", "-1"])
+    func refusesAConnectTimeoutThatIsNotAPositiveIntegerOfTenDigits(header: String) async throws {
+        try await GatewayHarness.with { gateway in
             let answer = try await gateway.connect(
                 "/gateway.v1.CampaignService/GetStats", params(["signed"]),
-                headers: [("Content-Type", "application/json"), ("Connect-Timeout-Ms", "+500")])
-            #expect(answer.status == 200, "+500 is not a Connect timeout; the default deadline applies")
+                headers: [("Content-Type", "application/json"), ("Connect-Timeout-Ms", header)])
+            #expect(answer.status == 400)
+            #expect(answer.json?["data"]?["field"] == "Connect-Timeout-Ms")
+            #expect(try await gateway.upstreamCalls().isEmpty)
+        }
+    }
+
+    @Test func aSharedListingWalkIsPaidByAWaiterThatCanWhenTheStartersCapIsSpent() async throws {
+        let yaml = GatewayHarness.yaml(limits: ["max_upstream_calls_per_request": 5])
+        try await GatewayHarness.with(simulator: GatewayHarness.simulatorConfiguration(faults: .init(latencyMs: 400)), yaml: yaml) { gateway in
+            // X plans 4 stats calls and a listing of unknown length (planned as 1 page): its cap is spent after page 1.
+            let batch: JSON = [
+                ["jsonrpc": "2.0", "id": 1, "method": "campaigns.getStats", "params": params((0..<40).map { "x\($0)" })],
+                ["jsonrpc": "2.0", "id": 2, "method": "campaigns.list", "params": ["workspace": "main"]],
+            ]
+            async let starter = gateway.rpc(batch)
+            try await Task.sleep(for: .milliseconds(300))
+            let joiner = try await gateway.call("campaigns.list", ["workspace": "main"])
+            #expect(joiner.json?["result"]?["campaigns"]?.arrayValue?.isEmpty == false, "\(joiner.text.prefix(300))")
+            #expect(joiner.json?["result"]?["upstream"]?["coalesced"] == 1)
+            let answers = try await starter.json?.arrayValue ?? []
+            #expect(answers.allSatisfy { $0["result"] != nil })
+        }
+    }
+
+    @Test func aHalfClosingClientGetsEveryCacheHitAnswered() async throws {
+        try await GatewayHarness.with { gateway in
+            let ids = [gateway.alwaysActiveIDs[1]]
+            _ = try await gateway.call("campaigns.getStats", params(ids))
+            let body = JSON.object(["jsonrpc": "2.0", "id": 9, "method": "campaigns.getStats", "params": params(ids)]).encodedString()
+            let port = Int(gateway.gatewayBase.split(separator: ":").last!)!
+            let request =
+                "POST /rpc HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(TestSecrets.reportingToken)\r\n"
+                + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            for _ in 0..<40 {
+                let answer = await RawHTTPClient.halfClosedExchange(port: port, request: request)
+                #expect(answer.contains("\"result\""), "\(answer.prefix(300))")
+            }
         }
     }
 
@@ -141,6 +163,18 @@ private func params(_ ids: [String], extra: [String: JSON] = [:]) -> JSON {
             #expect(answer.status == 429)
             #expect(answer.json?["code"] == "resource_exhausted")
             #expect(try await gateway.upstreamCalls().isEmpty)
+        }
+    }
+
+    @Test func theRawZipRouteSaysWhenToRetryABudgetRefusal() async throws {
+        try await GatewayHarness.with(yaml: GatewayHarness.yaml(mainRateLimits: "[{calls: 1, per_seconds: 60}]")) { gateway in
+            let first = try await gateway.send("/reports/daily/main/20250301.zip", body: nil, method: "GET")
+            #expect(first.status == 200)
+            let second = try await gateway.send(
+                "/reports/daily/main/20250302.zip", body: nil, headers: [("Connect-Timeout-Ms", "2000")], method: "GET")
+            #expect(second.status == 429)
+            #expect(Int(second.header("Retry-After") ?? "") ?? 0 > 0)
+            #expect(second.json?["error"]?["code"] == "resource_exhausted")
         }
     }
 

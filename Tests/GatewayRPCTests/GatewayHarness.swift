@@ -72,11 +72,12 @@ struct GatewayHarness {
         faults: FaultInjection = FaultInjection(), forbidden: Set<String> = [],
         rateLimits: [RollingLimit] = [RollingLimit(calls: 100, perSeconds: 60)],
         migmaRateLimits: [RollingLimit] = [RollingLimit(calls: 100, perSeconds: 60)],
+        migmaKeys: [String: String] = [TestSecrets.migmaKey: "ACME"],
         metaEnvelope: MetaEnvelope = .bare
     ) -> SimulatorConfiguration {
         SimulatorConfiguration(
             workspaces: ["WS_MAIN": TestSecrets.mainKey, "WS_OTHER": TestSecrets.otherKey], forbiddenWorkspaces: forbidden, rateLimits: rateLimits,
-            faults: faults, migmaKeys: [TestSecrets.migmaKey: "ACME"], migmaRateLimits: migmaRateLimits,
+            faults: faults, migmaKeys: migmaKeys, migmaRateLimits: migmaRateLimits,
             metaEnvelope: metaEnvelope, reportSecrets: ["WS_MAIN": TestSecrets.mainReportSecret])
     }
 

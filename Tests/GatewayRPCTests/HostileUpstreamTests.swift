@@ -162,8 +162,12 @@ private func allVariations(_ campaign: JSON?, platform: String = "ANDROID") -> J
 
     @Test func passesOnlyPlainWordsOfAnUpstreamErrorWhateverItEncodes() async throws {
         try await GatewayHarness.with { gateway in
-            let keyForms = [
-                Data(TestSecrets.mainKey.utf8).base64EncodedString(), TestSecrets.mainKey.uppercased(),
+            let key = Array(TestSecrets.mainKey.utf8)
+            let shifted: String = Data([0x41] + key).base64EncodedString()
+            let shiftedTwice: String = Data([0x41, 0x42] + key).base64EncodedString()
+            var keyForms: [String] = [Data(key).base64EncodedString(), TestSecrets.mainKey.uppercased()]
+            keyForms += [String(shifted.dropFirst(2)), String(shiftedTwice.dropFirst(3))]
+            keyForms += [
                 TestSecrets.mainKey.unicodeScalars.map { String(format: "%%%02x", $0.value) }.joined(),
                 TestSecrets.mainKey.utf8.map { String(format: "%02x", $0) }.joined(),
             ]
@@ -185,7 +189,7 @@ private func allVariations(_ campaign: JSON?, platform: String = "ANDROID") -> J
 
     @Test func refusesMalformedTreesAndCountersPastExactRange() async throws {
         try await GatewayHarness.with { gateway in
-            let shapes: [[JSON]] = [[5, element()], ["x", element()], [["platforms": .null], element()]]
+            let shapes: [[JSON]] = [[5, element()], ["x", element()], [["platforms": "none"], element()]]
             for (index, shape) in shapes.enumerated() {
                 try await gateway.script([statsAnswer(["s\(index)": shape])])
                 let answer = try await gateway.call("campaigns.getStats", params(["s\(index)"], to: "2025-03-30"))
@@ -194,6 +198,14 @@ private func allVariations(_ campaign: JSON?, platform: String = "ANDROID") -> J
             try await gateway.script([statsAnswer(["big": [element(sent: .double(1e23))]])])
             let summary = try await gateway.call("campaigns.getStats", params(["big"], to: "2025-03-30", extra: ["view": "summary"]))
             #expect(summary.json?["error"]?["code"] == -32050)
+            // Past the exact range on one side of a fold is as much an error as on both.
+            try await gateway.script([statsAnswer(["side": [element(sent: .double(1e23)), element()]])])
+            let oneSided = try await gateway.call("campaigns.getStats", params(["side"], to: "2025-03-30"))
+            #expect(oneSided.json?["error"]?["code"] == -32050)
+            // A null figure is an absent one, not a type clash.
+            try await gateway.script([statsAnswer(["nul": [element(sent: .null), element()]])])
+            let nulls = try await gateway.call("campaigns.getStats", params(["nul"], to: "2025-03-30"))
+            #expect(allVariations(nulls.json?["result"]?["campaigns"]?["nul"])?["performance_stats"]?["sent"] == 100)
         }
     }
 

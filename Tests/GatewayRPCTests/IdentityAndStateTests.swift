@@ -69,6 +69,30 @@ private func params(_ ids: [String], workspace: String = "main", extra: [String:
         }
     }
 
+    @Test func workspaceNamesInOneBudgetGroupShareOneBudgetWhateverTheirKeys() async throws {
+        let yaml = GatewayHarness.yaml().replacingOccurrences(
+            of: "workspaces:\n",
+            with: """
+                workspaces:
+                  team1: {provider: migma, base_url: SIM, api_key_env: MIGMA_KEY, budget_group: acme, rate_limits: [{calls: 3, per_seconds: 60}]}
+                  team2: {provider: migma, base_url: SIM, api_key_env: SECOND_MIGMA_KEY, budget_group: acme, rate_limits: [{calls: 3, per_seconds: 60}]}
+
+                """)
+        var environment = TestSecrets.environment
+        environment["SECOND_MIGMA_KEY"] = "second-migma-key-of-acme"
+        let simulator = GatewayHarness.simulatorConfiguration(
+            migmaRateLimits: [RollingLimit(calls: 3, perSeconds: 60)], migmaKeys: [TestSecrets.migmaKey: "ACME", "second-migma-key-of-acme": "ACME"])
+        try await GatewayHarness.with(simulator: simulator, yaml: yaml, environment: environment) { gateway in
+            async let first = gateway.call(
+                "campaigns.getStats", ["workspace": "team1", "campaign_ids": ["m1", "m2", "m3"], "timeout_ms": 5_000], token: TestSecrets.adminToken)
+            async let second = gateway.call(
+                "campaigns.getStats", ["workspace": "team2", "campaign_ids": ["n1", "n2", "n3"], "timeout_ms": 5_000], token: TestSecrets.adminToken)
+            let answers = try await [first, second]
+            #expect(answers.filter { $0.json?["result"] != nil }.count == 1)
+            #expect(try await gateway.breaches().isEmpty)
+        }
+    }
+
     @Test(arguments: ["../x", ".", "a.b", "a/b", "id with space", String(repeating: "a", count: 65), "é"])
     func refusesCampaignIDsOutsideTheOneRule(id: String) async throws {
         try await GatewayHarness.with { gateway in

@@ -139,9 +139,9 @@ public struct CachedItemFetcher: Sendable {
             // A pure hit: no coalescing, no deadline timer, no task group.
             return Fetched(values: lookup.values, usage: UpstreamUsage(cacheHits: lookup.hits))
         }
-        let claim = coalescer.claim(lookup.needed, scope: scope, chunkSize: chunkSize, deadline: context.deadline)
+        let claim = coalescer.claim(lookup.needed, scope: scope, chunkSize: chunkSize, deadline: context.deadline, allowance: context.allowance)
         for chunk in claim.owned {
-            startSharedCall(chunk, scope: scope, ttl: ttl, context: context.sharing { chunk.call.latestDeadline }, call: call)
+            startSharedCall(chunk, scope: scope, ttl: ttl, context: context.sharing(chunk.call), call: call)
         }
         let waits = claim.owned.map { ($0, true) } + claim.joined.map { ($0, false) }
         return try await withDeadline(context.deadline) { [coalescer] in

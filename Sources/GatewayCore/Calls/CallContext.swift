@@ -25,11 +25,11 @@ public struct CallContext: Sendable {
         self.allowance = allowance
     }
 
-    private init(_ context: CallContext, sharedDeadline: @escaping @Sendable () -> ContinuousClock.Instant) {
+    private init(_ context: CallContext, sharedDeadline: @escaping @Sendable () -> ContinuousClock.Instant, allowance: CallAllowance) {
         requestID = context.requestID
         caller = context.caller
         logger = context.logger
-        allowance = context.allowance
+        self.allowance = allowance
         fixedDeadline = context.fixedDeadline
         self.sharedDeadline = sharedDeadline
     }
@@ -38,9 +38,11 @@ public struct CallContext: Sendable {
     /// latest deadline among the requests waiting on it now.
     public var deadline: ContinuousClock.Instant { sharedDeadline?() ?? fixedDeadline }
 
-    /// This context for a shared upstream call whose deadline is `deadline()`, evaluated when read.
-    func sharing(deadline: @escaping @Sendable () -> ContinuousClock.Instant) -> CallContext {
-        CallContext(self, sharedDeadline: deadline)
+    /// This context for a shared upstream call: its deadline is the latest of its waiters' (read
+    /// when needed), and calls past its plan are paid by the longest-waiting waiter that can.
+    func sharing(_ call: SharedCall) -> CallContext {
+        CallContext(
+            self, sharedDeadline: { call.latestDeadline }, allowance: CallAllowance(sharedBy: { call.payers }, limit: allowance.limit))
     }
 
     /// Milliseconds left before the deadline (0 when passed).

@@ -54,8 +54,9 @@ final class ItemCallCoalescer: Sendable {
     private let table = Locked(Table())
 
     /// Joins in-flight calls for the items they cover and registers new calls (≤`chunkSize` items)
-    /// for the rest; the request waits on every one of them until `deadline`.
-    func claim(_ items: [String], scope: CallScope, chunkSize: Int, deadline: ContinuousClock.Instant) -> Claim {
+    /// for the rest; the request waits on every one of them until `deadline`, and its `allowance`
+    /// may pay for calls they make past their plan.
+    func claim(_ items: [String], scope: CallScope, chunkSize: Int, deadline: ContinuousClock.Instant, allowance: CallAllowance) -> Claim {
         table.withLock { table in
             table.nextWaiter += 1
             var claim = Claim(waiter: table.nextWaiter)
@@ -76,7 +77,7 @@ final class ItemCallCoalescer: Sendable {
             }
             table.running[scope] = running
             claim.joined = Array(joined.values)
-            for chunk in claim.owned + claim.joined { chunk.call.join(claim.waiter, deadline: deadline) }
+            for chunk in claim.owned + claim.joined { chunk.call.join(claim.waiter, deadline: deadline, allowance: allowance) }
             return claim
         }
     }
@@ -107,11 +108,12 @@ final class ItemCallCoalescer: Sendable {
     }
 }
 
-/// One upstream call shared by the requests waiting on it: its result, its waiters' deadlines,
-/// and the task that runs it.
+/// One upstream call shared by the requests waiting on it: its result, its waiters' deadlines and
+/// call allowances, and the task that runs it.
 final class SharedCall: Sendable {
     private struct Interest {
         var deadlines: [Int: ContinuousClock.Instant] = [:]
+        var allowances: [Int: CallAllowance] = [:]
         var task: Task<Void, Never>?
         var finished = false
         var abandoned = false
@@ -126,13 +128,22 @@ final class SharedCall: Sendable {
         interest.withLock { $0.deadlines.values.max() } ?? .now
     }
 
-    fileprivate func join(_ waiter: Int, deadline: ContinuousClock.Instant) {
-        interest.withLock { $0.deadlines[waiter] = deadline }
+    /// The allowances of the requests waiting now, longest-waiting first: who pays for calls past the plan.
+    var payers: [CallAllowance] {
+        interest.withLock { interest in interest.allowances.sorted { $0.key < $1.key }.map(\.value) }
+    }
+
+    fileprivate func join(_ waiter: Int, deadline: ContinuousClock.Instant, allowance: CallAllowance) {
+        interest.withLock { interest in
+            interest.deadlines[waiter] = deadline
+            interest.allowances[waiter] = allowance
+        }
     }
 
     /// Removes a waiter; true when it was the last one of a call still running (now abandoned).
     fileprivate func leave(_ waiter: Int) -> Bool {
         interest.withLock { interest in
+            interest.allowances[waiter] = nil
             guard interest.deadlines.removeValue(forKey: waiter) != nil, interest.deadlines.isEmpty, !interest.finished else { return false }
             interest.abandoned = true
             return true

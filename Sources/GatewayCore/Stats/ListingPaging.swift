@@ -33,11 +33,13 @@ struct ListingPaging: Sendable, Equatable {
         }
     }
 
-    /// Throws -32050 when a later page describes another listing than the first (it changed while paged).
+    /// Throws -32050 when a later page describes another listing than the first (it changed while
+    /// paged): another page count, or another total of campaigns.
     func checkSameListing(as first: ListingPaging) throws(GatewayError) {
         let campaignsAgree = totalCampaigns == nil || first.totalCampaigns == nil || totalCampaigns == first.totalCampaigns
-        let pagesAgree = totalPages == nil || first.totalPages == nil || totalPages == first.totalPages
-        guard campaignsAgree, pagesAgree else { throw Self.broken("the listing changed while it was paged (its totals differ between pages)") }
+        guard campaignsAgree, pageCount == first.pageCount else {
+            throw Self.broken("the listing changed while it was paged (its totals differ between pages)")
+        }
     }
 
     /// Throws -32050 when the pages together hold more campaigns than the listing said it had.

@@ -28,7 +28,9 @@ enum StatsAnswer {
             var byWindow: [JSONDocument] = []
             for (window, figures) in zip(collected.windows, collected.windowFigures) {
                 byWindow.append(
-                    .object(["start_date": .value(.string(window.start.iso)), "end_date": .value(.string(window.end.iso)), "campaigns": try view(figures)]))
+                    .object([
+                        "start_date": .value(.string(window.start.iso)), "end_date": .value(.string(window.end.iso)), "campaigns": try view(figures),
+                    ]))
             }
             answer["by_window"] = .array(byWindow)
             if request.params.metric == "TOTAL" {

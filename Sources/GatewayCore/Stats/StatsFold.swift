@@ -119,12 +119,12 @@ public enum StatsFold {
                 if let y = b[name] {
                     if isRatio(name, in: section) { continue }
                     if let value = try mergedMember(x, y, name: name, path: path + [name]) { merged[name] = value }
-                } else if !isDroppedWhenMerged(name, x, in: section) {
+                } else if try keepsOneSided(name, x, in: section) {
                     merged[name] = x
                 }
             }
-            for (name, y) in b where a[name] == nil && !isDroppedWhenMerged(name, y, in: section) {
-                merged[name] = y
+            for (name, y) in b where a[name] == nil {
+                if try keepsOneSided(name, y, in: section) { merged[name] = y }
             }
             if section == .performance {
                 for (name, value) in StatsRates.rates(from: merged) { merged[name] = .double(value) }
@@ -143,6 +143,11 @@ public enum StatsFold {
             return try merge(x, y, path: path)
         case (.string, .string), (.bool, .bool), (.null, .null), (.array, .array):
             return y
+        case (.null, _):
+            // A null figure is an absent one.
+            return try keepsOneSided(name, y, in: .other) ? y : nil
+        case (_, .null):
+            return try keepsOneSided(name, x, in: .other) ? x : nil
         case (.int, .double), (.double, .int), (.double, .double):
             try checkInRange(x)
             try checkInRange(y)
@@ -151,6 +156,12 @@ public enum StatsFold {
         default:
             throw shapeError("one member has values of different types")
         }
+    }
+
+    /// Whether a member only one side holds stays in the merge (a figure past the exact range is an error, not dropped).
+    private static func keepsOneSided(_ name: String, _ value: JSON, in section: Section) throws(GatewayError) -> Bool {
+        if !isRatio(name, in: section) { try checkInRange(value) }
+        return !isDroppedWhenMerged(name, value, in: section)
     }
 
     /// Throws the overflow error for a whole number too large to count exactly (2^53 and up, read as a double).

@@ -30,7 +30,8 @@ extension StatsService {
         let values = fetched.values
         let campaigns: JSONDocument =
             params.view == "summary"
-            ? .value(.object(try values.mapValues { StatsSummary.migma(try $0.decoded(), metric: params.metric) })) : .object(values.mapValues(JSONDocument.encoded))
+            ? .value(.object(try values.mapValues { StatsSummary.migma(try $0.decoded(), metric: params.metric) }))
+            : .object(values.mapValues(JSONDocument.encoded))
         var answer: [String: JSONDocument] = [
             "workspace": .value(.string(workspace.name)), "start_date": .value(params.range.map { .string($0.start.iso) } ?? .null),
             "end_date": .value(params.range.map { .string($0.end.iso) } ?? .null),

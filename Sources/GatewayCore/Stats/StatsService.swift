@@ -141,7 +141,8 @@ public struct StatsService: Sendable {
         }
         var firstPaging: [Int: ListingPaging] = [:]
         var figures = Array(repeating: [String: JSON](), count: windows.count)
-        for (index, page) in pages {
+        // In listing order, whatever order the pages arrived in, so the same pages give the same figures.
+        for (index, page) in pages.sorted(by: { ($0.0, $0.1.offset) < ($1.0, $1.1.offset) }) {
             if let paging = page.paging {
                 if let first = firstPaging[index] { try paging.checkSameListing(as: first) } else { firstPaging[index] = paging }
             }
@@ -164,6 +165,7 @@ public struct StatsService: Sendable {
 
     /// One page of the stats API, folded per campaign.
     private struct StatsPage: Sendable {
+        var offset: Int
         var campaigns: [String: JSON] = [:]
         var calls = 0
         /// What an all-campaigns page says about its listing.
@@ -184,7 +186,7 @@ public struct StatsService: Sendable {
         guard let data = outcome.value["data"]?.objectValue else {
             throw GatewayError.upstreamFailed(status: 200, reason: "the upstream answer has no data object")
         }
-        var page = StatsPage(calls: outcome.calls)
+        var page = StatsPage(offset: offset, calls: outcome.calls)
         if ids == nil { page.paging = try ListingPaging(answer: outcome.value, campaignsOnPage: data.count) }
         for (id, elements) in data {
             guard let list = elements.arrayValue else {

@@ -12,9 +12,11 @@ public enum StatsSummary {
         var counters: [String: Int] = [:]
         func add(_ leaf: JSON?, to name: String) throws(GatewayError) {
             guard let leaf, !leaf.isNull else { return }
+            try StatsFold.checkInRange(leaf)
+            // A fraction is not a count: left out, as merges leave it out.
             guard let value = leaf.intValue else {
-                try StatsFold.checkInRange(leaf)
-                throw StatsFold.shapeError("the counter behind \(name) is not a whole number")
+                guard leaf.doubleValue != nil else { throw StatsFold.shapeError("the counter behind \(name) is not a number") }
+                return
             }
             let (sum, overflow) = counters[name, default: 0].addingReportingOverflow(value)
             if overflow { throw StatsFold.overflowError }

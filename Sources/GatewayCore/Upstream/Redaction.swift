@@ -20,12 +20,29 @@ struct Redaction: Sendable {
         var forms: Set<String> = []
         for secret in secrets where secret.count >= 4 {
             let encoded = secret.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? secret
-            for form in [secret, encoded, secret.replacingOccurrences(of: "/", with: "\\/")] {
+            let hex = secret.utf8.map { String(format: "%02x", $0) }.joined()
+            for form in [secret, encoded, secret.replacingOccurrences(of: "/", with: "\\/"), hex] + Self.base64Cores(of: secret) {
                 forms.formUnion([form, form.lowercased(), form.uppercased()])
             }
         }
         // Longest first, so a secret inside a longer one (the signature in the signed path) goes with it.
         self.forms = forms.sorted { $0.count > $1.count }
+    }
+
+    /// The part of any base64 text that contains `secret` at each of the three byte alignments
+    /// (standard and URL-safe alphabets): the characters that depend on the secret alone.
+    static func base64Cores(of secret: String) -> [String] {
+        let bytes = Array(secret.utf8)
+        var cores: [String] = []
+        for alignment in 0..<3 {
+            let encoded = Data(Array(repeating: 0, count: alignment) + bytes).base64EncodedString()
+            let leading = alignment == 0 ? 0 : alignment + 1
+            let trailing = (alignment + bytes.count) % 3 == 0 ? 0 : 4
+            guard encoded.count - leading - trailing >= 8 else { continue }
+            let core = String(encoded.dropFirst(leading).dropLast(trailing))
+            cores += [core, core.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")]
+        }
+        return cores
     }
 
     /// `text` with every form of every secret replaced by `***`, at most `maxLength` characters.
@@ -49,7 +66,7 @@ struct Redaction: Sendable {
     }
 
     /// Letters and digits in a row from which text looks like an encoded token rather than words.
-    static let maxWordLength = 24
+    static let maxWordLength = 16
 
     private static func isAlphanumeric(_ byte: UInt8) -> Bool {
         switch byte {

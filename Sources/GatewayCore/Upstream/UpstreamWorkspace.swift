@@ -22,15 +22,19 @@ public struct UpstreamWorkspace: Sendable {
     public var name: String { configuration.name }
 
     /// The upstream account whose rate limits the workspace spends; names on one account share
-    /// one budget. MoEngage: the Workspace ID. Migma: the host and a digest of the resolved key
-    /// (two names holding one key are one account, whatever their env or file references).
+    /// one budget. The configured `budget_group` when given; else MoEngage's Workspace ID, or for
+    /// Migma the host and port with a digest of the resolved key (two names holding one key are one
+    /// account, whatever their env or file references).
     public var account: String {
+        if let group = configuration.budgetGroup { return "group \(group)" }
         switch configuration.provider {
         case .moengage:
             return "moengage \(configuration.workspaceID ?? name)"
         case .migma:
             let key = apiKey.map { SHA256.hash(data: Data($0.value.utf8)).map { String(format: "%02x", $0) }.joined() } ?? "name \(name)"
-            return "migma \(configuration.baseURL.lowercased()) \(key)"
+            let url = URLComponents(string: configuration.baseURL)
+            let port = url?.port ?? (url?.scheme?.lowercased() == "http" ? 80 : 443)
+            return "migma \(url?.host?.lowercased() ?? configuration.baseURL):\(port) \(key)"
         }
     }
 }
