@@ -23,19 +23,35 @@ public struct CalendarDay: Sendable, Hashable, Comparable, CustomStringConvertib
 
     /// Parses `YYYY-MM-DD`; nil for any other shape or a day that does not exist.
     public init?(iso text: String) {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-            parts.allSatisfy({ $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
-            let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2])
+        let bytes = Array(text.utf8)
+        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
+            let year = Self.number(bytes[0..<4]), let month = Self.number(bytes[5..<7]), let day = Self.number(bytes[8..<10])
         else { return nil }
         self.init(year: year, month: month, day: day)
     }
 
     /// Parses `YYYYMMDD`; nil for any other shape or a day that does not exist.
     public init?(compact text: String) {
-        guard text.count == 8, text.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        let characters = Array(text)
-        self.init(iso: "\(String(characters[0..<4]))-\(String(characters[4..<6]))-\(String(characters[6..<8]))")
+        let bytes = Array(text.utf8)
+        guard bytes.count == 8, let year = Self.number(bytes[0..<4]), let month = Self.number(bytes[4..<6]), let day = Self.number(bytes[6..<8])
+        else { return nil }
+        self.init(year: year, month: month, day: day)
+    }
+
+    /// The value of ASCII digits; nil when any byte is not a digit.
+    private static func number(_ digits: ArraySlice<UInt8>) -> Int? {
+        var value = 0
+        for byte in digits {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value
+    }
+
+    /// `value` in decimal, zero-padded on the left to `width` digits.
+    private static func padded(_ value: Int, _ width: Int) -> String {
+        let digits = String(value)
+        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
 
     /// The day that contains this instant in UTC.
@@ -51,19 +67,19 @@ public struct CalendarDay: Sendable, Hashable, Comparable, CustomStringConvertib
     /// `YYYY-MM-DD`.
     public var iso: String {
         let (year, month, day) = components
-        return String(format: "%04d-%02d-%02d", year, month, day)
+        return "\(Self.padded(year, 4))-\(Self.padded(month, 2))-\(Self.padded(day, 2))"
     }
 
     /// `DD-MM-YYYY`, the campaign-meta API's date form.
     public var dayMonthYear: String {
         let (year, month, day) = components
-        return String(format: "%02d-%02d-%04d", day, month, year)
+        return "\(Self.padded(day, 2))-\(Self.padded(month, 2))-\(Self.padded(year, 4))"
     }
 
     /// `YYYYMMDD`, the daily report's file name form.
     public var compact: String {
         let (year, month, day) = components
-        return String(format: "%04d%02d%02d", year, month, day)
+        return "\(Self.padded(year, 4))\(Self.padded(month, 2))\(Self.padded(day, 2))"
     }
 
     /// `YYYY-MM-DD`.

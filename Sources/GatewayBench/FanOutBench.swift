@@ -30,7 +30,7 @@ enum FanOutBench {
                 walls.append(GatewayBench.milliseconds(ContinuousClock.now - started))
             }
             let median = GatewayBench.median(walls)
-            print(
+            GatewayBench.row(
                 String(
                     format:
                         "| curl client fan-out: %d concurrent requests, server delay %d ms (median of %d) | %.0f ms wall = %.2f× one delay (sequential: %d ms) |",

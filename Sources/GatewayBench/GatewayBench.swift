@@ -9,14 +9,24 @@ enum GatewayBench {
         let environment = ProcessInfo.processInfo.environment
         let seconds = environment["BENCH_SECONDS"].flatMap(Int.init) ?? 10
         let rounds = environment["BENCH_ROUNDS"].flatMap(Int.init) ?? 3
-        print("| benchmark | figure |")
-        print("|---|---|")
+        GatewayBench.row("| benchmark | figure |")
+        GatewayBench.row("|---|---|")
         try await FanOutBench.run(requests: 50, delayMs: 200, rounds: 5)
         try await BenchGateway.withRunning(simulatorLatencyMs: 50) { gateway in
             try await PlanEfficiencyBench.run(gateway)
             try await GatewayFanOutBench.run(gateway, ids: 300, latencyMs: 50, rounds: 5)
             try await ProxyComparisonBench.run(gateway, seconds: seconds, rounds: rounds)
         }
+    }
+
+    /// Writes one row of figures to standard output at once (unbuffered, so a long run shows its progress).
+    static func row(_ line: String) {
+        FileHandle.standardOutput.write(Data("\(line)\n".utf8))
+    }
+
+    /// Says on standard error what is being measured (the figures go to standard output).
+    static func progress(_ line: String) {
+        FileHandle.standardError.write(Data("gateway-bench: \(line)\n".utf8))
     }
 
     /// A duration in milliseconds.

@@ -14,7 +14,7 @@ enum GatewayFanOutBench {
             guard result["upstream"]?["calls"]?.intValue == (ids + 9) / 10 else { throw BenchFailure("unexpected call count") }
         }
         let median = GatewayBench.median(walls)
-        print(
+        GatewayBench.row(
             String(
                 format:
                     "| gateway fan-out: one getStats = %d concurrent upstream calls, upstream latency %d ms (median of %d) | %.0f ms = %.2f× one call's latency |",

@@ -6,6 +6,8 @@ struct NginxProxy {
     /// The port nginx listens on (127.0.0.1).
     let port: Int
     private let prefix: URL
+    /// The master process, run in the foreground (`daemon off`) as this process's child.
+    private let master: Process
 
     /// Writes a config into a fresh folder (world-writable: nginx workers run as `www-data`) and starts nginx.
     static func start(originPort: Int, port: Int) throws -> NginxProxy {
@@ -16,6 +18,7 @@ struct NginxProxy {
             try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: url.path)
         }
         let config = """
+            daemon off;
             worker_processes 2;
             pid \(prefix.path)/nginx.pid;
             error_log \(prefix.path)/error.log warn;
@@ -44,28 +47,22 @@ struct NginxProxy {
             }
             """
         try config.write(to: prefix.appendingPathComponent("nginx.conf"), atomically: true, encoding: .utf8)
-        try Self.nginx(["-p", prefix.path, "-c", prefix.appendingPathComponent("nginx.conf").path])
-        return NginxProxy(port: port, prefix: prefix)
+        let master = Process()
+        master.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
+        master.arguments = ["-p", prefix.path, "-c", prefix.appendingPathComponent("nginx.conf").path]
+        master.standardOutput = FileHandle.nullDevice
+        master.standardError = FileHandle.nullDevice
+        try master.run()
+        return NginxProxy(port: port, prefix: prefix, master: master)
     }
 
-    /// Stops nginx (graceful quit) and removes its folder.
-    func stop() {
-        try? Self.nginx(["-p", prefix.path, "-c", prefix.appendingPathComponent("nginx.conf").path, "-s", "quit"])
-        for _ in 0..<50 where FileManager.default.fileExists(atPath: prefix.appendingPathComponent("nginx.pid").path) {
-            Thread.sleep(forTimeInterval: 0.1)
+    /// Stops nginx (SIGTERM: its master stops the workers; SIGKILL after 5 s) and removes its folder.
+    func stop() async {
+        master.terminate()
+        for _ in 0..<50 where master.isRunning {
+            try? await Task.sleep(for: .milliseconds(100))
         }
+        if master.isRunning { kill(master.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(at: prefix)
-    }
-
-    /// Runs the nginx binary and waits for it (with `daemon on`, the master detaches and this returns).
-    private static func nginx(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
-        process.arguments = arguments
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw BenchFailure("nginx \(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
-        }
     }
 }

@@ -26,7 +26,7 @@ enum PlanEfficiencyBench {
             let calls = result["upstream"]?["calls"]?.intValue ?? -1
             let bound = (shape.uncached + 9) / 10 * shape.windows
             let ratio = bound == 0 ? (calls == 0 ? "1.00 (0 = 0)" : "∞") : String(format: "%.2f", Double(calls) / Double(bound))
-            print("| calls per query, \(shape.name) | \(calls) calls, lower bound \(bound): ratio \(ratio) |")
+            GatewayBench.row("| calls per query, \(shape.name) | \(calls) calls, lower bound \(bound): ratio \(ratio) |")
         }
     }
 }

@@ -20,28 +20,42 @@ enum ProxyComparisonBench {
         try await LiveServer.withRunning({
             BareHTTPServer.application(body: answer, path: "/rpc", port: 0, logger: LiveServer.quietLogger, onServerRunning: $0)
         }) { barePort in
+            GatewayBench.progress("starting nginx in front of the bare server on port \(barePort)")
             let nginx = try NginxProxy.start(originPort: barePort, port: try freePort())
-            defer { nginx.stop() }
-            try await waitUntilServing(gateway, port: nginx.port, body: body, expecting: answer)
-            let servers = [
-                Server(name: "nginx proxy_cache", port: nginx.port), Server(name: "bare Hummingbird", port: barePort),
-                Server(name: "gateway", port: gateway.port),
-            ]
-            let headers = ["Authorization": "Bearer \(BenchGateway.token)", "Content-Type": "application/json"]
-            for (threads, connections) in [(2, 64), (1, 1)] {
-                var figures: [String: [Wrk.Figures]] = [:]
-                for _ in 0..<rounds {
-                    for server in servers {
-                        figures[server.name, default: []].append(
-                            try await Wrk.run(
-                                url: "http://127.0.0.1:\(server.port)/rpc", body: body, headers: headers, threads: threads, connections: connections,
-                                seconds: seconds))
-                    }
-                }
-                report(
-                    figures, servers: servers.map(\.name), threads: threads, connections: connections, seconds: seconds, rounds: rounds,
-                    bytes: answer.count)
+            GatewayBench.progress("nginx listens on port \(nginx.port)")
+            do {
+                try await compare(gateway, nginx: nginx, barePort: barePort, body: body, answer: answer, seconds: seconds, rounds: rounds)
+            } catch {
+                await nginx.stop()
+                throw error
             }
+            await nginx.stop()
+        }
+    }
+
+    private static func compare(
+        _ gateway: BenchGateway, nginx: NginxProxy, barePort: Int, body: String, answer: [UInt8], seconds: Int, rounds: Int
+    ) async throws {
+        try await waitUntilServing(gateway, port: nginx.port, body: body, expecting: answer)
+        let servers = [
+            Server(name: "nginx proxy_cache", port: nginx.port), Server(name: "bare Hummingbird", port: barePort),
+            Server(name: "gateway", port: gateway.port),
+        ]
+        let headers = ["Authorization": "Bearer \(BenchGateway.token)", "Content-Type": "application/json"]
+        for (threads, connections) in [(2, 64), (1, 1)] {
+            var figures: [String: [Wrk.Figures]] = [:]
+            for _ in 0..<rounds {
+                for server in servers {
+                    GatewayBench.progress("wrk -t\(threads) -c\(connections) against \(server.name)")
+                    figures[server.name, default: []].append(
+                        try await Wrk.run(
+                            url: "http://127.0.0.1:\(server.port)/rpc", body: body, headers: headers, threads: threads, connections: connections,
+                            seconds: seconds))
+                }
+            }
+            report(
+                figures, servers: servers.map(\.name), threads: threads, connections: connections, seconds: seconds, rounds: rounds,
+                bytes: answer.count)
         }
     }
 
@@ -62,7 +76,7 @@ enum ProxyComparisonBench {
             median(gateway) { $0.p50Ms } / median(servers[1]) { $0.p50Ms },
             median(gateway) { $0.requestsPerSecond } / median(servers[0]) { $0.requestsPerSecond },
             median(gateway) { $0.p99Ms } / median(servers[0]) { $0.p99Ms })
-        print(
+        GatewayBench.row(
             "| cache-hit getStats, \(bytes) B answer, wrk -t\(threads) -c\(connections) -d\(seconds)s, median of \(rounds) alternating runs | "
                 + cells.joined(separator: "; ") + "; " + ratios + " |")
     }

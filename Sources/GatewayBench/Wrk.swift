@@ -17,9 +17,9 @@ enum Wrk {
         let headerLines = headers.map { "wrk.headers[\"\($0.key)\"] = \"\($0.value)\"" }.joined(separator: "\n")
         try "wrk.method = \"POST\"\nwrk.body = [[\(body)]]\n\(headerLines)\n".write(to: script, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: script) }
-        let output = try await execute([
-            "-t\(threads)", "-c\(connections)", "-d\(seconds)s", "--latency", "-s", script.path, url,
-        ])
+        let output = try await Subprocess.run(
+            "/usr/bin/wrk", ["-t\(threads)", "-c\(connections)", "-d\(seconds)s", "--latency", "-s", script.path, url]
+        ).output
         let lines = output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         func value(after prefix: String) -> String {
             lines.first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces) } ?? "?"
@@ -37,21 +37,5 @@ enum Wrk {
             return (Double(text.dropLast(suffix.count)) ?? .nan) * scale
         }
         return .nan
-    }
-
-    /// Runs wrk off the cooperative pool and returns its output.
-    private static func execute(_ arguments: [String]) async throws -> String {
-        try await withCheckedThrowingContinuation { continuation in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/wrk")
-            process.arguments = arguments
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.terminationHandler = { _ in
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                continuation.resume(returning: String(decoding: data, as: UTF8.self))
-            }
-            do { try process.run() } catch { continuation.resume(throwing: error) }
-        }
     }
 }

@@ -19,15 +19,22 @@ public struct CallerAuthenticator: Sendable {
 
     /// The caller for an `Authorization` header value, or nil when missing, malformed or unknown.
     public func authenticate(authorization: String?) -> CallerIdentity? {
-        guard let authorization, authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else { return nil }
-        let token = authorization.dropFirst(7).trimmingCharacters(in: .whitespaces)
+        guard let authorization else { return nil }
+        let bytes = Array(authorization.utf8)
+        guard bytes.count > 7, Self.isBearerScheme(bytes[0..<7]) else { return nil }
+        let token = bytes[7...].drop { $0 == 0x20 || $0 == 0x09 }.reversed().drop { $0 == 0x20 || $0 == 0x09 }.reversed()
         guard !token.isEmpty else { return nil }
-        let presented = Array(SHA256.hash(data: Data(token.utf8)))
+        let presented = Array(SHA256.hash(data: Array(token)))
         var found: CallerIdentity?
         for caller in callers where Self.constantTimeEqual(caller.digest, presented) {
             found = caller.identity
         }
         return found
+    }
+
+    /// Whether the bytes are `Bearer ` in any letter case.
+    private static func isBearerScheme(_ bytes: ArraySlice<UInt8>) -> Bool {
+        zip(bytes, "bearer ".utf8).allSatisfy { byte, expected in expected == 0x20 ? byte == 0x20 : byte | 0x20 == expected }
     }
 
     private static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {

@@ -27,11 +27,29 @@ final class ClientDisconnects: Sendable {
         ConnectionCloseHandler(registry: self)
     }
 
-    /// Runs `work`. If the client of `channel` goes away first (it closed the connection or its
-    /// sending side, which nginx also takes as an abort), the work is cancelled and its own answer
-    /// to that returned: work that did not need to wait still answers normally.
-    func whileConnected<Value: Sendable>(_ channel: any Channel, logger: Logger, _ work: @escaping @Sendable () async -> Value) async -> Value {
-        guard let signal = signals.withLock({ $0[ObjectIdentifier(channel)] }) else { return await work() }
+    /// The client connection a request came on.
+    func connection(_ channel: any Channel) -> ClientConnection {
+        ClientConnection(signal: signals.withLock { $0[ObjectIdentifier(channel)] })
+    }
+
+    fileprivate func register(_ signal: DisconnectSignal, for channel: any Channel) {
+        signals.withLock { $0[ObjectIdentifier(channel)] = signal }
+    }
+
+    fileprivate func forget(_ channel: any Channel) {
+        signals.withLock { $0[ObjectIdentifier(channel)] = nil }
+    }
+}
+
+/// The connection of one request, to run work only while its client is there.
+struct ClientConnection: Sendable {
+    fileprivate let signal: DisconnectSignal?
+
+    /// Runs `work`. If the client goes away first (it closed the connection or its sending side,
+    /// which nginx also takes as an abort), the work is cancelled and its own answer to that
+    /// returned: work that did not need to wait still answers normally.
+    func whileConnected<Value: Sendable>(logger: Logger, _ work: @escaping @Sendable () async -> Value) async -> Value {
+        guard let signal else { return await work() }
         return await withTaskGroup(of: Value?.self) { group in
             group.addTask { await work() }
             group.addTask {
@@ -48,14 +66,6 @@ final class ClientDisconnects: Sendable {
             }
             preconditionFailure("the work always answers")
         }
-    }
-
-    fileprivate func register(_ signal: DisconnectSignal, for channel: any Channel) {
-        signals.withLock { $0[ObjectIdentifier(channel)] = signal }
-    }
-
-    fileprivate func forget(_ channel: any Channel) {
-        signals.withLock { $0[ObjectIdentifier(channel)] = nil }
     }
 }
 

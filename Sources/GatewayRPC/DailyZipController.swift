@@ -21,12 +21,13 @@ struct DailyZipController: Sendable {
         router.get("/reports/daily/{workspace}/{file}") { request, context in
             let workspace = context.parameters.get("workspace") ?? ""
             let file = context.parameters.get("file") ?? ""
-            return await disconnects.whileConnected(context.channel, logger: logger) { await serve(request, workspace: workspace, file: file) }
+            let connection = disconnects.connection(context.channel)
+            return await connection.whileConnected(logger: logger) { await serve(request, connection: connection, workspace: workspace, file: file) }
         }
     }
 
-    private func serve(_ request: Request, workspace name: String, file: String) async -> Response {
-        let meta = RequestMeta.make(request, logger: logger, callLimit: callLimit)
+    private func serve(_ request: Request, connection: ClientConnection, workspace name: String, file: String) async -> Response {
+        let meta = RequestMeta.make(request, connection: connection, logger: logger, callLimit: callLimit)
         let headers: HTTPFields = [RequestMeta.requestIDHeader: meta.requestID]
         do {
             guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else { throw GatewayError.unauthenticated }

@@ -164,6 +164,10 @@ enum GatewayMethods {
                 let parsed = try GetStatsParams.parse(params, limits: limits)
                 let workspace = try workspaces.resolve(parsed.workspace, for: context.caller)
                 return try await stats.getStats(parsed, workspace: workspace, context: context)
+            },
+            cachedAnswer: { params, context in
+                let parsed = try GetStatsParams.parse(params, limits: limits)
+                return stats.cachedAnswer(parsed, workspace: try workspaces.resolve(parsed.workspace, for: context.caller))
             })
     }
 }

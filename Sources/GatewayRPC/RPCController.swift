@@ -51,7 +51,7 @@ struct RPCController: Sendable {
     }
 
     private func serveJSONRPC(_ request: Request, channel: any Channel) async -> Response {
-        let meta = RequestMeta.make(request, logger: logger, callLimit: callLimit)
+        let meta = RequestMeta.make(request, connection: disconnects.connection(channel), logger: logger, callLimit: callLimit)
         let idHeader: HTTPFields = [RequestMeta.requestIDHeader: meta.requestID]
         guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else {
             meta.logger.info("rpc unauthenticated")
@@ -62,15 +62,14 @@ struct RPCController: Sendable {
                 .contentTooLarge, RPCDispatcher.errorResponse(id: .null, .invalidRequest("the body is over \(maxBodyBytes) bytes")), headers: idHeader
             )
         }
-        let served = await disconnects.whileConnected(channel, logger: meta.logger) { [dispatcher] in
-            await dispatcher.serveJSONRPC(body: body, caller: caller, meta: meta)
+        guard let answer = await dispatcher.serveJSONRPC(body: body, caller: caller, meta: meta) else {
+            return Response(status: .noContent, headers: idHeader)
         }
-        guard let answer = served else { return Response(status: .noContent, headers: idHeader) }
         return HTTPJSON.response(.ok, answer, headers: idHeader)
     }
 
     private func serveConnect(_ request: Request, method: String, channel: any Channel) async -> Response {
-        let meta = RequestMeta.make(request, logger: logger, callLimit: callLimit)
+        let meta = RequestMeta.make(request, connection: disconnects.connection(channel), logger: logger, callLimit: callLimit)
         let idHeader: HTTPFields = [RequestMeta.requestIDHeader: meta.requestID]
         guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else {
             return HTTPJSON.error(.unauthenticated, headers: idHeader)
@@ -89,10 +88,7 @@ struct RPCController: Sendable {
         } catch {
             return HTTPJSON.error(.parseError(error), headers: idHeader)
         }
-        let outcome = await disconnects.whileConnected(channel, logger: meta.logger) { [dispatcher] in
-            await dispatcher.invoke(methodName: method, params: params, caller: caller, meta: meta)
-        }
-        switch outcome {
+        switch await dispatcher.invoke(methodName: method, params: params, caller: caller, meta: meta) {
         case .success(let result):
             return HTTPJSON.response(.ok, result, headers: idHeader)
         case .failure(let error):

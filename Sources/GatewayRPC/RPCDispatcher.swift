@@ -15,6 +15,8 @@ public struct CallMeta: Sendable {
     public var allowance: CallAllowance
     /// When the HTTP request arrived: every deadline of the request (each batch element's too) counts from here.
     public var arrived: ContinuousClock.Instant
+    /// The client's connection: work that must wait is cancelled when the client leaves.
+    var connection: ClientConnection
 
     /// The deadline of a call: `paramMs` (`timeout_ms`) when given, else `Connect-Timeout-Ms`, else
     /// `defaultMs`, counted from the request's arrival; -32602 when the header is unreadable.
@@ -77,7 +79,12 @@ public struct RPCDispatcher: Sendable {
         }
         let context = CallContext(requestID: meta.requestID, caller: caller, deadline: deadline, logger: meta.logger, allowance: meta.allowance)
         do {
-            return .success(try await method.handler(params, context))
+            // An answer the cache holds whole is given at once: no task, no watch on the connection.
+            if let cached = try method.cachedAnswer?(params, context) { return .success(cached) }
+            let outcome = await meta.connection.whileConnected(logger: meta.logger) { () async -> Result<JSONDocument, any Error> in
+                do { return .success(try await method.handler(params, context)) } catch { return .failure(error) }
+            }
+            return .success(try outcome.get())
         } catch let error as GatewayError {
             return .failure(error)
         } catch is CancellationError {

@@ -30,23 +30,36 @@ public struct StatsService: Sendable {
             return try await migmaStats(params, workspace: workspace, context: context)
         }
         guard let range = params.range else { throw GatewayError.invalidParams(field: "start_date", reason: "required for a moengage workspace") }
+        if let cached = cachedAnswer(params, workspace: workspace) { return cached }
         let plan = StatsPlan(range: range, ids: params.campaignIDs)
         let request = StatsRequest(params: params, workspace: workspace, plan: plan, context: context)
-        let answerScope = CallScope(workspace: workspace.name, operation: "answer")
-        let answerKey = "getStats \(params.attribution) \(params.metric) \(range) \(params.view) \(params.campaignIDs.joined(separator: ","))"
-        if !plan.isAllCampaigns, !params.dryRun, let answer = fetcher.answer(key: answerKey, scope: answerScope) {
-            return .encoded(answer)
-        }
         switch plan.isAllCampaigns ? try await collectAllCampaigns(request) : try await collectByID(request) {
         case .planOnly(let estimatedCalls, let cacheHits):
             return .value(planOnly(request, estimatedCalls: estimatedCalls, cacheHits: cacheHits))
         case .collected(let collected, let pureHitUntil):
             let answer = try StatsAnswer.render(request: request, collected: collected)
-            guard let pureHitUntil else { return answer }
+            guard let pureHitUntil, let key = Self.answerKey(params) else { return answer }
             let encoded = EncodedJSON(writtenBytes: answer.encodedBytes())
-            fetcher.storeAnswer(encoded, key: answerKey, scope: answerScope, expires: pureHitUntil)
+            fetcher.storeAnswer(encoded, key: key, scope: Self.answerScope(workspace), expires: pureHitUntil)
             return .encoded(encoded)
         }
+    }
+
+    /// The whole answer when the answer cache holds it: a MoEngage question with ids, not a dry run,
+    /// answered wholly from the cache before and none of its entries expired since.
+    public func cachedAnswer(_ params: GetStatsParams, workspace: UpstreamWorkspace) -> JSONDocument? {
+        guard workspace.configuration.provider == .moengage, let key = Self.answerKey(params) else { return nil }
+        return fetcher.answer(key: key, scope: Self.answerScope(workspace)).map(JSONDocument.encoded)
+    }
+
+    /// The answer cache's key of a question it may hold: every param that shapes the answer, ids in request order.
+    private static func answerKey(_ params: GetStatsParams) -> String? {
+        guard let range = params.range, !params.campaignIDs.isEmpty, !params.dryRun else { return nil }
+        return "getStats \(params.attribution) \(params.metric) \(range) \(params.view) \(params.campaignIDs.joined(separator: ","))"
+    }
+
+    private static func answerScope(_ workspace: UpstreamWorkspace) -> CallScope {
+        CallScope(workspace: workspace.name, operation: "answer")
     }
 
     // MARK: Ids given
