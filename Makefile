@@ -28,8 +28,8 @@ test: deps ## Build and run every test (real HTTP on loopback against the in-pro
 demo: build ## Start moengage-sim and the gateway on loopback and print ready-to-paste curl calls
 	@SIM_PORT=$(SIM_PORT) GATEWAY_PORT=$(GATEWAY_PORT) bash scripts/demo.sh
 
-bench: deps ## Release build, then the benchmarks (figures go to BENCHMARKS.md by hand)
-	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+bench: deps ## Release build, then the benchmarks, the cache-hit path side by side with nginx (figures go to BENCHMARKS.md by hand)
+	@{ command -v wrk >/dev/null && [ -x /usr/sbin/nginx ]; } || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx)
 	$(SWIFT) build -c release --product gateway-bench
 	./.build/release/gateway-bench
 

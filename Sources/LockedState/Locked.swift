@@ -6,15 +6,17 @@ import Foundation
 /// the sanitizer can check the gateway's locking) and because it can be shared as a reference.
 /// Critical sections must be short and never await.
 public final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
+    @usableFromInline let lock = NSLock()
+    @usableFromInline var value: Value
 
     /// Guards `value`.
     public init(_ value: Value) {
         self.value = value
     }
 
-    /// Runs `body` with exclusive access to the value.
+    /// Runs `body` with exclusive access to the value (inlinable, so callers in other modules get
+    /// a specialised copy instead of a generic call).
+    @inlinable
     public func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
         lock.lock()
         defer { lock.unlock() }
