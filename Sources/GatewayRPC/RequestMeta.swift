@@ -1,8 +1,8 @@
 import Foundation
-import LockedState
 import GatewayCore
 import HTTPTypes
 import Hummingbird
+import LockedState
 import Logging
 
 /// Reads the per-request metadata every route needs: request id, Connect timeout, logger.

@@ -47,48 +47,35 @@ private func params(_ ids: [String], workspace: String = "main", extra: [String:
     }
 
     @Test func twoMigmaWorkspaceNamesHoldingOneKeyShareOneBudget() async throws {
-        let yaml = GatewayHarness.yaml().replacingOccurrences(
-            of: "workspaces:\n",
-            with: """
-                workspaces:
-                  mig1: {provider: migma, base_url: SIM, api_key_env: MIGMA_KEY, rate_limits: [{calls: 3, per_seconds: 60}]}
-                  mig2: {provider: migma, base_url: SIM, api_key_env: MIGMA_KEY_COPY, rate_limits: [{calls: 3, per_seconds: 60}]}
-
-                """)
-        var environment = TestSecrets.environment
-        environment["MIGMA_KEY_COPY"] = TestSecrets.migmaKey
-        let simulator = GatewayHarness.simulatorConfiguration(migmaRateLimits: [RollingLimit(calls: 3, perSeconds: 60)])
-        try await GatewayHarness.with(simulator: simulator, yaml: yaml, environment: environment) { gateway in
-            async let first = gateway.call(
-                "campaigns.getStats", ["workspace": "mig1", "campaign_ids": ["m1", "m2", "m3"], "timeout_ms": 5_000], token: TestSecrets.adminToken)
-            async let second = gateway.call(
-                "campaigns.getStats", ["workspace": "mig2", "campaign_ids": ["n1", "n2", "n3"], "timeout_ms": 5_000], token: TestSecrets.adminToken)
-            let answers = try await [first, second]
-            #expect(answers.filter { $0.json?["result"] != nil }.count == 1, "one account, three calls a minute: one request fits")
-            #expect(try await gateway.breaches().isEmpty)
-        }
+        try await expectOneMigmaBudget(
+            first: "mig1: {provider: migma, base_url: SIM, api_key_env: MIGMA_KEY, rate_limits: [{calls: 3, per_seconds: 60}]}",
+            second: "mig2: {provider: migma, base_url: SIM, api_key_env: MIGMA_KEY_COPY, rate_limits: [{calls: 3, per_seconds: 60}]}",
+            secondKey: ("MIGMA_KEY_COPY", TestSecrets.migmaKey))
     }
 
     @Test func workspaceNamesInOneBudgetGroupShareOneBudgetWhateverTheirKeys() async throws {
-        let yaml = GatewayHarness.yaml().replacingOccurrences(
-            of: "workspaces:\n",
-            with: """
-                workspaces:
-                  team1: {provider: migma, base_url: SIM, api_key_env: MIGMA_KEY, budget_group: acme, rate_limits: [{calls: 3, per_seconds: 60}]}
-                  team2: {provider: migma, base_url: SIM, api_key_env: SECOND_MIGMA_KEY, budget_group: acme, rate_limits: [{calls: 3, per_seconds: 60}]}
+        try await expectOneMigmaBudget(
+            first: "mig1: {provider: migma, base_url: SIM, api_key_env: MIGMA_KEY, budget_group: acme, rate_limits: [{calls: 3, per_seconds: 60}]}",
+            second: "mig2: {provider: migma, base_url: SIM, api_key_env: SECOND_KEY, budget_group: acme, rate_limits: [{calls: 3, per_seconds: 60}]}",
+            secondKey: ("SECOND_KEY", "second-migma-key-of-acme"))
+    }
 
-                """)
+    /// Two Migma workspace names (YAML entries `mig1` and `mig2`) on the simulator's one account
+    /// (3 calls a minute), spent at once: one request fits, and the account sees no breach.
+    private func expectOneMigmaBudget(first: String, second: String, secondKey: (env: String, value: String)) async throws {
+        let yaml = GatewayHarness.yaml().replacingOccurrences(of: "workspaces:\n", with: "workspaces:\n  \(first)\n  \(second)\n")
         var environment = TestSecrets.environment
-        environment["SECOND_MIGMA_KEY"] = "second-migma-key-of-acme"
+        environment[secondKey.env] = secondKey.value
         let simulator = GatewayHarness.simulatorConfiguration(
-            migmaRateLimits: [RollingLimit(calls: 3, perSeconds: 60)], migmaKeys: [TestSecrets.migmaKey: "ACME", "second-migma-key-of-acme": "ACME"])
+            migmaRateLimits: [RollingLimit(calls: 3, perSeconds: 60)],
+            migmaKeys: Dictionary([(TestSecrets.migmaKey, "ACME"), (secondKey.value, "ACME")]) { account, _ in account })
         try await GatewayHarness.with(simulator: simulator, yaml: yaml, environment: environment) { gateway in
-            async let first = gateway.call(
-                "campaigns.getStats", ["workspace": "team1", "campaign_ids": ["m1", "m2", "m3"], "timeout_ms": 5_000], token: TestSecrets.adminToken)
-            async let second = gateway.call(
-                "campaigns.getStats", ["workspace": "team2", "campaign_ids": ["n1", "n2", "n3"], "timeout_ms": 5_000], token: TestSecrets.adminToken)
-            let answers = try await [first, second]
-            #expect(answers.filter { $0.json?["result"] != nil }.count == 1)
+            async let viaFirst = gateway.call(
+                "campaigns.getStats", ["workspace": "mig1", "campaign_ids": ["m1", "m2", "m3"], "timeout_ms": 5_000], token: TestSecrets.adminToken)
+            async let viaSecond = gateway.call(
+                "campaigns.getStats", ["workspace": "mig2", "campaign_ids": ["n1", "n2", "n3"], "timeout_ms": 5_000], token: TestSecrets.adminToken)
+            let answers = try await [viaFirst, viaSecond]
+            #expect(answers.filter { $0.json?["result"] != nil }.count == 1, "one account, three calls a minute: one request fits")
             #expect(try await gateway.breaches().isEmpty)
         }
     }
