@@ -116,6 +116,19 @@ private func configError(_ yaml: String) -> ConfigError? {
         #expect("\(secrets.apiKeys["demo"]!)" == "***")
     }
 
+    @Test(arguments: ["1e300", ".inf", ".nan", "0.0001", "0", "-5", "2678401"])
+    func refusesARatePeriodOutOfRangeNamingTheKey(perSeconds: String) {
+        let yaml = minimal.replacingOccurrences(
+            of: "api_key_env: DEMO_KEY", with: "api_key_env: DEMO_KEY\n    rate_limits: [{calls: 10, per_seconds: \(perSeconds)}]")
+        let error = configError(yaml)
+        #expect(error?.key == "workspaces.demo.rate_limits[0].per_seconds", "\(perSeconds): \(String(describing: error))")
+    }
+
+    @Test(arguments: [("limits", "max_batch", "0"), ("limits", "max_batch", "1001"), ("upstream", "max_retry_after_s", "0")])
+    func refusesNewLimitsOutOfRange(section: String, key: String, value: String) {
+        #expect(configError(minimal + "\n\(section): {\(key): \(value)}")?.key == "\(section).\(key)")
+    }
+
     @Test func rejectsInvalidYAML() {
         #expect(configError("workspaces: [unclosed") != nil)
     }

@@ -14,9 +14,10 @@ private func params(_ ids: [String], extra: [String: JSON] = [:]) -> JSON {
 
 @Suite struct CallerIsolationTests {
     @Test func aSharedCallLastsUntilTheLatestDeadlineOfItsWaiters() async throws {
-        try await GatewayHarness.with(simulator: GatewayHarness.simulatorConfiguration(faults: .init(latencyMs: 2_000))) { gateway in
+        // The long request joins 0.1 s after the short one started, well inside the short one's 1.5 s.
+        try await GatewayHarness.with(simulator: GatewayHarness.simulatorConfiguration(faults: .init(latencyMs: 4_000))) { gateway in
             let ids = Array(gateway.alwaysActiveIDs.prefix(3))
-            async let short = gateway.call("campaigns.getStats", params(ids, extra: ["timeout_ms": 500]))
+            async let short = gateway.call("campaigns.getStats", params(ids, extra: ["timeout_ms": 1_500]))
             try await Task.sleep(for: .milliseconds(100))
             let long = try await gateway.call("campaigns.getStats", params(ids, extra: ["timeout_ms": 10_000]))
             #expect(try await short.json?["error"]?["code"] == -32004)
@@ -28,8 +29,8 @@ private func params(_ ids: [String], extra: [String: JSON] = [:]) -> JSON {
     }
 
     @Test func aClientThatDisconnectsStopsSpendingTheBudget() async throws {
-        // One call per 0.5 s: the six calls of 60 ids take ~2.5 s; the client leaves after 0.3 s.
-        let yaml = GatewayHarness.yaml(extra: "upstream: {safety_margin_ms: 0}", mainRateLimits: "[{calls: 1, per_seconds: 0.5}]")
+        // One call a second: the six calls of 60 ids take ~5 s; the client leaves after 0.3 s.
+        let yaml = GatewayHarness.yaml(extra: "upstream: {safety_margin_ms: 0}", mainRateLimits: "[{calls: 1, per_seconds: 1}]")
         try await GatewayHarness.with(yaml: yaml) { gateway in
             let ids = (0..<60).map { "gone\($0)" }
             let request = HTTPClientRequest(
@@ -93,7 +94,7 @@ private func params(_ ids: [String], extra: [String: JSON] = [:]) -> JSON {
 
     @Test func aSharedListingWalkIsPaidByAWaiterThatCanWhenTheStartersCapIsSpent() async throws {
         let yaml = GatewayHarness.yaml(limits: ["max_upstream_calls_per_request": 5])
-        try await GatewayHarness.with(simulator: GatewayHarness.simulatorConfiguration(faults: .init(latencyMs: 400)), yaml: yaml) { gateway in
+        try await GatewayHarness.with(simulator: GatewayHarness.simulatorConfiguration(faults: .init(latencyMs: 1_000)), yaml: yaml) { gateway in
             // X plans 4 stats calls and a listing of unknown length (planned as 1 page): its cap is spent after page 1.
             let batch: JSON = [
                 ["jsonrpc": "2.0", "id": 1, "method": "campaigns.getStats", "params": params((0..<40).map { "x\($0)" })],
