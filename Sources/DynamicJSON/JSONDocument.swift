@@ -37,22 +37,6 @@ public indirect enum JSONDocument: Sendable {
         writer.write(self)
         return writer.bytes
     }
-
-    /// The document as a value (encoded parts read back); for tests and slow paths.
-    public func value() throws(JSONParseError) -> JSON {
-        switch self {
-        case .value(let value): return value
-        case .encoded(let encoded): return try encoded.decoded()
-        case .object(let members):
-            var values: [String: JSON] = [:]
-            for (name, member) in members { values[name] = try member.value() }
-            return .object(values)
-        case .array(let elements):
-            var values: [JSON] = []
-            for element in elements { values.append(try element.value()) }
-            return .array(values)
-        }
-    }
 }
 
 extension JSONWriter {
