@@ -50,13 +50,8 @@ struct DailyZipController: Sendable {
             case .missing(let reason):
                 return HTTPJSON.response(.notFound, ["error": ["code": "not_found", "message": .string(reason)]], headers: headers)
             }
-        } catch let error as GatewayError {
-            return HTTPJSON.error(error, headers: headers, enveloped: true)
-        } catch is CancellationError {
-            return HTTPJSON.error(.cancelled, headers: headers, enveloped: true)
         } catch {
-            meta.logger.error("internal error", metadata: ["route": "daily zip", "error": "\(type(of: error))"])
-            return HTTPJSON.error(.internalError, headers: headers, enveloped: true)
+            return HTTPJSON.error(GatewayError.answering(error, logger: meta.logger, site: "daily zip"), headers: headers, enveloped: true)
         }
     }
 }

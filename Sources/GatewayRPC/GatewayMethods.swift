@@ -107,6 +107,10 @@ enum GatewayMethods {
     }
 
     private static func getStats(stats: StatsService, workspaces: WorkspaceDirectory, limits: LimitsConfiguration) -> RPCMethod {
+        @Sendable func prepare(_ params: JSON?, _ context: CallContext) throws -> (GetStatsParams, UpstreamWorkspace) {
+            let parsed = try GetStatsParams.parse(params, limits: limits)
+            return (parsed, try workspaces.resolve(parsed.workspace, for: context.caller))
+        }
         let date: JSON = ["type": "string", "format": "date", "pattern": "^\\d{4}-\\d{2}-\\d{2}$"]
         return RPCMethod(
             name: "campaigns.getStats", connectPath: "/gateway.v1.CampaignService/GetStats",
@@ -161,13 +165,12 @@ enum GatewayMethods {
             errorCodes: upstreamErrors,
             isPublic: false,
             handler: { params, context in
-                let parsed = try GetStatsParams.parse(params, limits: limits)
-                let workspace = try workspaces.resolve(parsed.workspace, for: context.caller)
+                let (parsed, workspace) = try prepare(params, context)
                 return try await stats.getStats(parsed, workspace: workspace, context: context)
             },
             cachedAnswer: { params, context in
-                let parsed = try GetStatsParams.parse(params, limits: limits)
-                return stats.cachedAnswer(parsed, workspace: try workspaces.resolve(parsed.workspace, for: context.caller))
+                let (parsed, workspace) = try prepare(params, context)
+                return stats.cachedAnswer(parsed, workspace: workspace)
             })
     }
 }

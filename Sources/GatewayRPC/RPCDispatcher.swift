@@ -85,14 +85,8 @@ public struct RPCDispatcher: Sendable {
                 do { return .success(try await method.handler(params, context)) } catch { return .failure(error) }
             }
             return .success(try outcome.get())
-        } catch let error as GatewayError {
-            return .failure(error)
-        } catch is CancellationError {
-            // Deadlines answer -32004 through `withDeadline`; a bare cancellation means the client left.
-            return .failure(.cancelled)
         } catch {
-            meta.logger.error("internal error", metadata: ["method": "\(methodName)", "error": "\(type(of: error))"])
-            return .failure(.internalError)
+            return .failure(GatewayError.answering(error, logger: meta.logger, site: methodName))
         }
     }
 
@@ -155,6 +149,21 @@ public struct RPCDispatcher: Sendable {
         var body: [String: JSON] = ["code": .int(error.jsonRPCCode), "message": .string(error.message)]
         if let data = error.data { body["data"] = data }
         return .value(["jsonrpc": "2.0", "id": id, "error": .object(body)])
+    }
+}
+
+extension GatewayError {
+    /// The error to answer for anything a handler threw: a `GatewayError` as it is; a bare
+    /// cancellation means the client left (deadlines answer -32004 through `withDeadline`);
+    /// anything else is -32603, its type logged (never returned) with the `site` it came from.
+    static func answering(_ error: any Error, logger: Logger, site: String) -> GatewayError {
+        switch error {
+        case let error as GatewayError: return error
+        case is CancellationError: return .cancelled
+        default:
+            logger.error("internal error", metadata: ["site": "\(site)", "error": "\(type(of: error))"])
+            return .internalError
+        }
     }
 }
 

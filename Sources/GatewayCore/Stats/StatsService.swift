@@ -21,16 +21,14 @@ public struct StatsService: Sendable {
         self.path = path
     }
 
-    /// Answers one validated request for one workspace.
-    ///
-    /// A question answered wholly from the cache before is answered again from the answer cache:
-    /// the encoded result, kept until the first of the entries it was made from expires.
+    /// Answers one validated request for one workspace. An answer made wholly from the cache is
+    /// kept in the answer cache until the first of its entries expires; `cachedAnswer` reads it
+    /// (the dispatcher asks it before calling this).
     public func getStats(_ params: GetStatsParams, workspace: UpstreamWorkspace, context: CallContext) async throws -> JSONDocument {
         if workspace.configuration.provider == .migma {
             return try await migmaStats(params, workspace: workspace, context: context)
         }
         guard let range = params.range else { throw GatewayError.invalidParams(field: "start_date", reason: "required for a moengage workspace") }
-        if let cached = cachedAnswer(params, workspace: workspace) { return cached }
         let plan = StatsPlan(range: range, ids: params.campaignIDs)
         let request = StatsRequest(params: params, workspace: workspace, plan: plan, context: context)
         switch plan.isAllCampaigns ? try await collectAllCampaigns(request) : try await collectByID(request) {

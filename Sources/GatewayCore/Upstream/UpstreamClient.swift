@@ -59,7 +59,8 @@ public struct UpstreamClient: Sendable {
         }
         guard context.remainingMs > 0 else { throw GatewayError.deadlineExceeded }
         let credentials = Self.credentials(for: workspace, apiKey: apiKey)
-        let redaction = Redaction(secrets: credentials.secrets + [workspace.secretKey?.value ?? ""] + request.secrets)
+        // Only a failure's text needs scrubbing: build the redaction then, not for every call.
+        func redaction() -> Redaction { Redaction(secrets: credentials.secrets + [workspace.secretKey?.value ?? ""] + request.secrets) }
         var headers: [(name: String, value: String)] = [("Accept", "application/json")]
         if request.sendsCredentials { headers += credentials.headers }
         if request.body != nil { headers.append(("Content-Type", "application/json")) }
@@ -75,7 +76,7 @@ public struct UpstreamClient: Sendable {
             metrics.record(endpoint: request.endpoint, outcome: error.kind)
             if context.remainingMs == 0 { throw GatewayError.deadlineExceeded }
             if error == .cancelled { throw CancellationError() }
-            let detail = redaction.scrub(error.detail)
+            let detail = redaction().scrub(error.detail)
             context.logger.warning(
                 "upstream transport failure", metadata: ["endpoint": "\(request.endpoint)", "failure": "\(error.kind): \(detail)"])
             let failure = GatewayError.upstreamFailed(status: 0, reason: "\(error.kind): \(detail)")
@@ -86,7 +87,7 @@ public struct UpstreamClient: Sendable {
         metrics.record(endpoint: request.endpoint, outcome: String(response.status))
         guard accepting.contains(response.status) else {
             throw Self.failure(
-                response, redaction: redaction, maxRetryAfter: .seconds(upstream.maxRetryAfterSeconds), logger: context.logger,
+                response, redaction: redaction(), maxRetryAfter: .seconds(upstream.maxRetryAfterSeconds), logger: context.logger,
                 endpoint: request.endpoint)
         }
         return response
