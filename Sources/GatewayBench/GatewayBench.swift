@@ -9,12 +9,16 @@ enum GatewayBench {
         let environment = ProcessInfo.processInfo.environment
         let seconds = environment["BENCH_SECONDS"].flatMap(Int.init) ?? 10
         let rounds = environment["BENCH_ROUNDS"].flatMap(Int.init) ?? 3
+        // `BENCH_ONLY=proxy` runs only the side-by-side comparison (for profiling sessions).
+        let onlyProxy = environment["BENCH_ONLY"] == "proxy"
         GatewayBench.row("| benchmark | figure |")
         GatewayBench.row("|---|---|")
-        try await FanOutBench.run(requests: 50, delayMs: 200, rounds: 5)
+        if !onlyProxy { try await FanOutBench.run(requests: 50, delayMs: 200, rounds: 5) }
         try await BenchGateway.withRunning(simulatorLatencyMs: 50) { gateway in
-            try await PlanEfficiencyBench.run(gateway)
-            try await GatewayFanOutBench.run(gateway, ids: 300, latencyMs: 50, rounds: 5)
+            if !onlyProxy {
+                try await PlanEfficiencyBench.run(gateway)
+                try await GatewayFanOutBench.run(gateway, ids: 300, latencyMs: 50, rounds: 5)
+            }
             try await ProxyComparisonBench.run(gateway, seconds: seconds, rounds: rounds)
         }
     }

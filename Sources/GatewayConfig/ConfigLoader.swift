@@ -174,12 +174,13 @@ public enum ConfigLoader {
     }
 
     private static func cache(_ node: ConfigNode) throws -> CacheConfiguration {
-        let members = try node.mapping(allowed: ["max_bytes", "fresh_ttl_s", "settled_ttl_s", "settled_after_days"])
+        let members = try node.mapping(allowed: ["max_bytes", "fresh_ttl_s", "settled_ttl_s", "settled_after_days", "replay_max_bytes"])
         var result = CacheConfiguration()
         if let value = members["max_bytes"] { result.maxBytes = try value.int(in: 0...(1 << 40)) }
         if let value = members["fresh_ttl_s"] { result.freshTTLSeconds = try value.int(in: 0...86_400 * 30) }
         if let value = members["settled_ttl_s"] { result.settledTTLSeconds = try value.int(in: 0...86_400 * 365) }
         if let value = members["settled_after_days"] { result.settledAfterDays = try value.int(in: 0...365) }
+        if let value = members["replay_max_bytes"] { result.replayMaxBytes = try value.int(in: 0...(1 << 40)) }
         return result
     }
 

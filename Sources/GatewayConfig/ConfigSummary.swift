@@ -29,7 +29,7 @@ public enum ConfigSummary {
                 + "daily_report_span_days \(l.dailyReportSpanDays)")
         let c = configuration.cache
         lines.append(
-            "cache: max_bytes \(c.maxBytes), fresh_ttl_s \(c.freshTTLSeconds), settled_ttl_s \(c.settledTTLSeconds), settled_after_days \(c.settledAfterDays)"
+            "cache: max_bytes \(c.maxBytes), fresh_ttl_s \(c.freshTTLSeconds), settled_ttl_s \(c.settledTTLSeconds), settled_after_days \(c.settledAfterDays), replay_max_bytes \(c.replayMaxBytes)"
         )
         let u = configuration.upstream
         lines.append(

@@ -139,6 +139,8 @@ public struct CacheConfiguration: Sendable, Hashable {
     public var settledTTLSeconds: Int = 86_400
     /// Days after which a window counts as settled (default 3).
     public var settledAfterDays: Int = 3
+    /// Memory bound of the replay cache, whole HTTP answers keyed by route, caller and body (default 8 MiB; 0 turns it off).
+    public var replayMaxBytes: Int = 8 << 20
 }
 
 /// Upstream HTTP settings.

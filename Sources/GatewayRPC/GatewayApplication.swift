@@ -43,22 +43,35 @@ public enum GatewayApplication {
         let router = Router(context: GatewayRequestContext.self)
         let disconnects = ClientDisconnects()
         let authenticator = CallerAuthenticator(callers: configuration.callers, digests: secrets.tokenDigests)
-        RPCController(
+        let rpc = RPCController(
             dispatcher: dispatcher, registry: registry, authenticator: authenticator, maxBodyBytes: limits.maxBodyBytes,
-            callLimit: limits.maxUpstreamCallsPerRequest, disconnects: disconnects, logger: logger
-        ).addRoutes(to: router)
+            callLimit: limits.maxUpstreamCallsPerRequest, disconnects: disconnects, replay: AnswerReplay(maxBytes: cacheConfiguration.replayMaxBytes, metrics: metrics.factory),
+            logger: logger)
+        rpc.addRoutes(to: router)
         DailyZipController(
             reports: services.reports, workspaces: workspaces, authenticator: authenticator, defaultTimeoutMs: limits.requestTimeoutMs,
             callLimit: limits.maxUpstreamCallsPerRequest, disconnects: disconnects, logger: logger
         ).addRoutes(to: router)
         OpsController(readinessProblems: secrets.problems, metrics: metrics).addRoutes(to: router)
         return Application(
-            router: router,
+            responder: GatewayResponder(rpc: rpc, routes: router.buildResponder()),
             server: .http1(configuration: .init(additionalChannelHandlers: [disconnects.makeHandler()])),
             configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port), serverName: "campaign-gateway"),
             services: [CurlClientService(client: http)],
             onServerRunning: onServerRunning,
             logger: logger
         )
+    }
+}
+
+/// Answers `POST /rpc`, the busiest route, without the router's path matching; every other
+/// request (and `/rpc` with a query string) goes through the router.
+struct GatewayResponder<Routes: HTTPResponder<GatewayRequestContext>>: HTTPResponder {
+    let rpc: RPCController
+    let routes: Routes
+
+    func respond(to request: Request, context: GatewayRequestContext) async throws -> Response {
+        if request.method == .post, request.head.path == "/rpc" { return await rpc.serveJSONRPC(request, channel: context.channel) }
+        return try await routes.respond(to: request, context: context)
     }
 }

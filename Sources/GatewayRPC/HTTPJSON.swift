@@ -6,9 +6,14 @@ import Hummingbird
 enum HTTPJSON {
     /// A response with `document` written as its body and `Content-Type: application/json`.
     static func response(_ status: HTTPResponse.Status, _ document: JSONDocument, headers: HTTPFields = [:]) -> Response {
+        response(status, bytes: ByteBuffer(bytes: document.encodedBytes()), headers: headers)
+    }
+
+    /// A response with JSON text already written as its body and `Content-Type: application/json`.
+    static func response(_ status: HTTPResponse.Status, bytes: ByteBuffer, headers: HTTPFields = [:]) -> Response {
         var fields = headers
         fields[.contentType] = "application/json"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: document.encodedBytes())))
+        return Response(status: status, headers: fields, body: .init(byteBuffer: bytes))
     }
 
     /// A response with `json` as its body and `Content-Type: application/json`.

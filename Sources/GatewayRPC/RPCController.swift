@@ -1,5 +1,4 @@
 import DynamicJSON
-import Foundation
 import GatewayCore
 import Hummingbird
 import Logging
@@ -14,6 +13,8 @@ struct RPCController: Sendable {
     /// The per-request upstream call cap (`limits.max_upstream_calls_per_request`), shared by a batch.
     let callLimit: Int
     let disconnects: ClientDisconnects
+    /// Whole answers to repeated answer-cache hits.
+    let replay: AnswerReplay
     let logger: Logger
 
     func addRoutes(to router: Router<GatewayRequestContext>) {
@@ -37,20 +38,39 @@ struct RPCController: Sendable {
     static let connectServices = ["CampaignService", "ReportService"]
 
     private enum BodyOutcome {
-        case body(Data)
+        case body(ByteBuffer)
         case tooLarge
     }
 
     private func readBody(_ request: Request) async -> BodyOutcome {
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxBodyBytes { return .tooLarge }
         do {
-            return .body(Data(buffer: try await request.body.collect(upTo: maxBodyBytes)))
+            return .body(try await request.body.collect(upTo: maxBodyBytes))
         } catch {
             return .tooLarge
         }
     }
 
-    private func serveJSONRPC(_ request: Request, channel: any Channel) async -> Response {
+    /// The stored answer to a repeat of a request the answer cache answered whole, counted and logged
+    /// like the call it repeats; nil when there is none (or `Connect-Timeout-Ms` is unreadable, which
+    /// the call itself must answer).
+    private func replayed(_ key: AnswerReplay.Key, caller: CallerIdentity, meta: CallMeta, headers: HTTPFields) -> Response? {
+        guard case .success = meta.headerTimeout, let entry = replay.lookup(key) else { return nil }
+        dispatcher.record(method: entry.method, code: "ok", caller: caller, meta: meta, since: meta.arrived)
+        return HTTPJSON.response(.ok, bytes: entry.body, headers: headers)
+    }
+
+    /// The `200` for an answer, remembered for replay when the answer cache gave it whole.
+    private func answered(_ answer: MethodAnswer, method: String?, key: AnswerReplay.Key, headers: HTTPFields) -> Response {
+        let body = ByteBuffer(bytes: answer.document.encodedBytes())
+        if let expires = answer.cachedUntil, let method = method ?? answer.method {
+            replay.store(key, AnswerReplay.Entry(body: body, method: method, expires: expires))
+        }
+        return HTTPJSON.response(.ok, bytes: body, headers: headers)
+    }
+
+    /// Serves one `POST /rpc`.
+    func serveJSONRPC(_ request: Request, channel: any Channel) async -> Response {
         let meta = RequestMeta.make(request, connection: disconnects.connection(channel), logger: logger, callLimit: callLimit)
         let idHeader: HTTPFields = [RequestMeta.requestIDHeader: meta.requestID]
         guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else {
@@ -62,10 +82,12 @@ struct RPCController: Sendable {
                 .contentTooLarge, RPCDispatcher.errorResponse(id: .null, .invalidRequest("the body is over \(maxBodyBytes) bytes")), headers: idHeader
             )
         }
-        guard let answer = await dispatcher.serveJSONRPC(body: body, caller: caller, meta: meta) else {
+        let key = AnswerReplay.Key(route: "/rpc", caller: caller.name, body: body)
+        if let replayed = replayed(key, caller: caller, meta: meta, headers: idHeader) { return replayed }
+        guard let answer = await dispatcher.serveJSONRPC(body: body.readableBytesView, caller: caller, meta: meta) else {
             return Response(status: .noContent, headers: idHeader)
         }
-        return HTTPJSON.response(.ok, answer, headers: idHeader)
+        return answered(answer, method: nil, key: key, headers: idHeader)
     }
 
     private func serveConnect(_ request: Request, method: String, channel: any Channel) async -> Response {
@@ -82,15 +104,17 @@ struct RPCController: Sendable {
             return HTTPJSON.response(
                 .contentTooLarge, ["code": "resource_exhausted", "message": .string("the body is over \(maxBodyBytes) bytes")], headers: idHeader)
         }
+        let key = AnswerReplay.Key(route: method, caller: caller.name, body: body)
+        if let replayed = replayed(key, caller: caller, meta: meta, headers: idHeader) { return replayed }
         let params: JSON
         do {
-            params = body.isEmpty ? .object([:]) : try JSON.parse(body)
+            params = body.readableBytes == 0 ? .object([:]) : try JSON.parse(body.readableBytesView)
         } catch {
             return HTTPJSON.error(.parseError(error), headers: idHeader)
         }
         switch await dispatcher.invoke(methodName: method, params: params, caller: caller, meta: meta) {
-        case .success(let result):
-            return HTTPJSON.response(.ok, result, headers: idHeader)
+        case .success(let answer):
+            return answered(answer, method: method, key: key, headers: idHeader)
         case .failure(let error):
             return HTTPJSON.error(error, headers: idHeader)
         }

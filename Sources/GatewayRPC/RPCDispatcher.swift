@@ -26,6 +26,28 @@ public struct CallMeta: Sendable {
     }
 }
 
+/// What a call answered, and until when it is the answer cache's whole answer (nil: it is not).
+public struct MethodAnswer: Sendable {
+    /// The answer to write.
+    public var document: JSONDocument
+    /// When the answer-cache entry it came from expires; set only for an answer taken whole from it.
+    public var cachedUntil: ContinuousClock.Instant?
+    /// The method that answered from the answer cache (set with `cachedUntil` for a JSON-RPC answer).
+    public var method: String?
+
+    /// An answer the answer cache did not give.
+    public init(_ document: JSONDocument) {
+        self.init(document: document, cachedUntil: nil)
+    }
+
+    /// An answer, possibly taken whole from the answer cache until `cachedUntil`.
+    public init(document: JSONDocument, cachedUntil: ContinuousClock.Instant?, method: String? = nil) {
+        self.document = document
+        self.cachedUntil = cachedUntil
+        self.method = method
+    }
+}
+
 /// Runs method calls for both transports: JSON-RPC 2.0 (single, batch, notifications) and Connect.
 ///
 /// It checks method scopes, sets the deadline, runs the handler, and turns every failure into
@@ -48,25 +70,29 @@ public struct RPCDispatcher: Sendable {
     }
 
     /// Runs one call of `methodName` for an authenticated caller.
-    public func invoke(methodName: String, params: JSON?, caller: CallerIdentity, meta: CallMeta) async -> Result<JSONDocument, GatewayError> {
+    public func invoke(methodName: String, params: JSON?, caller: CallerIdentity, meta: CallMeta) async -> Result<MethodAnswer, GatewayError> {
         let started = ContinuousClock.now
         let result = await run(methodName: methodName, params: params, caller: caller, meta: meta)
-        let elapsed = ContinuousClock.now - started
         let code: String
         switch result {
         case .success: code = "ok"
         case .failure(let error): code = error.kind
         }
-        let label = registry.method(named: methodName) == nil ? "unknown" : methodName
-        metrics.record(method: label, code: code, duration: elapsed)
-        meta.logger.info(
-            "rpc call",
-            metadata: ["method": "\(label)", "caller": "\(caller.name)", "code": "\(code)", "duration_ms": "\(elapsed.milliseconds)"])
+        record(method: registry.method(named: methodName) == nil ? "unknown" : methodName, code: code, caller: caller, meta: meta, since: started)
         return result
     }
 
+    /// Counts and logs one answered call of `method` (a registered name or `unknown`), as every call is.
+    func record(method: String, code: String, caller: CallerIdentity, meta: CallMeta, since started: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - started
+        metrics.record(method: method, code: code, duration: elapsed)
+        meta.logger.info(
+            "rpc call",
+            metadata: ["method": "\(method)", "caller": "\(caller.name)", "code": "\(code)", "duration_ms": "\(elapsed.milliseconds)"])
+    }
+
     private func run(methodName: String, params: JSON?, caller: CallerIdentity, meta: CallMeta) async
-        -> Result<JSONDocument, GatewayError>
+        -> Result<MethodAnswer, GatewayError>
     {
         guard let method = registry.method(named: methodName) else { return .failure(.methodNotFound(methodName)) }
         guard method.isPublic || caller.mayCall(method: methodName) else { return .failure(.forbiddenMethod(methodName)) }
@@ -80,30 +106,33 @@ public struct RPCDispatcher: Sendable {
         let context = CallContext(requestID: meta.requestID, caller: caller, deadline: deadline, logger: meta.logger, allowance: meta.allowance)
         do {
             // An answer the cache holds whole is given at once: no task, no watch on the connection.
-            if let cached = try method.cachedAnswer?(params, context) { return .success(cached) }
+            if let cached = try method.cachedAnswer?(params, context) {
+                return .success(MethodAnswer(document: .encoded(cached.answer), cachedUntil: cached.expires))
+            }
             let outcome = await meta.connection.whileConnected(logger: meta.logger) { () async -> Result<JSONDocument, any Error> in
                 do { return .success(try await method.handler(params, context)) } catch { return .failure(error) }
             }
-            return .success(try outcome.get())
+            return .success(MethodAnswer(try outcome.get()))
         } catch {
             return .failure(GatewayError.answering(error, logger: meta.logger, site: methodName))
         }
     }
 
     /// Serves a JSON-RPC body; nil when every request was a notification (nothing to answer).
-    public func serveJSONRPC(body: Data, caller: CallerIdentity, meta: CallMeta) async -> JSONDocument? {
+    public func serveJSONRPC(body: some Sequence<UInt8>, caller: CallerIdentity, meta: CallMeta) async -> MethodAnswer? {
         let parsed: JSON
         do {
             parsed = try JSON.parse(body)
         } catch {
-            return (Self.errorResponse(id: .null, .parseError(error)))
+            return MethodAnswer(Self.errorResponse(id: .null, .parseError(error)))
         }
         guard case .array(let batch) = parsed else {
             return await serveOne(parsed, caller: caller, meta: meta)
         }
-        guard !batch.isEmpty else { return (Self.errorResponse(id: .null, .invalidRequest("an empty batch"))) }
+        guard !batch.isEmpty else { return MethodAnswer(Self.errorResponse(id: .null, .invalidRequest("an empty batch"))) }
         guard batch.count <= maxBatch else {
-            return (Self.errorResponse(id: .null, .invalidRequest("a batch of \(batch.count) requests; at most \(maxBatch) (limits.max_batch)")))
+            return MethodAnswer(
+                Self.errorResponse(id: .null, .invalidRequest("a batch of \(batch.count) requests; at most \(maxBatch) (limits.max_batch)")))
         }
         let answers = await withTaskGroup(of: (Int, JSONDocument?).self) { group in
             var collected: [(Int, JSONDocument?)] = []
@@ -112,35 +141,42 @@ public struct RPCDispatcher: Sendable {
                 var elementMeta = meta
                 elementMeta.requestID = "\(meta.requestID)-\(index)"
                 elementMeta.logger[metadataKey: "request_id"] = "\(elementMeta.requestID)"
-                group.addTask { [elementMeta] in (index, await serveOne(element, caller: caller, meta: elementMeta)) }
+                group.addTask { [elementMeta] in (index, await serveOne(element, caller: caller, meta: elementMeta)?.document) }
             }
             for await answer in group { collected.append(answer) }
             return collected.sorted { $0.0 < $1.0 }.compactMap(\.1)
         }
-        return answers.isEmpty ? nil : .array(answers)
+        return answers.isEmpty ? nil : MethodAnswer(.array(answers))
     }
 
-    private func serveOne(_ request: JSON, caller: CallerIdentity, meta: CallMeta) async -> JSONDocument? {
-        guard case .object(let members) = request else { return (Self.errorResponse(id: .null, .invalidRequest("a request must be an object"))) }
+    private func serveOne(_ request: JSON, caller: CallerIdentity, meta: CallMeta) async -> MethodAnswer? {
+        guard case .object(let members) = request else {
+            return MethodAnswer(Self.errorResponse(id: .null, .invalidRequest("a request must be an object")))
+        }
         let id = members["id"]
         let validID: JSON
         switch id {
         case nil, .null?, .string?, .int?, .double?: validID = id ?? .null
-        default: return Self.errorResponse(id: .null, .invalidRequest("id must be a string, a number or null"))
+        default: return MethodAnswer(Self.errorResponse(id: .null, .invalidRequest("id must be a string, a number or null")))
         }
-        guard members["jsonrpc"] == "2.0" else { return Self.errorResponse(id: validID, .invalidRequest("jsonrpc must be \"2.0\"")) }
-        guard let method = members["method"]?.stringValue else { return Self.errorResponse(id: validID, .invalidRequest("method must be a string")) }
+        guard members["jsonrpc"] == "2.0" else { return MethodAnswer(Self.errorResponse(id: validID, .invalidRequest("jsonrpc must be \"2.0\""))) }
+        guard let method = members["method"]?.stringValue else {
+            return MethodAnswer(Self.errorResponse(id: validID, .invalidRequest("method must be a string")))
+        }
         let params = members["params"]
         switch params {
         case nil, .object?: break
-        case .array?: return Self.errorResponse(id: validID, .invalidParams(field: "params", reason: "must be an object (by-name)"))
-        default: return Self.errorResponse(id: validID, .invalidRequest("params must be an object"))
+        case .array?: return MethodAnswer(Self.errorResponse(id: validID, .invalidParams(field: "params", reason: "must be an object (by-name)")))
+        default: return MethodAnswer(Self.errorResponse(id: validID, .invalidRequest("params must be an object")))
         }
         let result = await invoke(methodName: method, params: params, caller: caller, meta: meta)
         guard id != nil else { return nil }
         switch result {
-        case .success(let value): return .object(["jsonrpc": .value("2.0"), "id": .value(validID), "result": value])
-        case .failure(let error): return Self.errorResponse(id: validID, error)
+        case .success(let answer):
+            return MethodAnswer(
+                document: .object(["jsonrpc": .value("2.0"), "id": .value(validID), "result": answer.document]), cachedUntil: answer.cachedUntil,
+                method: method)
+        case .failure(let error): return MethodAnswer(Self.errorResponse(id: validID, error))
         }
     }
 

@@ -31,6 +31,6 @@ public struct RPCMethod: Sendable {
     public var isPublic: Bool
     /// Serves one call; parts of the answer may come already encoded (cache hits).
     public var handler: @Sendable (JSON?, CallContext) async throws -> JSONDocument
-    /// The whole answer when the cache holds it (nil: call `handler`), without waiting on anything.
-    public var cachedAnswer: (@Sendable (JSON?, CallContext) throws -> JSONDocument?)? = nil
+    /// The whole answer and its expiry when the answer cache holds it (nil: call `handler`), without waiting on anything.
+    public var cachedAnswer: (@Sendable (JSON?, CallContext) throws -> CachedAnswer?)? = nil
 }

@@ -124,7 +124,9 @@ private func configError(_ yaml: String) -> ConfigError? {
         #expect(error?.key == "workspaces.demo.rate_limits[0].per_seconds", "\(perSeconds): \(String(describing: error))")
     }
 
-    @Test(arguments: [("limits", "max_batch", "0"), ("limits", "max_batch", "1001"), ("upstream", "max_retry_after_s", "0")])
+    @Test(arguments: [
+        ("limits", "max_batch", "0"), ("limits", "max_batch", "1001"), ("upstream", "max_retry_after_s", "0"), ("cache", "replay_max_bytes", "-1"),
+    ])
     func refusesNewLimitsOutOfRange(section: String, key: String, value: String) {
         #expect(configError(minimal + "\n\(section): {\(key): \(value)}")?.key == "\(section).\(key)")
     }

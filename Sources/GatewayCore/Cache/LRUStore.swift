@@ -1,25 +1,34 @@
 /// A byte-bounded least-recently-used map. Pure value type, table-tested without clocks.
 ///
 /// Every entry has a size in bytes; inserting past `capacity` evicts least recently used
-/// entries first. An entry larger than the capacity is not stored.
+/// entries first. An entry larger than the capacity is not stored. Inlinable, so that each user
+/// gets code specialised to its key and value (no generic-metadata lookups on the hot path).
 public struct LRUStore<Key: Hashable & Sendable, Value: Sendable>: Sendable {
-    private struct Node: Sendable {
-        var key: Key
-        var value: Value
-        var size: Int
-        var newer: Int?
-        var older: Int?
+    @usableFromInline struct Node: Sendable {
+        @usableFromInline var key: Key
+        @usableFromInline var value: Value
+        @usableFromInline var size: Int
+        @usableFromInline var newer: Int?
+        @usableFromInline var older: Int?
+
+        @inlinable init(key: Key, value: Value, size: Int) {
+            self.key = key
+            self.value = value
+            self.size = size
+        }
     }
 
     /// The byte bound.
     public let capacity: Int
     /// Bytes held now.
-    public private(set) var bytes = 0
-    private var nodes: [Int: Node] = [:]
-    private var index: [Key: Int] = [:]
-    private var newest: Int?
-    private var oldest: Int?
-    private var nextSlot = 0
+    public var bytes: Int { heldBytes }
+    @usableFromInline var heldBytes = 0
+    /// Every node by slot; a freed slot (listed in `freeSlots`) holds nil until reused.
+    @usableFromInline var nodes: [Node?] = []
+    @usableFromInline var freeSlots: [Int] = []
+    @usableFromInline var index: [Key: Int] = [:]
+    @usableFromInline var newest: Int?
+    @usableFromInline var oldest: Int?
 
     /// An empty store bounded to `capacity` bytes.
     public init(capacity: Int) {
@@ -30,44 +39,55 @@ public struct LRUStore<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     public var count: Int { index.count }
 
     /// The value for `key`, marking it most recently used.
-    public mutating func get(_ key: Key) -> Value? {
+    @inlinable public mutating func get(_ key: Key) -> Value? {
         guard let slot = index[key] else { return nil }
-        unlink(slot)
-        linkAsNewest(slot)
+        if slot != newest {
+            unlink(slot)
+            linkAsNewest(slot)
+        }
         return nodes[slot]?.value
     }
 
     /// Stores `value` under `key` (replacing any old value), then evicts down to the capacity.
-    public mutating func set(_ key: Key, _ value: Value, size: Int) {
+    @inlinable public mutating func set(_ key: Key, _ value: Value, size: Int) {
         remove(key)
         guard size <= capacity else { return }
-        let slot = nextSlot
-        nextSlot += 1
-        nodes[slot] = Node(key: key, value: value, size: size)
+        let node = Node(key: key, value: value, size: size)
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = free
+            nodes[slot] = node
+        } else {
+            slot = nodes.count
+            nodes.append(node)
+        }
         index[key] = slot
         linkAsNewest(slot)
-        bytes += size
-        while bytes > capacity, let victim = oldest {
-            remove(nodes[victim]!.key)
+        heldBytes += size
+        while heldBytes > capacity, let victim = oldest, let key = nodes[victim]?.key {
+            remove(key)
         }
     }
 
     /// Removes `key` if present.
-    public mutating func remove(_ key: Key) {
+    @inlinable public mutating func remove(_ key: Key) {
         guard let slot = index.removeValue(forKey: key) else { return }
         unlink(slot)
-        bytes -= nodes.removeValue(forKey: slot)?.size ?? 0
+        heldBytes -= nodes[slot]?.size ?? 0
+        nodes[slot] = nil
+        freeSlots.append(slot)
     }
 
-    private mutating func unlink(_ slot: Int) {
-        guard let node = nodes[slot] else { return }
-        if let newer = node.newer { nodes[newer]?.older = node.older } else { newest = node.older }
-        if let older = node.older { nodes[older]?.newer = node.newer } else { oldest = node.newer }
+    @inlinable mutating func unlink(_ slot: Int) {
+        let newer = nodes[slot]?.newer
+        let older = nodes[slot]?.older
+        if let newer { nodes[newer]?.older = older } else { newest = older }
+        if let older { nodes[older]?.newer = newer } else { oldest = newer }
         nodes[slot]?.newer = nil
         nodes[slot]?.older = nil
     }
 
-    private mutating func linkAsNewest(_ slot: Int) {
+    @inlinable mutating func linkAsNewest(_ slot: Int) {
         nodes[slot]?.older = newest
         nodes[slot]?.newer = nil
         if let newest { nodes[newest]?.newer = slot }

@@ -30,6 +30,14 @@ public struct UpstreamUsage: Sendable, Hashable {
     }
 }
 
+/// A whole answer from the answer cache, and when the first entry it was made from expires.
+public struct CachedAnswer: Sendable {
+    /// The encoded answer.
+    public var answer: EncodedJSON
+    /// When it stops being fresh.
+    public var expires: ContinuousClock.Instant
+}
+
 /// The oldest expired entry an answer served because the upstream failed: the answer is `stale`,
 /// and its `stale_age_s` is measured when the answer is made, not when the cache was read.
 public struct Staleness: Sendable, Hashable {
@@ -118,9 +126,9 @@ public struct CachedItemFetcher: Sendable {
     }
 
     /// The whole answer kept under `key`, while fresh.
-    public func answer(key: String, scope: CallScope) -> EncodedJSON? {
-        guard case .fresh(.present(let answer), _) = cache.lookup(CacheKey(scope: scope, item: key), now: .now) else { return nil }
-        return answer
+    public func answer(key: String, scope: CallScope) -> CachedAnswer? {
+        guard case .fresh(.present(let answer), let expires) = cache.lookup(CacheKey(scope: scope, item: key), now: .now) else { return nil }
+        return CachedAnswer(answer: answer, expires: expires)
     }
 
     /// Completes `lookup`: its fresh values and hits, plus its needed items fetched `chunkSize`

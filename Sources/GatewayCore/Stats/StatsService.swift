@@ -45,9 +45,9 @@ public struct StatsService: Sendable {
 
     /// The whole answer when the answer cache holds it: a MoEngage question with ids, not a dry run,
     /// answered wholly from the cache before and none of its entries expired since.
-    public func cachedAnswer(_ params: GetStatsParams, workspace: UpstreamWorkspace) -> JSONDocument? {
+    public func cachedAnswer(_ params: GetStatsParams, workspace: UpstreamWorkspace) -> CachedAnswer? {
         guard workspace.configuration.provider == .moengage, let key = Self.answerKey(params) else { return nil }
-        return fetcher.answer(key: key, scope: Self.answerScope(workspace)).map(JSONDocument.encoded)
+        return fetcher.answer(key: key, scope: Self.answerScope(workspace))
     }
 
     /// The answer cache's key of a question it may hold: every param that shapes the answer, ids in request order.

@@ -1,0 +1,54 @@
+import CoreMetrics
+import GatewayCore
+import LockedState
+import NIOCore
+
+/// Whole HTTP answers to repeated requests, kept as their bytes and replayed, as nginx's
+/// `proxy_cache` keyed on the body does.
+///
+/// A request is remembered by its route, its caller and its exact body, and only when its method
+/// answered wholly from the answer cache; the replay expires with that answer (the first expiry of
+/// the entries it was made from), so it is never staler than the answer cache. A repeat skips
+/// parsing, validation and writing; it is still authenticated, counted and logged. LRU within
+/// `cache.replay_max_bytes`.
+final class AnswerReplay: Sendable {
+    /// What makes two requests the same: the route, who asks (scopes are the caller's) and the body bytes.
+    struct Key: Hashable, Sendable {
+        var route: String
+        var caller: String
+        var body: ByteBuffer
+    }
+
+    /// A replayable answer: the response body, the method it answered (for metrics and logs) and its expiry.
+    struct Entry: Sendable {
+        var body: ByteBuffer
+        var method: String
+        var expires: ContinuousClock.Instant
+    }
+
+    private static let entryOverhead = 160
+    private let store: Locked<LRUStore<Key, Entry>>?
+    private let replays: CoreMetrics.Counter
+
+    /// A replay cache of at most `maxBytes` (0: none is kept), counting its replays in `gateway_answer_replays_total`.
+    init(maxBytes: Int, metrics: any MetricsFactory) {
+        store = maxBytes > 0 ? Locked(LRUStore(capacity: maxBytes)) : nil
+        replays = CoreMetrics.Counter(label: "gateway_answer_replays_total", factory: metrics)
+    }
+
+    /// The answer to replay for `key`, while fresh (counted as a replay).
+    func lookup(_ key: Key, now: ContinuousClock.Instant = .now) -> Entry? {
+        guard let store, let entry = store.withLock({ $0.get(key) }), entry.expires > now else { return nil }
+        replays.increment()
+        return entry
+    }
+
+    /// Remembers `entry` as the answer to `key` until `entry.expires`.
+    func store(_ key: Key, _ entry: Entry) {
+        guard let store else { return }
+        var key = key
+        key.body = ByteBuffer(bytes: key.body.readableBytesView)  // only the body's bytes, not the request's whole buffer
+        let size = key.body.readableBytes + entry.body.readableBytes + key.route.utf8.count + key.caller.utf8.count + Self.entryOverhead
+        store.withLock { $0.set(key, entry, size: size) }
+    }
+}
