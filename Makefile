@@ -9,10 +9,11 @@ GATEWAY_PORT ?= 8080
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-deps: ## Install the system packages the build needs (libcurl headers), if missing
-	@if { [ ! -f /usr/include/x86_64-linux-gnu/curl/curl.h ] && [ ! -f /usr/include/curl/curl.h ]; } || [ ! -f /usr/include/zlib.h ]; then \
-		echo "installing libcurl4-openssl-dev"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libcurl4-openssl-dev zlib1g-dev pkg-config; \
+deps: ## Install the system packages the build and the tests need (libcurl headers, redis-server), if missing
+	@if { [ ! -f /usr/include/x86_64-linux-gnu/curl/curl.h ] && [ ! -f /usr/include/curl/curl.h ]; } || [ ! -f /usr/include/zlib.h ] \
+		|| ! command -v pkg-config >/dev/null || [ ! -x /usr/bin/redis-server ]; then \
+		echo "installing libcurl4-openssl-dev zlib1g-dev pkg-config redis-server"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libcurl4-openssl-dev zlib1g-dev pkg-config redis-server; \
 	fi
 
 build: deps ## Debug build

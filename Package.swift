@@ -39,10 +39,20 @@ let package = Package(
         .target(name: "DynamicJSON"),
         // Strict calendar days and inclusive day ranges, as the providers' dates mean.
         .target(name: "Dates"),
+        // A small Redis client over SwiftNIO: RESP2 codec, pipelined connections, a pool with backoff.
+        .target(
+            name: "RedisClient",
+            dependencies: [
+                "LockedState",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // Runs an in-process Hummingbird application on an ephemeral port (tests, benchmarks).
         .target(
             name: "ServerTesting",
             dependencies: [
+                "LockedState",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -137,6 +147,7 @@ let package = Package(
         .testTarget(name: "MoEngageSimulatorTests", dependencies: ["MoEngageSimulator", "CurlHTTP", "DynamicJSON", "Dates", "ServerTesting"]),
         .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"]),
         .testTarget(name: "DynamicJSONTests", dependencies: ["DynamicJSON"]),
+        .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "ServerTesting", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
             name: "GatewayCoreTests",
             dependencies: ["GatewayCore", "GatewayConfig", "DynamicJSON", "Dates", .product(name: "ZIPFoundation", package: "ZIPFoundation")]

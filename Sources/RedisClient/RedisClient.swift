@@ -1,0 +1,168 @@
+import LockedState
+import NIOCore
+
+/// Where and how to reach Redis.
+public struct RedisEndpoint: Sendable, Hashable {
+    /// Host name or address.
+    public var host: String
+    /// TCP port.
+    public var port: Int
+    /// Database index (`SELECT`).
+    public var database: Int
+    /// ACL user name (with `password`), or nil for the default user.
+    public var username: String?
+    /// Password for `AUTH`, or nil for none.
+    public var password: String?
+
+    /// An endpoint.
+    public init(host: String, port: Int = 6379, database: Int = 0, username: String? = nil, password: String? = nil) {
+        self.host = host
+        self.port = port
+        self.database = database
+        self.username = username
+        self.password = password
+    }
+}
+
+/// Timeouts and pool size of a `RedisClient`.
+public struct RedisClientOptions: Sendable, Hashable {
+    /// Longest wait for a connection to open.
+    public var connectTimeout: Duration = .milliseconds(500)
+    /// Longest wait for a command's reply.
+    public var commandTimeout: Duration = .milliseconds(250)
+    /// Connections kept open (commands are spread over them and pipelined on each).
+    public var poolSize: Int = 2
+    /// First wait after a failed connection attempt; it doubles with each further failure.
+    public var initialBackoff: Duration = .milliseconds(100)
+    /// Longest wait between connection attempts.
+    public var maxBackoff: Duration = .seconds(5)
+
+    /// The defaults.
+    public init() {}
+}
+
+/// A small Redis client: a pool of pipelined connections, opened lazily, reopened after failures
+/// with exponential backoff. While backing off, commands fail at once with `unavailable` instead
+/// of each waiting for a connect timeout.
+public final class RedisClient: Sendable {
+    private enum Slot {
+        case idle
+        case connecting(Task<RedisConnection, any Error>)
+        case connected(RedisConnection)
+    }
+
+    private struct State {
+        var slots: [Slot]
+        var next = 0
+        var failures = 0
+        var retryAt: ContinuousClock.Instant?
+    }
+
+    /// Where it connects.
+    public let endpoint: RedisEndpoint
+    /// Its timeouts and pool size.
+    public let options: RedisClientOptions
+    private let state: Locked<State>
+
+    /// A client for `endpoint`; no connection is opened until the first command.
+    public init(endpoint: RedisEndpoint, options: RedisClientOptions = RedisClientOptions()) {
+        self.endpoint = endpoint
+        self.options = options
+        state = Locked(State(slots: Array(repeating: .idle, count: max(1, options.poolSize))))
+    }
+
+    /// Sends one command and returns its reply; an error reply is thrown as `RedisError.server`.
+    @discardableResult
+    public func command(_ arguments: [RESPArgument]) async throws(RedisError) -> RESPValue {
+        let reply = try await pipeline([arguments])[0]
+        if case .error(let message) = reply { throw .server(message) }
+        return reply
+    }
+
+    /// Sends commands in one write on one connection; their replies in order, error replies as values.
+    public func pipeline(_ commands: [[RESPArgument]]) async throws(RedisError) -> [RESPValue] {
+        let connection = try await connection()
+        return try await connection.send(commands, timeout: .nanoseconds(options.commandTimeout.nanoseconds))
+    }
+
+    /// Closes every open connection (commands in flight fail); later commands open new ones.
+    public func close() {
+        let slots = state.withLock { state -> [Slot] in
+            defer { state.slots = Array(repeating: .idle, count: state.slots.count) }
+            return state.slots
+        }
+        for slot in slots {
+            switch slot {
+            case .connected(let connection): connection.close()
+            case .connecting(let task): task.cancel()
+            case .idle: break
+            }
+        }
+    }
+
+    private enum Pick {
+        case ready(RedisConnection)
+        case wait(Task<RedisConnection, any Error>)
+        case backingOff
+    }
+
+    private func connection() async throws(RedisError) -> RedisConnection {
+        let pick = state.withLock { state -> Pick in
+            let index = state.next
+            state.next = (state.next + 1) % state.slots.count
+            switch state.slots[index] {
+            case .connected(let connection) where connection.isActive:
+                return .ready(connection)
+            case .connecting(let task):
+                return .wait(task)
+            case .connected, .idle:
+                if let retryAt = state.retryAt, ContinuousClock.now < retryAt { return .backingOff }
+                let task = Task { try await self.open(slot: index) }
+                state.slots[index] = .connecting(task)
+                return .wait(task)
+            }
+        }
+        switch pick {
+        case .ready(let connection): return connection
+        case .backingOff: throw .unavailable("backing off after a failed connection")
+        case .wait(let task):
+            do {
+                return try await task.value
+            } catch {
+                throw error as? RedisError ?? .unavailable("connection attempt cancelled")
+            }
+        }
+    }
+
+    private func open(slot: Int) async throws -> RedisConnection {
+        do {
+            let connection = try await RedisConnection.connect(
+                host: endpoint.host, port: endpoint.port, timeout: .nanoseconds(options.connectTimeout.nanoseconds),
+                commandTimeout: .nanoseconds(options.commandTimeout.nanoseconds), password: endpoint.password, username: endpoint.username,
+                database: endpoint.database)
+            state.withLock { state in
+                state.slots[slot] = .connected(connection)
+                state.failures = 0
+                state.retryAt = nil
+            }
+            return connection
+        } catch {
+            state.withLock { state in
+                state.slots[slot] = .idle
+                state.failures += 1
+                let backoff = options.initialBackoff * (1 << min(state.failures - 1, 16))
+                state.retryAt = .now + min(backoff, options.maxBackoff)
+            }
+            throw error
+        }
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds (saturating).
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : scaled + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import LockedState
+
+/// A real `redis-server` (Debian's package; `make deps` installs it) on a free loopback port, for
+/// tests and benchmarks: no persistence, stopped with SIGKILL (children of Foundation's `Process`
+/// inherit a blocked signal mask, so a polite signal may never arrive).
+public final class RedisServerProcess: Sendable {
+    /// Its TCP port on 127.0.0.1.
+    public let port: Int
+    private let password: String?
+    private let process = Locked<Process?>(nil)
+
+    /// Where `redis-server` is, or nil when it is not installed.
+    public static var executable: String? {
+        ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    private init(port: Int, password: String?) {
+        self.port = port
+        self.password = password
+    }
+
+    /// Starts a server (requiring `password` when given) and waits until it accepts connections.
+    public static func start(password: String? = nil) async throws -> RedisServerProcess {
+        guard let port = LoopbackPort.free() else { throw RedisServerFailure("no free loopback port") }
+        let server = RedisServerProcess(port: port, password: password)
+        try await server.startAgain()
+        return server
+    }
+
+    /// Runs `body` with a fresh server, stopped afterwards whatever happens.
+    public static func with<T: Sendable>(password: String? = nil, _ body: (RedisServerProcess) async throws -> T) async throws -> T {
+        let server = try await start(password: password)
+        do {
+            let result = try await body(server)
+            server.stop()
+            return result
+        } catch {
+            server.stop()
+            throw error
+        }
+    }
+
+    /// Starts the server again on the same port, empty (after `stop`).
+    public func startAgain() async throws {
+        guard let executable = Self.executable else {
+            throw RedisServerFailure("redis-server is not installed (make deps, or apt-get install redis-server)")
+        }
+        let started = Process()
+        started.executableURL = URL(fileURLWithPath: executable)
+        started.arguments =
+            [
+                "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning",
+                "--enable-debug-command", "local",
+            ]
+            + (password.map { ["--requirepass", $0] } ?? [])
+        started.standardOutput = FileHandle.nullDevice
+        started.standardError = FileHandle.nullDevice
+        try started.run()
+        process.withLock { $0 = started }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !LoopbackPort.accepts(port) {
+            guard started.isRunning, ContinuousClock.now < deadline else {
+                stop()
+                throw RedisServerFailure("redis-server did not start on port \(port)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Kills the server at once (its data is gone) and waits until the port is closed.
+    public func stop() {
+        guard
+            let running = process.withLock({ current -> Process? in
+                defer { current = nil }
+                return current
+            })
+        else { return }
+        kill(running.processIdentifier, SIGKILL)
+        running.waitUntilExit()
+    }
+
+    deinit {
+        stop()
+    }
+}
+
+/// A test Redis that could not be started.
+public struct RedisServerFailure: Error, CustomStringConvertible {
+    /// Why.
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,94 @@
+import NIOCore
+import RedisClient
+import Testing
+
+private func buffer(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
+
+private func bulk(_ text: String) -> RESPValue { .bulkString(ByteBuffer(string: text)) }
+
+/// The RESP2 reader: whole frames only, partial frames consume nothing, hostile frames are errors.
+@Suite struct RESPReaderTests {
+    let reader = RESPReader()
+
+    @Test(arguments: [
+        ("+OK\r\n", RESPValue.simpleString("OK")),
+        ("-ERR unknown command\r\n", .error("ERR unknown command")),
+        (":-42\r\n", .integer(-42)),
+        ("$5\r\nhello\r\n", bulk("hello")),
+        ("$0\r\n\r\n", bulk("")),
+        ("$-1\r\n", .bulkString(nil)),
+        ("*-1\r\n", .array(nil)),
+        ("*0\r\n", .array([])),
+        ("$4\r\na\r\nb\r\n", bulk("a\r\nb")),
+        ("*2\r\n*2\r\n:1\r\n$-1\r\n*1\r\n+x\r\n", .array([.array([.integer(1), .bulkString(nil)]), .array([.simpleString("x")])])),
+    ])
+    func readsEachReplyType(text: String, expected: RESPValue) throws {
+        var input = buffer(text)
+        #expect(try reader.read(from: &input) == expected)
+        #expect(input.readableBytes == 0)
+    }
+
+    @Test func aPartialFrameConsumesNothingAtEverySplitPoint() throws {
+        let whole = "*3\r\n$3\r\nfoo\r\n:7\r\n*2\r\n$-1\r\n+bar\r\n"
+        let bytes = Array(whole.utf8)
+        for split in 0..<bytes.count {
+            var input = ByteBuffer(bytes: bytes[..<split])
+            #expect(try reader.read(from: &input) == nil, "split at \(split)")
+            #expect(input.readableBytes == split)
+            input.writeBytes(bytes[split...])
+            #expect(try reader.read(from: &input) == .array([bulk("foo"), .integer(7), .array([.bulkString(nil), .simpleString("bar")])]))
+        }
+    }
+
+    @Test func readsPipelinedRepliesOneAtATime() throws {
+        var input = buffer("+OK\r\n:1\r\n$1\r\nx\r\n")
+        #expect(try reader.read(from: &input) == .simpleString("OK"))
+        #expect(try reader.read(from: &input) == .integer(1))
+        #expect(try reader.read(from: &input) == bulk("x"))
+        #expect(try reader.read(from: &input) == nil)
+    }
+
+    @Test func readsALargeBulkStringArrivingInPieces() throws {
+        let payload = String(repeating: "abcdefgh", count: 256 * 1024)  // 2 MiB
+        let frame = Array("$\(payload.utf8.count)\r\n\(payload)\r\n".utf8)
+        var input = ByteBuffer()
+        var value: RESPValue?
+        for start in stride(from: 0, to: frame.count, by: 65_536) {
+            input.writeBytes(frame[start..<min(start + 65_536, frame.count)])
+            value = try reader.read(from: &input)
+            if start + 65_536 < frame.count { #expect(value == nil) }
+        }
+        #expect(value?.bytes?.readableBytes == payload.utf8.count)
+        #expect(value?.string == payload)
+    }
+
+    @Test(arguments: [
+        "?x\r\n", ":12a\r\n", "$-2\r\n", "$3\r\nabcd\r\n", "*-5\r\n", "$99999999999999999999\r\n", ":\r\n",
+    ])
+    func refusesFramesRedisCannotHaveSent(text: String) {
+        var input = buffer(text)
+        #expect(throws: RESPProtocolError.self) { try reader.read(from: &input) }
+    }
+
+    @Test func refusesOverLimitSizesAndNestingBeforeReadingThem() {
+        let small = RESPReader(maxBulkLength: 10, maxDepth: 3, maxArrayLength: 4)
+        var long = buffer("$11\r\n")
+        #expect(throws: RESPProtocolError.self) { try small.read(from: &long) }
+        var wide = buffer("*5\r\n")
+        #expect(throws: RESPProtocolError.self) { try small.read(from: &wide) }
+        var deep = buffer("*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n")
+        #expect(throws: RESPProtocolError.self) { try small.read(from: &deep) }
+        var deepest = buffer(String(repeating: "*1\r\n", count: 100_000))
+        #expect(throws: RESPProtocolError.self) { try reader.read(from: &deepest) }
+    }
+
+    @Test func writesCommandsAsArraysOfBulkStrings() throws {
+        var output = ByteBuffer()
+        RESPWriter.write(["SET", "k", .bytes(ByteBuffer(string: "a\r\nb")), .int(1500)], into: &output)
+        #expect(String(buffer: output) == "*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$4\r\na\r\nb\r\n$4\r\n1500\r\n")
+        var roundTrip = output
+        #expect(
+            try RESPReader().read(from: &roundTrip) == .array([bulk("SET"), bulk("k"), bulk("a\r\nb"), bulk("1500")]),
+            "a command is itself a RESP array")
+    }
+}

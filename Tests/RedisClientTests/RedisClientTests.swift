@@ -1,0 +1,128 @@
+import NIOCore
+import RedisClient
+import ServerTesting
+import Testing
+
+/// The client against a real `redis-server` on a free loopback port.
+@Suite struct RedisClientTests {
+    private func client(_ server: RedisServerProcess, password: String? = nil, database: Int = 0, options: RedisClientOptions = .init())
+        -> RedisClient
+    {
+        RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: server.port, database: database, password: password), options: options)
+    }
+
+    @Test func setsGetsAndPipelinesManyCommandsInOrder() async throws {
+        try await RedisServerProcess.with { server in
+            let redis = client(server)
+            defer { redis.close() }
+            #expect(try await redis.command(["SET", "greeting", "hello", "PX", "60000"]) == .simpleString("OK"))
+            #expect(try await redis.command(["GET", "greeting"]).string == "hello")
+            #expect(try await redis.command(["GET", "absent"]).isNull)
+            let replies = try await redis.pipeline((0..<500).map { _ in ["INCR", "counter"] })
+            #expect(replies.map(\.integer) == (1...500).map { Int64($0) })
+            let unknown = try await redis.pipeline([["NOSUCHCOMMAND"], ["PING"]])
+            guard case .error(let message) = unknown[0] else { Issue.record("an error reply"); return }
+            #expect(message.hasPrefix("ERR"))
+            #expect(unknown[1] == .simpleString("PONG"), "an error reply does not put the connection out of step")
+        }
+    }
+
+    @Test func concurrentCommandsOverThePoolGetTheirOwnReplies() async throws {
+        try await RedisServerProcess.with { server in
+            let redis = client(server)
+            defer { redis.close() }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for task in 0..<40 {
+                    group.addTask {
+                        for step in 0..<25 {
+                            let key = "k-\(task)-\(step)"
+                            try await redis.command(["SET", .string(key), .string("\(task * 1000 + step)")])
+                            #expect(try await redis.command(["GET", .string(key)]).string == "\(task * 1000 + step)")
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
+
+    @Test func storesAndReturnsLargeBinaryValues() async throws {
+        try await RedisServerProcess.with { server in
+            let redis = client(server)
+            defer { redis.close() }
+            let value = ByteBuffer(bytes: (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+            try await redis.command(["SET", "big", .bytes(value)])
+            #expect(try await redis.command(["GET", "big"]).bytes == value)
+        }
+    }
+
+    @Test func authenticatesAndSelectsTheDatabase() async throws {
+        try await RedisServerProcess.with(password: "s3cret-redis-pass") { server in
+            let unauthenticated = client(server)
+            defer { unauthenticated.close() }
+            await #expect(throws: RedisError.self) { try await unauthenticated.command(["SET", "x", "1"]) }
+            let wrong = client(server, password: "wrong-pass")
+            defer { wrong.close() }
+            do {
+                try await wrong.command(["PING"])
+                Issue.record("a wrong password connects")
+            } catch {
+                #expect(!"\(error)".contains("wrong-pass"), "the password is never in an error")
+            }
+            let one = client(server, password: "s3cret-redis-pass", database: 1)
+            let zero = client(server, password: "s3cret-redis-pass", database: 0)
+            defer {
+                one.close()
+                zero.close()
+            }
+            try await one.command(["SET", "where", "one"])
+            #expect(try await zero.command(["GET", "where"]).isNull)
+            #expect(try await one.command(["GET", "where"]).string == "one")
+        }
+    }
+
+    @Test func failsFastWhileRedisIsDownAndReconnectsWhenItIsBack() async throws {
+        let server = try await RedisServerProcess.start()
+        defer { server.stop() }
+        var options = RedisClientOptions()
+        options.initialBackoff = .milliseconds(50)
+        options.maxBackoff = .milliseconds(200)
+        let redis = client(server, options: options)
+        defer { redis.close() }
+        try await redis.command(["SET", "before", "1"])
+        server.stop()
+        await #expect(throws: RedisError.self) { try await redis.command(["GET", "before"]) }
+        let started = ContinuousClock.now
+        for _ in 0..<20 { _ = try? await redis.command(["PING"]) }
+        #expect(ContinuousClock.now - started < .seconds(5), "down: commands fail without waiting out a timeout each")
+        try await server.startAgain()
+        var back = false
+        for _ in 0..<100 where !back {
+            back = (try? await redis.command(["PING"])) == .simpleString("PONG")
+            if !back { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(back, "the client reconnects by itself")
+        #expect(try await redis.command(["GET", "before"]).isNull, "a restarted server is empty")
+    }
+
+    @Test func aCommandWithoutAReplyTimesOutAndTheNextGetsAFreshConnection() async throws {
+        try await RedisServerProcess.with { server in
+            var options = RedisClientOptions()
+            options.commandTimeout = .milliseconds(200)
+            options.poolSize = 1
+            let redis = client(server, options: options)
+            defer { redis.close() }
+            try await redis.command(["SET", "k", "v"])
+            // The server itself stalls: DEBUG SLEEP blocks it longer than the timeout.
+            var slow = RedisClientOptions()
+            slow.commandTimeout = .seconds(5)
+            let blocking = RedisClient(endpoint: redis.endpoint, options: slow)
+            defer { blocking.close() }
+            async let stall: RESPValue = blocking.command(["DEBUG", "SLEEP", "0.6"])
+            try await Task.sleep(for: .milliseconds(100))
+            await #expect(throws: RedisError.timedOut) { try await redis.command(["GET", "k"]) }
+            _ = try await stall
+            #expect(try await redis.command(["GET", "k"]).string == "v")
+        }
+    }
+}
