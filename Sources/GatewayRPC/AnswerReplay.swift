@@ -38,7 +38,15 @@ final class AnswerReplay: Sendable {
 
     /// The answer to replay for `key`, while fresh (counted as a replay).
     func lookup(_ key: Key, now: ContinuousClock.Instant = .now) -> Entry? {
-        guard let store, let entry = store.withLock({ $0.get(key) }), entry.expires > now else { return nil }
+        let entry = store?.withLock { store -> Entry? in
+            guard let entry = store.get(key) else { return nil }
+            guard entry.expires > now else {
+                store.remove(key)  // expired: it must not hold a most-recent place
+                return nil
+            }
+            return entry
+        }
+        guard let entry else { return nil }
         replays.increment()
         return entry
     }
@@ -48,7 +56,8 @@ final class AnswerReplay: Sendable {
         guard let store else { return }
         var key = key
         key.body = ByteBuffer(bytes: key.body.readableBytesView)  // only the body's bytes, not the request's whole buffer
-        let size = key.body.readableBytes + entry.body.readableBytes + key.route.utf8.count + key.caller.utf8.count + Self.entryOverhead
+        // Capacities, not lengths: NIO rounds each buffer up to a power of two, and that is the memory held.
+        let size = key.body.capacity + entry.body.capacity + key.route.utf8.count + key.caller.utf8.count + Self.entryOverhead
         store.withLock { $0.set(key, entry, size: size) }
     }
 }

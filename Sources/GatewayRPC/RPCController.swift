@@ -55,8 +55,9 @@ struct RPCController: Sendable {
     /// like the call it repeats; nil when there is none (or `Connect-Timeout-Ms` is unreadable, which
     /// the call itself must answer).
     private func replayed(_ key: AnswerReplay.Key, caller: CallerIdentity, meta: CallMeta, headers: HTTPFields) -> Response? {
-        guard case .success = meta.headerTimeout, let entry = replay.lookup(key) else { return nil }
-        dispatcher.record(method: entry.method, code: "ok", caller: caller, meta: meta, since: meta.arrived)
+        let started = ContinuousClock.now
+        guard case .success = meta.headerTimeout, let entry = replay.lookup(key, now: started) else { return nil }
+        dispatcher.record(method: entry.method, code: "ok", caller: caller, meta: meta, since: started)
         return HTTPJSON.response(.ok, bytes: entry.body, headers: headers)
     }
 
