@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "GatewayCore",
             dependencies: [
-                "CurlHTTP", "DynamicJSON", "GatewayConfig", "Dates", "LockedState",
+                "CurlHTTP", "DynamicJSON", "GatewayConfig", "Dates", "LockedState", "RedisClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
@@ -150,7 +150,11 @@ let package = Package(
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "ServerTesting", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
             name: "GatewayCoreTests",
-            dependencies: ["GatewayCore", "GatewayConfig", "DynamicJSON", "Dates", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+            dependencies: [
+                "GatewayCore", "GatewayConfig", "DynamicJSON", "Dates", "RedisClient", "ServerTesting", "LockedState",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
         ),
         .testTarget(
             name: "GatewayRPCTests",

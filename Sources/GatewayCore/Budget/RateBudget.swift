@@ -1,7 +1,6 @@
 /// One workspace's shared budget of upstream calls, spent fairly by every caller.
 ///
-/// In-process today (`InProcessRateBudget`); a Redis-backed implementation can share the same
-/// budget across replicas behind this protocol.
+/// In process (`InProcessRateBudget`), or shared by every replica through Redis (`RedisRateBudget`).
 public protocol RateBudget: Sendable {
     /// Waits until one upstream call may be made for `workspace` on behalf of `caller`.
     /// Throws `CancellationError` when the waiting task is cancelled (e.g. by its deadline).
@@ -12,7 +11,7 @@ public protocol RateBudget: Sendable {
     func complete(_ grant: BudgetGrant)
 
     /// When `calls` more calls could all have been granted, counting every call already waiting.
-    func projectedCompletion(workspace: String, calls: Int) -> ContinuousClock.Instant
+    func projectedCompletion(workspace: String, calls: Int) async -> ContinuousClock.Instant
 
     /// Grants nothing for `workspace` before `instant` (the upstream said 429 / Retry-After).
     func pause(workspace: String, until instant: ContinuousClock.Instant)
@@ -22,9 +21,12 @@ public protocol RateBudget: Sendable {
 public struct BudgetGrant: Sendable, Hashable {
     /// The workspace it was granted for.
     public let workspace: String
+    /// The grant's id where the budget tracks grants one by one (a shared budget), else 0.
+    public let id: UInt64
 
     /// Creates a grant.
-    public init(workspace: String) {
+    public init(workspace: String, id: UInt64 = 0) {
         self.workspace = workspace
+        self.id = id
     }
 }

@@ -34,6 +34,17 @@ public struct SlidingWindowSchedule: Sendable {
         self.longestWindow = limits.map(\.window).max() ?? .zero
     }
 
+    /// A schedule in a known state (e.g. the shared one read from Redis): `inFlight` calls granted
+    /// and not completed, and the instants of recent completions.
+    public init(limits: [Limit], inFlight: Int, completions: [ContinuousClock.Instant]) {
+        self.init(limits: limits)
+        self.inFlight = inFlight
+        self.completions = completions.sorted()
+    }
+
+    /// The longest window of its limits: completions older than this no longer count.
+    public var horizon: Duration { longestWindow }
+
     /// The earliest instant at or after `now` when one more call may be granted, or nil while
     /// in-flight calls alone fill a limit (a completion must come first).
     public func nextAllowed(after now: ContinuousClock.Instant) -> ContinuousClock.Instant? {

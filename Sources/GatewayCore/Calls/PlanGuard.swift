@@ -19,12 +19,12 @@ public struct PlanGuard: Sendable {
     /// with every call the inbound HTTP request planned before (a batch's other elements, earlier
     /// pages) they must fit the call limit, and the budget must be able to grant them before the
     /// deadline. A real run counts them against the request's allowance; a dry run counts nothing.
-    public func check(_ calls: Int, workspace: String, context: CallContext, dryRun: Bool) throws {
+    public func check(_ calls: Int, workspace: String, context: CallContext, dryRun: Bool) async throws {
         try context.allowance.check(calls)
         guard calls > 0, !dryRun else { return }
         // A batch element that waited for its turn past the request's deadline has nothing left to plan with.
         guard context.remainingMs > 0 else { throw GatewayError.deadlineExceeded }
-        let completion = budget.projectedCompletion(workspace: workspace, calls: calls)
+        let completion = await budget.projectedCompletion(workspace: workspace, calls: calls)
         if completion > context.deadline {
             throw GatewayError.rateBudgetExhausted(retryAfterMs: max(1, (completion - context.deadline).wholeMilliseconds), estimatedCalls: calls)
         }
@@ -32,7 +32,7 @@ public struct PlanGuard: Sendable {
     }
 
     /// Milliseconds until the budget could have granted `calls` more calls for `workspace`.
-    public func earliestCompletionMs(_ calls: Int, workspace: String) -> Int {
-        max(0, (budget.projectedCompletion(workspace: workspace, calls: calls) - ContinuousClock.now).wholeMilliseconds)
+    public func earliestCompletionMs(_ calls: Int, workspace: String) async -> Int {
+        max(0, (await budget.projectedCompletion(workspace: workspace, calls: calls) - ContinuousClock.now).wholeMilliseconds)
     }
 }

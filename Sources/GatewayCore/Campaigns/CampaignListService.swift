@@ -42,14 +42,14 @@ public struct CampaignListService: Sendable {
         let strategy = Self.strategy(idsNeeded: perID?.needed.count, walkCost: walkCost)
         let estimated = strategy == .idFilter ? perID?.needed.count ?? 0 : walkCost ?? 1
         let cacheHits = strategy == .idFilter ? perID?.hits ?? 0 : listing.hits
-        try planGuard.check(estimated, workspace: workspace.name, context: context, dryRun: params.dryRun)
+        try await planGuard.check(estimated, workspace: workspace.name, context: context, dryRun: params.dryRun)
         if params.dryRun {
             return [
                 "workspace": .string(workspace.name), "dry_run": true,
                 "plan": [
                     "strategy": .string(strategy.rawValue), "estimated_calls": .int(estimated), "cache_hits": .int(cacheHits),
                     "limit": .int(planGuard.callLimit),
-                    "earliest_completion_ms": .int(planGuard.earliestCompletionMs(estimated, workspace: workspace.name)),
+                    "earliest_completion_ms": .int(await planGuard.earliestCompletionMs(estimated, workspace: workspace.name)),
                 ],
             ]
         }

@@ -27,13 +27,13 @@ public struct DailyReportService: Sendable {
         let scope = CallScope(workspace: workspace.name, operation: "daily-report")
         let days = params.range.days
         let lookup = fetcher.lookup(days.map(\.compact), scope: scope)
-        try planGuard.check(lookup.needed.count, workspace: workspace.name, context: context, dryRun: params.dryRun)
+        try await planGuard.check(lookup.needed.count, workspace: workspace.name, context: context, dryRun: params.dryRun)
         if params.dryRun {
             return .value([
                 "workspace": .string(workspace.name), "dry_run": true,
                 "plan": [
                     "estimated_calls": .int(lookup.needed.count), "cache_hits": .int(lookup.hits), "limit": .int(planGuard.callLimit),
-                    "earliest_completion_ms": .int(planGuard.earliestCompletionMs(lookup.needed.count, workspace: workspace.name)),
+                    "earliest_completion_ms": .int(await planGuard.earliestCompletionMs(lookup.needed.count, workspace: workspace.name)),
                 ],
             ])
         }
@@ -70,7 +70,7 @@ public struct DailyReportService: Sendable {
     /// up front like any plan the budget cannot serve before the deadline).
     public func rawZip(day: CalendarDay, workspace: UpstreamWorkspace, context: CallContext) async throws -> RawReport {
         let signer = try Self.signer(for: workspace)
-        try planGuard.check(1, workspace: workspace.name, context: context, dryRun: false)
+        try await planGuard.check(1, workspace: workspace.name, context: context, dryRun: false)
         return try await withDeadline(context.deadline) { [self] in
             try await download(day, signer: signer, workspace: workspace, context: context) { response, redaction in
                 Self.isZip(response) ? .zip(response.body) : .missing(Self.failureMessage(response, redaction: redaction))

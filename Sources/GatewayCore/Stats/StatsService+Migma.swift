@@ -16,8 +16,8 @@ extension StatsService {
         let request = StatsRequest(params: params, workspace: workspace, plan: StatsPlan(perCampaignIDs: params.campaignIDs), context: context)
         let scope = CallScope(workspace: workspace.name, operation: "migma-stats")
         let lookup = fetcher.lookup(params.campaignIDs, scope: scope)
-        try checkAffordable(lookup.needed.count, request: request)
-        if params.dryRun { return .value(planOnly(request, estimatedCalls: lookup.needed.count, cacheHits: lookup.hits)) }
+        try await checkAffordable(lookup.needed.count, request: request)
+        if params.dryRun { return .value(await planOnly(request, estimatedCalls: lookup.needed.count, cacheHits: lookup.hits)) }
         let fetched = try await fetcher.fetch(lookup, scope: scope, chunkSize: 1, ttl: { [fresh = ttlPolicy.fresh] _ in fresh }, context: context) {
             [upstream] ids, context in
             // Campaign ids are `[A-Za-z0-9_-]` (GetStatsParams), so the id is one safe path segment.

@@ -33,7 +33,7 @@ public struct StatsService: Sendable {
         let request = StatsRequest(params: params, workspace: workspace, plan: plan, context: context)
         switch plan.isAllCampaigns ? try await collectAllCampaigns(request) : try await collectByID(request) {
         case .planOnly(let estimatedCalls, let cacheHits):
-            return .value(planOnly(request, estimatedCalls: estimatedCalls, cacheHits: cacheHits))
+            return .value(await planOnly(request, estimatedCalls: estimatedCalls, cacheHits: cacheHits))
         case .collected(let collected, let pureHitUntil):
             let answer = try StatsAnswer.render(request: request, collected: collected)
             guard let pureHitUntil, let key = Self.answerKey(params) else { return answer }
@@ -73,7 +73,7 @@ public struct StatsService: Sendable {
         var collected = CollectedStats(windows: request.plan.windows)
         let lookups = request.plan.windows.map { fetcher.lookup(request.params.campaignIDs, scope: request.scope($0)) }
         let estimated = lookups.reduce(0) { $0 + ($1.needed.count + StatsPlan.maxIDsPerCall - 1) / StatsPlan.maxIDsPerCall }
-        try checkAffordable(estimated, request: request)
+        try await checkAffordable(estimated, request: request)
         if request.params.dryRun { return .planOnly(estimatedCalls: estimated, cacheHits: lookups.reduce(0) { $0 + $1.hits }) }
         if lookups.allSatisfy(\.needed.isEmpty) {
             // A pure hit: no task group, no deadline, no coalescer, no budget.
@@ -111,15 +111,15 @@ public struct StatsService: Sendable {
     }
 
     /// Throws -32013 past the per-request call limit, or -32029 when the budget cannot grant `calls` before the deadline.
-    func checkAffordable(_ calls: Int, request: StatsRequest) throws {
-        try planGuard.check(calls, workspace: request.workspace.name, context: request.context, dryRun: request.params.dryRun)
+    func checkAffordable(_ calls: Int, request: StatsRequest) async throws {
+        try await planGuard.check(calls, workspace: request.workspace.name, context: request.context, dryRun: request.params.dryRun)
     }
 
     // MARK: Every campaign of the range
 
     private func collectAllCampaigns(_ request: StatsRequest) async throws -> Collection {
         let windows = request.plan.windows
-        try checkAffordable(windows.count, request: request)
+        try await checkAffordable(windows.count, request: request)
         if request.params.dryRun { return .planOnly(estimatedCalls: windows.count, cacheHits: 0) }
         var collected = CollectedStats(windows: windows)
         let pages = try await withDeadline(request.context.deadline) { [self] in
@@ -133,7 +133,7 @@ public struct StatsService: Sendable {
                     let (sum, overflow) = total.addingReportingOverflow(page.1.pageCount - 1)
                     return overflow ? Int.max : sum
                 }
-                try checkAffordable(remaining, request: request)
+                try await checkAffordable(remaining, request: request)
                 for (index, first) in firstPages where first.pageCount > 1 {
                     for page in 1..<first.pageCount {
                         group.addTask {
@@ -210,7 +210,7 @@ public struct StatsService: Sendable {
 
     // MARK: Plan only
 
-    func planOnly(_ request: StatsRequest, estimatedCalls: Int, cacheHits: Int) -> JSON {
+    func planOnly(_ request: StatsRequest, estimatedCalls: Int, cacheHits: Int) async -> JSON {
         [
             "workspace": .string(request.workspace.name), "dry_run": true,
             "windows": .array(request.plan.windows.map(StatsAnswer.windowJSON)),
@@ -218,7 +218,7 @@ public struct StatsService: Sendable {
                 "estimated_calls": .int(estimatedCalls), "cache_hits": .int(cacheHits),
                 "all_campaigns": .bool(request.plan.isAllCampaigns), "id_chunks": .int(request.plan.idChunks.count),
                 "limit": .int(planGuard.callLimit),
-                "earliest_completion_ms": .int(planGuard.earliestCompletionMs(estimatedCalls, workspace: request.workspace.name)),
+                "earliest_completion_ms": .int(await planGuard.earliestCompletionMs(estimatedCalls, workspace: request.workspace.name)),
             ],
         ]
     }

@@ -1,0 +1,154 @@
+import GatewayConfig
+import GatewayCore
+import LockedState
+import Logging
+import Metrics
+import RedisClient
+import ServerTesting
+import Testing
+
+/// The shared budget against a real `redis-server`: several budget instances on one Redis stand
+/// for several replicas.
+@Suite struct RedisBudgetTests {
+    /// One workspace `main` with the given limits, as replicas would load it.
+    private func workspaces(_ limits: String) throws -> [UpstreamWorkspace] {
+        let configuration = try ConfigLoader.parse(
+            """
+            listen: {host: 127.0.0.1, port: 0}
+            workspaces:
+              main: {provider: moengage, base_url: "http://127.0.0.1:1", workspace_id: WS_MAIN, api_key_env: UNUSED_KEY, rate_limits: \(limits)}
+            callers: [{name: unused, token_env: UNUSED_TOKEN, workspaces: [main]}]
+            """)
+        return configuration.workspaces.map { UpstreamWorkspace(configuration: $0, apiKey: nil, secretKey: nil) }
+    }
+
+    private func replica(
+        _ server: RedisServerProcess, limits: String, hint: Int = 1, prefix: String = "test:", lease: Duration = .seconds(5)
+    ) throws -> (budget: RedisRateBudget, health: SharedStoreHealth, redis: RedisClient) {
+        var options = RedisClientOptions()
+        options.initialBackoff = .milliseconds(50)
+        options.maxBackoff = .milliseconds(200)
+        let redis = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: server.port), options: options)
+        var quiet = Logger(label: "test")
+        quiet.logLevel = .critical
+        let health = SharedStoreHealth(metrics: NOOPMetricsHandler.instance, logger: quiet)
+        var settings = RedisRateBudget.Settings(keyPrefix: prefix, replicasHint: hint, safetyMargin: .milliseconds(50), callLease: lease)
+        settings.probeInterval = .milliseconds(200)
+        return (RedisRateBudget(workspaces: try workspaces(limits), redis: redis, settings: settings, health: health), health, redis)
+    }
+
+    /// Grant and completion instants of every call, for checking windows afterwards.
+    private final class CallLog: Sendable {
+        let calls = Locked<[(granted: ContinuousClock.Instant, completed: ContinuousClock.Instant, replica: Int)]>([])
+
+        /// The most calls that were in flight or completed within `window` before any grant.
+        func peak(window: Duration) -> Int {
+            let all = calls.withLock { $0 }
+            return all.map { call in
+                all.filter { other in other.granted <= call.granted && other.completed > call.granted - window }.count
+            }.max() ?? 0
+        }
+    }
+
+    /// Keeps `callers` acquiring for `duration`, each call taking `hold`, on `budget` as replica `index`.
+    private func load(
+        _ budget: RedisRateBudget, index: Int, callers: Int, duration: Duration, hold: Duration, log: CallLog
+    ) async throws {
+        let end = ContinuousClock.now + duration
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for caller in 0..<callers {
+                group.addTask {
+                    while ContinuousClock.now < end {
+                        let grant = try await budget.acquire(workspace: "main", caller: "caller-\(caller)")
+                        let granted = ContinuousClock.now
+                        try await Task.sleep(for: hold)
+                        budget.complete(grant)
+                        log.calls.withLock { $0.append((granted, .now, index)) }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    @Test func threeReplicasTogetherKeepEveryLimitAndShareIt() async throws {
+        try await RedisServerProcess.with { server in
+            let replicas = try (0..<3).map { _ in try replica(server, limits: "[{calls: 12, per_seconds: 1}, {calls: 30, per_seconds: 3}]") }
+            defer { replicas.forEach { $0.redis.close() } }
+            let log = CallLog()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, replica) in replicas.enumerated() {
+                    group.addTask {
+                        try await load(replica.budget, index: index, callers: 4, duration: .seconds(4), hold: .milliseconds(10), log: log)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            // The gateway's own windows are period + margin; the upstream's are the bare periods.
+            #expect(log.peak(window: .seconds(1)) <= 12)
+            #expect(log.peak(window: .seconds(3)) <= 30)
+            let perReplica = (0..<3).map { index in log.calls.withLock { $0.filter { $0.replica == index }.count } }
+            #expect(perReplica.allSatisfy { $0 >= 5 }, "no replica is starved: \(perReplica)")
+            #expect(perReplica.reduce(0, +) >= 30, "the budget is used, not only kept: \(perReplica)")
+            #expect(replicas.allSatisfy { !$0.health.isDegraded })
+        }
+    }
+
+    @Test func projectionsSeeTheOtherReplicasCalls() async throws {
+        try await RedisServerProcess.with { server in
+            let first = try replica(server, limits: "[{calls: 5, per_seconds: 60}]")
+            let second = try replica(server, limits: "[{calls: 5, per_seconds: 60}]")
+            defer {
+                first.redis.close()
+                second.redis.close()
+            }
+            for _ in 0..<5 { first.budget.complete(try await first.budget.acquire(workspace: "main", caller: "a")) }
+            try await Task.sleep(for: .milliseconds(100))  // completions are written in the background
+            let projected = await second.budget.projectedCompletion(workspace: "main", calls: 1)
+            #expect(projected - .now > .seconds(55), "the other replica used the whole minute")
+        }
+    }
+
+    @Test func aGrantWhoseReplicaVanishedCountsUntilItsLeaseAndAWindowPass() async throws {
+        try await RedisServerProcess.with { server in
+            let lost = try replica(server, limits: "[{calls: 1, per_seconds: 1}]", lease: .milliseconds(400))
+            let survivor = try replica(server, limits: "[{calls: 1, per_seconds: 1}]", lease: .milliseconds(400))
+            defer {
+                lost.redis.close()
+                survivor.redis.close()
+            }
+            _ = try await lost.budget.acquire(workspace: "main", caller: "a")  // never completed
+            let started = ContinuousClock.now
+            let grant = try await survivor.budget.acquire(workspace: "main", caller: "b")
+            survivor.budget.complete(grant)
+            #expect(ContinuousClock.now - started >= .milliseconds(1_400), "lease (0.4 s) then the window (1 s + margin)")
+        }
+    }
+
+    @Test func whenRedisStopsEachReplicaKeepsToItsShareAndReturnsWhenRedisIsBack() async throws {
+        let server = try await RedisServerProcess.start()
+        defer { server.stop() }
+        let replicas = try (0..<2).map { _ in try replica(server, limits: "[{calls: 10, per_seconds: 1}]", hint: 2) }
+        defer { replicas.forEach { $0.redis.close() } }
+        let log = CallLog()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, replica) in replicas.enumerated() {
+                group.addTask { try await load(replica.budget, index: index, callers: 3, duration: .seconds(5), hold: .milliseconds(5), log: log) }
+            }
+            group.addTask {
+                try await Task.sleep(for: .milliseconds(1_500))
+                server.stop()
+                try await Task.sleep(for: .milliseconds(1_500))
+                #expect(replicas.allSatisfy { $0.health.isDegraded }, "both replicas noticed")
+                try await server.startAgain()
+            }
+            try await group.waitForAll()
+        }
+        #expect(log.peak(window: .seconds(1)) <= 10, "no breach across the fallback and the return")
+        let degradedWindow = log.calls.withLock { $0.count }
+        #expect(degradedWindow >= 25, "calls continued throughout: \(degradedWindow)")
+        try await Task.sleep(for: .milliseconds(500))
+        for replica in replicas { replica.budget.complete(try await replica.budget.acquire(workspace: "main", caller: "probe")) }
+        #expect(replicas.allSatisfy { !$0.health.isDegraded }, "shared again by itself")
+    }
+}
