@@ -94,7 +94,7 @@ let package = Package(
         .target(
             name: "GatewayRPC",
             dependencies: [
-                "GatewayCore", "GatewayConfig", "DynamicJSON", "CurlHTTP",
+                "GatewayCore", "GatewayConfig", "DynamicJSON", "CurlHTTP", "RedisClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -159,7 +159,7 @@ let package = Package(
         .testTarget(
             name: "GatewayRPCTests",
             dependencies: [
-                "GatewayRPC", "GatewayCore", "MoEngageSimulator", "CurlHTTP", "DynamicJSON", "GatewayConfig", "Dates", "ServerTesting",
+                "GatewayRPC", "GatewayCore", "MoEngageSimulator", "CurlHTTP", "DynamicJSON", "GatewayConfig", "Dates", "ServerTesting", "LockedState",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -28,7 +28,9 @@ public enum ConfigLoader {
         } catch let error as YamlError {
             throw ConfigError(key: "", line: nil, reason: "not valid YAML: \(error)")
         }
-        let top = try ConfigNode(node: root, path: "").mapping(allowed: ["listen", "workspaces", "callers", "limits", "cache", "upstream", "log"])
+        let top = try ConfigNode(node: root, path: "").mapping(allowed: [
+            "listen", "workspaces", "callers", "limits", "cache", "upstream", "log", "redis",
+        ])
         var warnings: [String] = []
         let workspaces = try top["workspaces"].map { try $0.namedEntries().map { try workspace($0.name, $0.node, warnings: &warnings) } } ?? []
         guard !workspaces.isEmpty else { throw ConfigError(key: "workspaces", line: nil, reason: "at least one workspace is required") }
@@ -43,6 +45,7 @@ public enum ConfigLoader {
             cache: try top["cache"].map(cache) ?? CacheConfiguration(),
             upstream: try top["upstream"].map(upstream) ?? UpstreamConfiguration(),
             log: try top["log"].map(log) ?? LogConfiguration(),
+            redis: try top["redis"].map(redis),
             warnings: warnings
         )
     }
@@ -155,6 +158,46 @@ public enum ConfigLoader {
                 throw ConfigError(key: "\(path).workspaces", line: nil, reason: "unknown workspace \"\(workspace)\"")
             }
         }
+    }
+
+    private static func redis(_ node: ConfigNode) throws -> RedisConfiguration {
+        let members = try node.mapping(allowed: [
+            "url", "key_prefix", "connect_timeout_ms", "command_timeout_ms", "pool_size", "password_env", "password_file", "replicas_hint",
+        ])
+        guard let urlNode = members["url"] else { throw node.error("url is required (redis://host:port/db)") }
+        var result = try redisURL(urlNode)
+        if let value = members["key_prefix"] { result.keyPrefix = try value.string() }
+        if let value = members["connect_timeout_ms"] { result.connectTimeoutMs = try value.int(in: 10...60_000) }
+        if let value = members["command_timeout_ms"] { result.commandTimeoutMs = try value.int(in: 10...60_000) }
+        if let value = members["pool_size"] { result.poolSize = try value.int(in: 1...64) }
+        if let value = members["replicas_hint"] { result.replicasHint = try value.int(in: 1...1_000) }
+        switch (members["password_env"], members["password_file"]) {
+        case (.some, .some): throw node.error("give only one of password_env, password_file")
+        case (.some(let env), nil): result.password = .environment(try env.string())
+        case (nil, .some(let file)): result.password = .file(try file.string())
+        case (nil, nil): break
+        }
+        return result
+    }
+
+    /// `redis://[user@]host[:port][/db]`. A password in the URL is refused (it would end up in
+    /// logs and process listings); `rediss://` (TLS) is not supported yet.
+    private static func redisURL(_ node: ConfigNode) throws -> RedisConfiguration {
+        let text = try node.string()
+        guard let url = URLComponents(string: text), url.scheme == "redis" || url.scheme == "rediss" else {
+            throw node.error("must be redis://host:port/db")
+        }
+        guard url.scheme == "redis" else { throw node.error("rediss:// (TLS) is not supported yet; use redis:// on a private network") }
+        guard url.password == nil else { throw node.error("no password in the URL; give password_env or password_file") }
+        guard let host = url.host, !host.isEmpty else { throw node.error("a host is required") }
+        guard url.query == nil, url.fragment == nil else { throw node.error("no query or fragment") }
+        let path = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
+        guard path.isEmpty || (path.allSatisfy(\.isNumber) && path.count <= 2), let database = path.isEmpty ? 0 : Int(path), database <= 15 else {
+            throw node.error("the database must be a number from 0 to 15")
+        }
+        let port = url.port ?? 6379
+        guard (1...65_535).contains(port) else { throw node.error("the port must be 1 to 65535") }
+        return RedisConfiguration(host: host, port: port, database: database, username: url.user.flatMap { $0.isEmpty ? nil : $0 })
     }
 
     private static func limits(_ node: ConfigNode) throws -> LimitsConfiguration {

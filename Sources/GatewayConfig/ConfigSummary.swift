@@ -37,6 +37,15 @@ public enum ConfigSummary {
                 + "max_connections_per_host \(u.maxConnectionsPerHost), max_response_bytes \(u.maxResponseBytes), safety_margin_ms \(u.safetyMarginMs)"
         )
         lines.append("log: level \(configuration.log.level), format \(configuration.log.format)")
+        if let r = configuration.redis {
+            let password = r.password.map { "*** (\($0), \(secrets.redisPassword == nil ? "MISSING" : "present"))" } ?? "none"
+            lines.append(
+                "redis: redis://\(r.username.map { "\($0)@" } ?? "")\(r.host):\(r.port)/\(r.database), password \(password), key_prefix \(r.keyPrefix), "
+                    + "connect_timeout_ms \(r.connectTimeoutMs), command_timeout_ms \(r.commandTimeoutMs), pool_size \(r.poolSize), "
+                    + "replicas_hint \(r.replicasHint)")
+        } else {
+            lines.append("redis: none (budget, cache and coalescing in this process: run one replica)")
+        }
         return lines.joined(separator: "\n")
     }
 }

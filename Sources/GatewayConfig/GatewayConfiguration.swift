@@ -14,6 +14,8 @@ public struct GatewayConfiguration: Sendable {
     public var upstream: UpstreamConfiguration
     /// Logging settings.
     public var log: LogConfiguration
+    /// The Redis every replica shares (budget, cache, coalescing), or nil to keep all state in process.
+    public var redis: RedisConfiguration?
     /// Non-fatal findings, e.g. an inline API key; logged at start.
     public var warnings: [String]
 
@@ -167,4 +169,28 @@ public struct LogConfiguration: Sendable, Hashable {
     public var level: String = "info"
     /// `json` (default) or `text`.
     public var format: String = "json"
+}
+
+/// The Redis the replicas share.
+public struct RedisConfiguration: Sendable, Hashable {
+    /// Host name or address (from `url`).
+    public var host: String
+    /// TCP port (from `url`, default 6379).
+    public var port: Int
+    /// Database index (from `url`'s path, default 0).
+    public var database: Int
+    /// ACL user name (from `url`), or nil for the default user.
+    public var username: String?
+    /// The password for `AUTH`, when one is configured.
+    public var password: SecretReference?
+    /// Prefix of every key the gateway writes (default `campaign-gateway:`).
+    public var keyPrefix: String = "campaign-gateway:"
+    /// Connect timeout (default 500 ms).
+    public var connectTimeoutMs: Int = 500
+    /// Command timeout (default 500 ms); a slower Redis counts as failed.
+    public var commandTimeoutMs: Int = 500
+    /// Connections per replica (default 2).
+    public var poolSize: Int = 2
+    /// How many replicas share the budget (default 1): while Redis fails, each keeps to `calls / replicas_hint`.
+    public var replicasHint: Int = 1
 }

@@ -9,6 +9,8 @@ public struct ResolvedSecrets: Sendable {
     public var secretKeys: [String: Secret] = [:]
     /// SHA-256 of each caller's token, by caller name.
     public var tokenDigests: [String: [UInt8]] = [:]
+    /// The Redis password, when one is configured and found.
+    public var redisPassword: Secret?
     /// Each missing or unreadable secret, named by where it should come from (never its value).
     public var problems: [String] = []
 }
@@ -48,6 +50,12 @@ public struct SecretResolver: Sendable {
                 } else {
                     result.problems.append("caller \(caller.name): token env \(name) is not set")
                 }
+            }
+        }
+        if let reference = configuration.redis?.password {
+            switch value(of: reference) {
+            case .success(let password): result.redisPassword = password
+            case .failure(let problem): result.problems.append("redis: password \(problem)")
             }
         }
         try Self.checkDistinctTokens(configuration.callers, digests: result.tokenDigests)

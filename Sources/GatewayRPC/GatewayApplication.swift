@@ -4,6 +4,7 @@ import GatewayCore
 import Hummingbird
 import Logging
 import NIOCore
+import RedisClient
 
 /// Builds the gateway: curl client, services, dispatcher, routes, and the Hummingbird application.
 public enum GatewayApplication {
@@ -25,7 +26,10 @@ public enum GatewayApplication {
                 maxResponseBytes: upstream.maxResponseBytes, caBundlePath: upstream.caBundle))
         let client = UpstreamClient(http: http, upstream: upstream, metrics: UpstreamMetrics(factory: metrics.factory))
         let workspaces = WorkspaceDirectory(configuration: configuration, secrets: secrets)
-        let budget = InProcessRateBudget(workspaces: workspaces.all, safetyMargin: .milliseconds(upstream.safetyMarginMs))
+        let shared = configuration.redis.map { SharedStore(configuration: $0, secrets: secrets, metrics: metrics, logger: logger) }
+        let budget: any RateBudget =
+            shared?.budget(workspaces: workspaces.all, upstream: upstream)
+            ?? InProcessRateBudget(workspaces: workspaces.all, safetyMargin: .milliseconds(upstream.safetyMarginMs))
         let cacheConfiguration = configuration.cache
         let retrying = RetryingUpstream(client: client, budget: budget)
         let fetcher = CachedItemFetcher(cache: InMemoryResponseCache(maxBytes: cacheConfiguration.maxBytes))
@@ -53,12 +57,12 @@ public enum GatewayApplication {
             reports: services.reports, workspaces: workspaces, authenticator: authenticator, defaultTimeoutMs: limits.requestTimeoutMs,
             callLimit: limits.maxUpstreamCallsPerRequest, disconnects: disconnects, logger: logger
         ).addRoutes(to: router)
-        OpsController(readinessProblems: secrets.problems, metrics: metrics).addRoutes(to: router)
+        OpsController(readinessProblems: secrets.problems, metrics: metrics, redis: shared?.health).addRoutes(to: router)
         return Application(
             responder: GatewayResponder(rpc: rpc, routes: router.buildResponder()),
             server: .http1(configuration: .init(additionalChannelHandlers: [disconnects.makeHandler()])),
             configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port), serverName: "campaign-gateway"),
-            services: [CurlClientService(client: http)],
+            services: [CurlClientService(client: http)] + (shared.map { [RedisHealthMonitor(redis: $0.client, health: $0.health)] } ?? []),
             onServerRunning: onServerRunning,
             logger: logger
         )
@@ -74,5 +78,36 @@ struct GatewayResponder<Routes: HTTPResponder<GatewayRequestContext>>: HTTPRespo
     func respond(to request: Request, context: GatewayRequestContext) async throws -> Response {
         if request.method == .post, request.head.path == "/rpc" { return await rpc.serveJSONRPC(request, channel: context.channel) }
         return try await routes.respond(to: request, context: context)
+    }
+}
+
+/// The Redis the replicas share: its client, its health, and the components built on it.
+struct SharedStore {
+    let client: RedisClient
+    let health: SharedStoreHealth
+    let configuration: RedisConfiguration
+
+    init(configuration: RedisConfiguration, secrets: ResolvedSecrets, metrics: GatewayMetrics, logger: Logger) {
+        var options = RedisClientOptions()
+        options.connectTimeout = .milliseconds(configuration.connectTimeoutMs)
+        options.commandTimeout = .milliseconds(configuration.commandTimeoutMs)
+        options.poolSize = configuration.poolSize
+        client = RedisClient(
+            endpoint: RedisEndpoint(
+                host: configuration.host, port: configuration.port, database: configuration.database, username: configuration.username,
+                password: secrets.redisPassword?.value),
+            options: options)
+        health = SharedStoreHealth(metrics: metrics.factory, logger: logger)
+        self.configuration = configuration
+    }
+
+    /// The budget every replica shares; a grant's lease is the longest an upstream call can take, plus slack.
+    func budget(workspaces: [UpstreamWorkspace], upstream: UpstreamConfiguration) -> RedisRateBudget {
+        RedisRateBudget(
+            workspaces: workspaces, redis: client,
+            settings: .init(
+                keyPrefix: configuration.keyPrefix, replicasHint: configuration.replicasHint, safetyMargin: .milliseconds(upstream.safetyMarginMs),
+                callLease: .milliseconds(upstream.timeoutMs + upstream.connectTimeoutMs) + .seconds(5)),
+            health: health)
     }
 }

@@ -1,20 +1,29 @@
 import DynamicJSON
+import GatewayCore
 import Hummingbird
 
-/// Serves the operator endpoints: `/healthz` (alive), `/readyz` (ready, or 503 with reasons), `/metrics`.
+/// Serves the operator endpoints: `/healthz` (alive), `/readyz` (ready, or 503 with reasons;
+/// with Redis, 200 while degraded but saying so), `/metrics`.
 struct OpsController: Sendable {
     /// Why the gateway is not ready (missing credentials, named by reference, never by value).
     let readinessProblems: [String]
     let metrics: GatewayMetrics
+    /// The shared store's state, when Redis is configured.
+    let redis: SharedStoreHealth?
 
     func addRoutes(to router: Router<GatewayRequestContext>) {
         router.get("/healthz") { _, _ in
             HTTPJSON.response(.ok, ["status": "ok"])
         }
         router.get("/readyz") { _, _ in
-            readinessProblems.isEmpty
-                ? HTTPJSON.response(.ok, ["ready": true, "problems": []])
-                : HTTPJSON.response(.serviceUnavailable, ["ready": false, "problems": .array(readinessProblems.map(JSON.string))])
+            var body: [String: JSON] = ["ready": .bool(readinessProblems.isEmpty), "problems": .array(readinessProblems.map(JSON.string))]
+            if let redis {
+                // Degraded is still ready: the budget keeps to a per-replica share and the cache to this process.
+                let reason = redis.degradedReason
+                body["redis"] = reason == nil ? "shared" : "degraded"
+                if let reason { body["degraded"] = .array([.string("redis: \(reason)")]) }
+            }
+            return HTTPJSON.response(readinessProblems.isEmpty ? .ok : .serviceUnavailable, .object(body))
         }
         router.get("/metrics") { _, _ in
             Response(

@@ -1,0 +1,97 @@
+import Dates
+import DynamicJSON
+import LockedState
+import MoEngageSimulator
+import Testing
+
+/// Several gateway replicas sharing one Redis behave as one gateway toward MoEngage.
+@Suite struct ReplicaTests {
+    static let limits = "[{calls: 100, per_seconds: 60}, {calls: 10, per_seconds: 1}]"
+    static let simulator = GatewayHarness.simulatorConfiguration(rateLimits: [
+        RollingLimit(calls: 100, perSeconds: 60), RollingLimit(calls: 10, perSeconds: 1),
+    ])
+
+    /// Distinct questions, each needing exactly one upstream call: ten ids over one 30-day window.
+    private struct Questions: Sendable {
+        let chunks: [[String]]
+        let next = Locked(0)
+
+        init(ids: [String]) {
+            chunks = stride(from: 0, to: ids.count - 9, by: 10).map { Array(ids[$0..<$0 + 10]) }
+        }
+
+        func take() -> JSON {
+            let index = next.withLock { value -> Int in
+                defer { value += 1 }
+                return value
+            }
+            let start = CalendarDay(year: 2024, month: 1, day: 1)!.adding(days: (index / chunks.count) * 30)
+            return [
+                "workspace": "main", "campaign_ids": .array(chunks[index % chunks.count].map(JSON.string)),
+                "start_date": .string(start.iso), "end_date": .string(start.adding(days: 29).iso), "timeout_ms": 20_000,
+            ]
+        }
+    }
+
+    /// Sends questions to every replica from `perReplica` clients each until `duration` has passed; returns the answers' codes.
+    private func saturate(_ cluster: ClusterHarness, questions: Questions, perReplica: Int, duration: Duration) async throws -> [String: Int] {
+        let end = ContinuousClock.now + duration
+        let outcomes = Locked<[String: Int]>([:])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for replica in cluster.gatewayBases.indices {
+                for _ in 0..<perReplica {
+                    group.addTask {
+                        while ContinuousClock.now < end {
+                            let answer = try await cluster.call(replica, "campaigns.getStats", questions.take())
+                            let code = answer["error"]?["code"]?.intValue.map { "\($0)" } ?? "ok"
+                            outcomes.withLock { $0[code, default: 0] += 1 }
+                            if code != "ok" { try await Task.sleep(for: .milliseconds(200)) }
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        return outcomes.withLock { $0 }
+    }
+
+    @Test func threeReplicasUnderSaturatingLoadKeepMoEngagesLimitsAndUseThem() async throws {
+        try await ClusterHarness.with(replicas: 3, simulator: Self.simulator, yaml: ClusterHarness.yaml(limits: Self.limits, replicasHint: 3)) {
+            cluster in
+            let questions = Questions(ids: cluster.campaignIDs)
+            let outcomes = try await saturate(cluster, questions: questions, perReplica: 6, duration: .seconds(14))
+            let calls = try await cluster.upstreamCalls().count
+            // In 14 s the minute's 100 calls are the binding limit (10 per second would allow 140).
+            #expect(calls >= 95, "the three replicas used \(calls) of the 100 calls the minute allows; answers \(outcomes)")
+            #expect(calls <= 100)
+            #expect(Set(outcomes.keys).isSubset(of: ["ok", "-32029", "-32004"]), "\(outcomes)")
+        }
+    }
+
+    @Test func redisStoppedMidLoadThenBackNeverBreachesAndSharesAgain() async throws {
+        try await ClusterHarness.with(replicas: 3, simulator: Self.simulator, yaml: ClusterHarness.yaml(limits: Self.limits, replicasHint: 3)) {
+            cluster in
+            let questions = Questions(ids: cluster.campaignIDs)
+            async let load = saturate(cluster, questions: questions, perReplica: 3, duration: .seconds(7))
+            try await Task.sleep(for: .seconds(2))
+            cluster.redis.stop()
+            try await Task.sleep(for: .milliseconds(2_500))
+            for replica in 0..<3 {
+                let ready = try await cluster.get(replica, "/readyz")
+                #expect(ready.status == 200, "degraded is still ready")
+                #expect(ready.json?["redis"] == "degraded")
+            }
+            try await cluster.redis.startAgain()
+            let outcomes = try await load
+            #expect(Set(outcomes.keys).isSubset(of: ["ok", "-32029", "-32004"]), "no crash, no 5xx-like failure: \(outcomes)")
+            var shared = false
+            for _ in 0..<50 where !shared {
+                var states: [JSON?] = []
+                for replica in 0..<3 { states.append(try await cluster.get(replica, "/readyz").json?["redis"]) }
+                shared = states.allSatisfy { $0 == "shared" }
+                if !shared { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            #expect(shared, "every replica returned to shared mode by itself")
+        }
+    }
+}
