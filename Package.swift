@@ -88,6 +88,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // The RPC surface: JSON-RPC 2.0, Connect paths, auth, ops endpoints, application.
@@ -160,6 +161,7 @@ let package = Package(
             name: "GatewayRPCTests",
             dependencies: [
                 "GatewayRPC", "GatewayCore", "MoEngageSimulator", "CurlHTTP", "DynamicJSON", "GatewayConfig", "Dates", "ServerTesting", "LockedState",
+                "RedisClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

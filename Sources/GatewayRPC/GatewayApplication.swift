@@ -32,7 +32,7 @@ public enum GatewayApplication {
             ?? InProcessRateBudget(workspaces: workspaces.all, safetyMargin: .milliseconds(upstream.safetyMarginMs))
         let cacheConfiguration = configuration.cache
         let retrying = RetryingUpstream(client: client, budget: budget)
-        let fetcher = CachedItemFetcher(cache: InMemoryResponseCache(maxBytes: cacheConfiguration.maxBytes))
+        let fetcher = CachedItemFetcher(cache: InMemoryResponseCache(maxBytes: cacheConfiguration.maxBytes), shared: shared?.cacheTier)
         let planGuard = PlanGuard(budget: budget, limits: configuration.limits)
         let ttlPolicy = CacheTTLPolicy(
             fresh: .seconds(cacheConfiguration.freshTTLSeconds), settled: .seconds(cacheConfiguration.settledTTLSeconds),
@@ -99,6 +99,11 @@ struct SharedStore {
             options: options)
         health = SharedStoreHealth(metrics: metrics.factory, logger: logger)
         self.configuration = configuration
+    }
+
+    /// The cache every replica shares, behind this process's.
+    var cacheTier: RedisCacheTier {
+        RedisCacheTier(redis: client, keyPrefix: configuration.keyPrefix, health: health)
     }
 
     /// The budget every replica shares; a grant's lease is the longest an upstream call can take, plus slack.

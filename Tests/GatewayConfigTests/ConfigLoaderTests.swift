@@ -134,4 +134,36 @@ private func configError(_ yaml: String) -> ConfigError? {
     @Test func rejectsInvalidYAML() {
         #expect(configError("workspaces: [unclosed") != nil)
     }
+
+    @Test func readsTheRedisSectionAndResolvesItsPasswordByReference() throws {
+        let configuration = try ConfigLoader.parse(
+            minimal + """
+
+                redis: {url: "redis://gateway@redis.internal:6380/2", key_prefix: "gw:", replicas_hint: 3, password_env: REDIS_PASSWORD}
+                """)
+        let redis = try #require(configuration.redis)
+        #expect(redis.host == "redis.internal" && redis.port == 6380 && redis.database == 2 && redis.username == "gateway")
+        #expect(redis.keyPrefix == "gw:" && redis.replicasHint == 3 && redis.commandTimeoutMs == 500)
+        let missing = try SecretResolver(environment: ["DEMO_KEY": "k", "SVC_TOKEN": "t"]).resolve(configuration)
+        #expect(missing.problems == ["redis: password env REDIS_PASSWORD is not set"])
+        let found = try SecretResolver(environment: ["DEMO_KEY": "k", "SVC_TOKEN": "t", "REDIS_PASSWORD": "pw-Zq1"]).resolve(configuration)
+        #expect(found.redisPassword?.value == "pw-Zq1")
+        let summary = ConfigSummary.render(configuration, secrets: found)
+        #expect(summary.contains("redis: redis://gateway@redis.internal:6380/2, password *** (env REDIS_PASSWORD, present)"))
+        #expect(!summary.contains("pw-Zq1"))
+        #expect(try ConfigLoader.parse(minimal).redis == nil)
+    }
+
+    @Test(arguments: [
+        ("{url: \"redis://:secret@host:6379\"}", "redis.url"), ("{url: \"rediss://host\"}", "redis.url"), ("{url: \"http://host\"}", "redis.url"),
+        ("{url: \"redis://host/16\"}", "redis.url"), ("{url: \"redis://host/x\"}", "redis.url"), ("{url: \"redis://host:0\"}", "redis.url"),
+        ("{}", "redis"), ("{url: \"redis://host\", replicas_hint: 0}", "redis.replicas_hint"),
+        ("{url: \"redis://host\", command_timeout_ms: 1}", "redis.command_timeout_ms"),
+        ("{url: \"redis://host\", password_env: A, password_file: B}", "redis"), ("{url: \"redis://host\", tls: true}", "redis.tls"),
+    ])
+    func refusesABadRedisSectionNamingTheKey(section: String, key: String) {
+        let error = configError(minimal + "\nredis: \(section)")
+        #expect(error?.key == key, "\(section): \(String(describing: error))")
+        #expect(!"\(String(describing: error))".contains("secret"), "a password in the URL is never repeated")
+    }
 }

@@ -2,6 +2,8 @@ import Dates
 import DynamicJSON
 import LockedState
 import MoEngageSimulator
+import NIOCore
+import RedisClient
 import Testing
 
 /// Several gateway replicas sharing one Redis behave as one gateway toward MoEngage.
@@ -92,6 +94,48 @@ import Testing
                 if !shared { try await Task.sleep(for: .milliseconds(200)) }
             }
             #expect(shared, "every replica returned to shared mode by itself")
+        }
+    }
+
+    @Test func aQuestionAnsweredOnOneReplicaIsACacheHitOnTheOthers() async throws {
+        try await ClusterHarness.with(replicas: 3, simulator: Self.simulator, yaml: ClusterHarness.yaml(limits: Self.limits, replicasHint: 3)) {
+            cluster in
+            let ids = Array(cluster.campaignIDs.prefix(12)) + ["absent-campaign"]
+            let question: JSON = [
+                "workspace": "main", "campaign_ids": .array(ids.map(JSON.string)), "start_date": "2025-01-01", "end_date": "2025-02-14",
+            ]
+            let first = try await cluster.call(0, "campaigns.getStats", question)
+            let calls = try await cluster.upstreamCalls().count
+            #expect(first["result"]?["upstream"]?["calls"] == .int(calls) && calls == 4, "13 ids over 2 windows: 4 calls")
+            try await Task.sleep(for: .milliseconds(200))  // the shared cache is written in the background
+            for replica in 1..<3 {
+                let again = try await cluster.call(replica, "campaigns.getStats", question)
+                #expect(again["result"]?["upstream"] == ["calls": 0, "cache_hits": 26, "coalesced": 0])
+                #expect(again["result"]?["campaigns"] == first["result"]?["campaigns"])
+                #expect(again["result"]?["missing"] == first["result"]?["missing"])
+            }
+            #expect(try await cluster.upstreamCalls().count == calls, "replicas 2 and 3 made no upstream call")
+        }
+    }
+
+    @Test func unreadableSharedEntriesAreMissesNeverAnswers() async throws {
+        try await ClusterHarness.with(replicas: 2, simulator: Self.simulator, yaml: ClusterHarness.yaml(limits: Self.limits, replicasHint: 2)) {
+            cluster in
+            let question: JSON = [
+                "workspace": "main", "campaign_ids": .array(cluster.campaignIDs.prefix(5).map(JSON.string)), "start_date": "2025-03-01",
+                "end_date": "2025-03-30",
+            ]
+            let first = try await cluster.call(0, "campaigns.getStats", question)
+            try await Task.sleep(for: .milliseconds(200))
+            let redis = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: cluster.redis.port))
+            defer { redis.close() }
+            let keys = try #require(try await redis.command(["KEYS", "cluster-test:cache:*"]).array?.compactMap(\.string))
+            #expect(keys.count == 5)
+            let garbage = ["garbage", "1 0 99999999999999 p\n{\"cut\": ", "1 x y p\n{}", "1 0 99999999999999 q\n{}", "1 0 99999999999999 p\n"]
+            for (key, value) in zip(keys, garbage) { try await redis.command(["SET", .string(key), .string(value)]) }
+            let second = try await cluster.call(1, "campaigns.getStats", question)
+            #expect(second["result"]?["upstream"]?["calls"] == 1, "every corrupt entry was a miss, fetched again in one call")
+            #expect(second["result"]?["campaigns"] == first["result"]?["campaigns"])
         }
     }
 }

@@ -113,15 +113,12 @@ import Testing
             let redis = client(server, options: options)
             defer { redis.close() }
             try await redis.command(["SET", "k", "v"])
-            // The server itself stalls: DEBUG SLEEP blocks it longer than the timeout.
-            var slow = RedisClientOptions()
-            slow.commandTimeout = .seconds(5)
-            let blocking = RedisClient(endpoint: redis.endpoint, options: slow)
-            defer { blocking.close() }
-            async let stall: RESPValue = blocking.command(["DEBUG", "SLEEP", "0.6"])
-            try await Task.sleep(for: .milliseconds(100))
+            // The server itself stalls: CLIENT PAUSE holds every client's commands, from its OK on.
+            let pauser = RedisClient(endpoint: redis.endpoint)
+            defer { pauser.close() }
+            #expect(try await pauser.command(["CLIENT", "PAUSE", "800", "ALL"]) == .simpleString("OK"))
             await #expect(throws: RedisError.timedOut) { try await redis.command(["GET", "k"]) }
-            _ = try await stall
+            try await Task.sleep(for: .milliseconds(900))
             #expect(try await redis.command(["GET", "k"]).string == "v")
         }
     }

@@ -57,16 +57,19 @@ public struct Staleness: Sendable, Hashable {
     }
 }
 
-/// Gets the items of one scope the way every gateway method does: fresh ones from the cache,
-/// the rest from identical in-flight calls of other requests or from new shared calls (cached
-/// on arrival, absent items too), and expired entries, flagged, when the upstream fails.
+/// Gets the items of one scope the way every gateway method does: fresh ones from the cache
+/// (this process's, then the replicas' shared one), the rest from identical in-flight calls of
+/// other requests or from new shared calls (cached on arrival, absent items too), and expired
+/// entries, flagged, when the upstream fails.
 public struct CachedItemFetcher: Sendable {
     private let cache: any ResponseCache
+    private let shared: RedisCacheTier?
     private let coalescer = ItemCallCoalescer()
 
-    /// Fetches through `cache`.
-    public init(cache: any ResponseCache) {
+    /// Fetches through `cache`, and `shared` behind it when replicas share one.
+    public init(cache: any ResponseCache, shared: RedisCacheTier? = nil) {
         self.cache = cache
+        self.shared = shared
     }
 
     /// What the cache holds for a request, before any upstream call.
@@ -81,6 +84,13 @@ public struct CachedItemFetcher: Sendable {
         public var expired: [String: (value: CachedValue, storedAt: ContinuousClock.Instant)] = [:]
         /// Items answered from the cache (present or known absent).
         public var hits = 0
+
+        /// Counts a fresh entry of `item` as a hit.
+        mutating func add(_ item: String, _ value: CachedValue, expires: ContinuousClock.Instant) {
+            hits += 1
+            freshUntil = min(freshUntil ?? expires, expires)
+            if case .present(let json) = value { values[item] = json }
+        }
     }
 
     /// The result of a fetch.
@@ -93,29 +103,51 @@ public struct CachedItemFetcher: Sendable {
         public var staleness: Staleness?
     }
 
-    /// Splits `items` into fresh cache hits and items to fetch.
-    public func lookup(_ items: [String], scope: CallScope, now: ContinuousClock.Instant = .now) -> Lookup {
+    /// Splits `items` into fresh cache hits and items to fetch. Items this process lacks (or
+    /// holds expired) are asked of the shared cache; its fresh entries are kept here until the
+    /// same expiry.
+    public func lookup(_ items: [String], scope: CallScope, now: ContinuousClock.Instant = .now) async -> Lookup {
         var lookup = Lookup()
+        var missing: [String] = []
         for item in items {
             switch cache.lookup(CacheKey(scope: scope, item: item), now: now) {
             case .fresh(let value, let expires):
-                lookup.hits += 1
-                lookup.freshUntil = min(lookup.freshUntil ?? expires, expires)
-                if case .present(let json) = value { lookup.values[item] = json }
+                lookup.add(item, value, expires: expires)
             case .expired(let value, let storedAt):
                 lookup.expired[item] = (value, storedAt)
-                lookup.needed.append(item)
+                missing.append(item)
             case .miss:
+                missing.append(item)
+            }
+        }
+        guard let shared, !missing.isEmpty else {
+            lookup.needed = missing
+            return lookup
+        }
+        let found = await shared.lookup(missing.map { CacheKey(scope: scope, item: $0) })
+        let localNow = ContinuousClock.now
+        for item in missing {
+            let key = CacheKey(scope: scope, item: item)
+            guard let entry = found[key] else {
+                lookup.needed.append(item)
+                continue
+            }
+            if entry.expires > localNow {
+                cache.store(key, entry.value, ttl: entry.expires - localNow, now: localNow)
+                lookup.add(item, entry.value, expires: entry.expires)
+            } else {
+                if lookup.expired[item].map({ $0.storedAt < entry.storedAt }) ?? true { lookup.expired[item] = (entry.value, entry.storedAt) }
                 lookup.needed.append(item)
             }
         }
         return lookup
     }
 
-    /// Stores values the caller fetched itself (e.g. every campaign of a listing).
+    /// Stores values the caller fetched itself (e.g. every campaign of a listing), here and in the shared cache.
     public func store(_ values: [String: EncodedJSON], scope: CallScope, ttl: Duration) {
         let now = ContinuousClock.now
         for (item, value) in values { cache.store(CacheKey(scope: scope, item: item), .present(value), ttl: ttl, now: now) }
+        shared?.store(values.map { (CacheKey(scope: scope, item: $0.key), CachedValue.present($0.value), ttl) })
     }
 
     /// A whole answer kept under `key` in `scope` until `expires` (never past the entries it was made from).
@@ -190,16 +222,17 @@ public struct CachedItemFetcher: Sendable {
         call: @escaping @Sendable ([String], CallContext) async throws -> ItemsAnswer
     ) {
         chunk.call.run(
-            Task { [cache, coalescer] in
+            Task { [cache, shared, coalescer] in
                 let outcome: Result<SharedAnswer, any Error>
                 do {
                     let answer = try await call(chunk.items, context)
                     let encoded = SharedAnswer(values: answer.values.mapValues(EncodedJSON.init), calls: answer.calls)
                     let now = ContinuousClock.now
-                    for item in chunk.items {
-                        cache.store(
-                            CacheKey(scope: scope, item: item), encoded.values[item].map(CachedValue.present) ?? .absent, ttl: ttl(item), now: now)
+                    let stored = chunk.items.map { item in
+                        (key: CacheKey(scope: scope, item: item), value: encoded.values[item].map(CachedValue.present) ?? .absent, ttl: ttl(item))
                     }
+                    for entry in stored { cache.store(entry.key, entry.value, ttl: entry.ttl, now: now) }
+                    shared?.store(stored)
                     outcome = .success(encoded)
                 } catch {
                     outcome = .failure(error)

@@ -26,7 +26,7 @@ public struct DailyReportService: Sendable {
         let signer = try Self.signer(for: workspace)
         let scope = CallScope(workspace: workspace.name, operation: "daily-report")
         let days = params.range.days
-        let lookup = fetcher.lookup(days.map(\.compact), scope: scope)
+        let lookup = await fetcher.lookup(days.map(\.compact), scope: scope)
         try await planGuard.check(lookup.needed.count, workspace: workspace.name, context: context, dryRun: params.dryRun)
         if params.dryRun {
             return .value([

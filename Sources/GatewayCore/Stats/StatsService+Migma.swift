@@ -15,7 +15,7 @@ extension StatsService {
         }
         let request = StatsRequest(params: params, workspace: workspace, plan: StatsPlan(perCampaignIDs: params.campaignIDs), context: context)
         let scope = CallScope(workspace: workspace.name, operation: "migma-stats")
-        let lookup = fetcher.lookup(params.campaignIDs, scope: scope)
+        let lookup = await fetcher.lookup(params.campaignIDs, scope: scope)
         try await checkAffordable(lookup.needed.count, request: request)
         if params.dryRun { return .value(await planOnly(request, estimatedCalls: lookup.needed.count, cacheHits: lookup.hits)) }
         let fetched = try await fetcher.fetch(lookup, scope: scope, chunkSize: 1, ttl: { [fresh = ttlPolicy.fresh] _ in fresh }, context: context) {

@@ -71,7 +71,8 @@ public struct StatsService: Sendable {
 
     private func collectByID(_ request: StatsRequest) async throws -> Collection {
         var collected = CollectedStats(windows: request.plan.windows)
-        let lookups = request.plan.windows.map { fetcher.lookup(request.params.campaignIDs, scope: request.scope($0)) }
+        var lookups: [CachedItemFetcher.Lookup] = []
+        for window in request.plan.windows { lookups.append(await fetcher.lookup(request.params.campaignIDs, scope: request.scope(window))) }
         let estimated = lookups.reduce(0) { $0 + ($1.needed.count + StatsPlan.maxIDsPerCall - 1) / StatsPlan.maxIDsPerCall }
         try await checkAffordable(estimated, request: request)
         if request.params.dryRun { return .planOnly(estimatedCalls: estimated, cacheHits: lookups.reduce(0) { $0 + $1.hits }) }
