@@ -32,7 +32,9 @@ public enum GatewayApplication {
             ?? InProcessRateBudget(workspaces: workspaces.all, safetyMargin: .milliseconds(upstream.safetyMarginMs))
         let cacheConfiguration = configuration.cache
         let retrying = RetryingUpstream(client: client, budget: budget)
-        let fetcher = CachedItemFetcher(cache: InMemoryResponseCache(maxBytes: cacheConfiguration.maxBytes), shared: shared?.cacheTier)
+        let tier = shared?.cacheTier
+        let fetcher = CachedItemFetcher(
+            cache: InMemoryResponseCache(maxBytes: cacheConfiguration.maxBytes), shared: tier, leases: tier.flatMap { shared?.leases(through: $0) })
         let planGuard = PlanGuard(budget: budget, limits: configuration.limits)
         let ttlPolicy = CacheTTLPolicy(
             fresh: .seconds(cacheConfiguration.freshTTLSeconds), settled: .seconds(cacheConfiguration.settledTTLSeconds),
@@ -104,6 +106,11 @@ struct SharedStore {
     /// The cache every replica shares, behind this process's.
     var cacheTier: RedisCacheTier {
         RedisCacheTier(redis: client, keyPrefix: configuration.keyPrefix, health: health)
+    }
+
+    /// Leases that make calls identical across replicas once, their results travelling through `tier`.
+    func leases(through tier: RedisCacheTier) -> ReplicaCallLeases {
+        ReplicaCallLeases(redis: client, tier: tier, keyPrefix: configuration.keyPrefix, health: health)
     }
 
     /// The budget every replica shares; a grant's lease is the longest an upstream call can take, plus slack.

@@ -88,6 +88,11 @@ struct ClusterHarness {
         try JSON.parse(try await client.execute(HTTPClientRequest(url: "\(simBase)/_sim/calls")).body)["breaches"]?.arrayValue ?? []
     }
 
+    /// Changes the simulator's injected faults at run time.
+    func setFaults(_ faults: JSON) async throws {
+        _ = try await client.execute(HTTPClientRequest(method: "POST", url: "\(simBase)/_sim/faults", body: faults.encoded()))
+    }
+
     /// Every campaign id of the simulator's catalog.
     var campaignIDs: [String] { simulator.catalog.campaigns.map(\.id) }
 }

@@ -138,4 +138,61 @@ import Testing
             #expect(second["result"]?["campaigns"] == first["result"]?["campaigns"])
         }
     }
+
+    @Test func theSameQuestionAtOnceOnThreeReplicasCostsOneQuestionsCalls() async throws {
+        try await ClusterHarness.with(replicas: 3, simulator: Self.simulator, yaml: ClusterHarness.yaml(limits: Self.limits, replicasHint: 3)) {
+            cluster in
+            try await cluster.setFaults(["latency_ms": 400])
+            let question: JSON = [
+                "workspace": "main", "campaign_ids": .array(cluster.campaignIDs.prefix(13).map(JSON.string)), "start_date": "2025-01-01",
+                "end_date": "2025-02-14",
+            ]
+            let answers = try await withThrowingTaskGroup(of: JSON.self) { group in
+                for replica in 0..<3 { group.addTask { try await cluster.call(replica, "campaigns.getStats", question) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let made = try await cluster.upstreamCalls()
+            #expect(
+                made.count == 4,
+                "13 ids over 2 windows is 4 calls, made once for all three: \(made.map { "\($0["body"]?["start_date"]?.stringValue ?? "") \($0["body"]?["campaign_ids"]?.arrayValue?.count ?? 0) \($0["body"]?["request_id"]?.stringValue ?? "")" })"
+            )
+            #expect(answers.allSatisfy { $0["result"]?["campaigns"] == answers[0]["result"]?["campaigns"] && $0["result"]?["campaigns"] != nil })
+            #expect(answers.map { $0["result"]?["upstream"]?["calls"]?.intValue ?? -1 }.reduce(0, +) == 4, "each call is counted once")
+        }
+    }
+
+    @Test func aLeaseWhoseHolderVanishedIsTakenOverWithinTheWaitersDeadlines() async throws {
+        try await ClusterHarness.with(replicas: 3, simulator: Self.simulator, yaml: ClusterHarness.yaml(limits: Self.limits, replicasHint: 3)) {
+            cluster in
+            func question(timeoutMs: Int) -> JSON {
+                [
+                    "workspace": "main", "campaign_ids": .array(cluster.campaignIDs.prefix(4).map(JSON.string)), "start_date": "2025-05-01",
+                    "end_date": "2025-05-20", "timeout_ms": .int(timeoutMs),
+                ]
+            }
+            _ = try await cluster.call(0, "campaigns.getStats", question(timeoutMs: 10_000))
+            try await Task.sleep(for: .milliseconds(200))
+            // Replica 0's entries vanish from Redis, and a replica that died mid-call holds the leases.
+            let redis = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: cluster.redis.port))
+            defer { redis.close() }
+            let keys = try #require(try await redis.command(["KEYS", "cluster-test:cache:*"]).array?.compactMap(\.string))
+            #expect(keys.count == 4)
+            for key in keys { try await redis.command(["DEL", .string(key)]) }
+            // Taken together, as a replica takes a chunk's leases (so they also expire together).
+            let leases = keys.map { RESPArgument.string($0.replacingOccurrences(of: "cluster-test:cache:", with: "cluster-test:lease:")) }
+            try await redis.command(
+                ["EVAL", "for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2]) end", .int(leases.count)] + leases
+                    + ["dead-replica", "1500"])
+            let started = ContinuousClock.now
+            async let patientAnswer = cluster.call(1, "campaigns.getStats", question(timeoutMs: 10_000))
+            async let hurriedAnswer = cluster.call(2, "campaigns.getStats", question(timeoutMs: 400))
+            let quick = try await hurriedAnswer
+            #expect(quick["error"]?["code"] == -32004, "a waiter whose deadline comes first is answered then, not left hanging")
+            #expect(ContinuousClock.now - started < .milliseconds(1_400), "answered at its own deadline, before the lease ended")
+            let slow = try await patientAnswer
+            let waited = ContinuousClock.now - started
+            #expect(slow["result"]?["upstream"]?["calls"] == 1, "the waiter took the expired lease over and fetched")
+            #expect(waited >= .milliseconds(1_400) && waited < .seconds(10), "\(waited)")
+        }
+    }
 }

@@ -55,31 +55,34 @@ public final class RedisCacheTier: Sendable {
     /// Stores `values` for `ttl` each, in the background (a failure only costs other replicas a miss).
     public func store(_ values: [(key: CacheKey, value: CachedValue, ttl: Duration)]) {
         guard !values.isEmpty, !health.isDegraded else { return }
+        Task { await write(values) }
+    }
+
+    /// Stores `values` for `ttl` each and returns once Redis has them (or has failed: reported to `health`).
+    public func write(_ values: [(key: CacheKey, value: CachedValue, ttl: Duration)]) async {
+        guard !values.isEmpty, !health.isDegraded else { return }
         let wallNow = Self.wallMilliseconds()
         let commands: [[RESPArgument]] = values.map { entry in
             let ttlMs = Int64(max(1, entry.ttl.wholeMilliseconds))
             var buffer = ByteBuffer()
-            let kind: String
             switch entry.value {
             case .present(let json):
-                kind = "p"
-                buffer.writeString("1 \(wallNow) \(wallNow + ttlMs) \(kind)\n")
+                buffer.writeString("1 \(wallNow) \(wallNow + ttlMs) p\n")
                 buffer.writeBytes(json.bytes)
             case .absent:
                 buffer.writeString("1 \(wallNow) \(wallNow + ttlMs) a\n")
             }
             return ["SET", .string(redisKey(entry.key)), .bytes(buffer), "PX", .int(ttlMs + Int64(Self.staleRetention.wholeMilliseconds))]
         }
-        Task { [redis, health] in
-            do {
-                _ = try await redis.pipeline(commands)
-            } catch {
-                health.failed("\(error)")
-            }
+        do {
+            _ = try await redis.pipeline(commands)
+        } catch {
+            health.failed("\(error)")
         }
     }
 
-    private func redisKey(_ key: CacheKey) -> String {
+    /// The Redis key of a cache entry.
+    func redisKey(_ key: CacheKey) -> String {
         "\(keyPrefix)cache:{\(key.scope.workspace)}:\(key.scope.operation):\(key.item)"
     }
 

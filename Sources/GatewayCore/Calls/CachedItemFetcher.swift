@@ -64,12 +64,15 @@ public struct Staleness: Sendable, Hashable {
 public struct CachedItemFetcher: Sendable {
     private let cache: any ResponseCache
     private let shared: RedisCacheTier?
+    private let leases: ReplicaCallLeases?
     private let coalescer = ItemCallCoalescer()
 
-    /// Fetches through `cache`, and `shared` behind it when replicas share one.
-    public init(cache: any ResponseCache, shared: RedisCacheTier? = nil) {
+    /// Fetches through `cache`, and `shared` behind it when replicas share one, making calls
+    /// identical across replicas once through `leases`.
+    public init(cache: any ResponseCache, shared: RedisCacheTier? = nil, leases: ReplicaCallLeases? = nil) {
         self.cache = cache
         self.shared = shared
+        self.leases = leases
     }
 
     /// What the cache holds for a request, before any upstream call.
@@ -221,19 +224,34 @@ public struct CachedItemFetcher: Sendable {
         _ chunk: ItemCallCoalescer.Chunk, scope: CallScope, ttl: @escaping @Sendable (String) -> Duration, context: CallContext,
         call: @escaping @Sendable ([String], CallContext) async throws -> ItemsAnswer
     ) {
+        // Fetches items and stores them, here and (before returning) in the shared cache.
+        let fetchAndStore: @Sendable ([String]) async throws -> SharedAnswer = { [cache, shared] items in
+            let answer = try await call(items, context)
+            let encoded = SharedAnswer(values: answer.values.mapValues(EncodedJSON.init), calls: answer.calls)
+            let now = ContinuousClock.now
+            let stored = items.map { item in
+                (key: CacheKey(scope: scope, item: item), value: encoded.values[item].map(CachedValue.present) ?? .absent, ttl: ttl(item))
+            }
+            for entry in stored { cache.store(entry.key, entry.value, ttl: entry.ttl, now: now) }
+            await shared?.write(stored)
+            return encoded
+        }
         chunk.call.run(
-            Task { [cache, shared, coalescer] in
+            Task { [cache, leases, coalescer] in
                 let outcome: Result<SharedAnswer, any Error>
                 do {
-                    let answer = try await call(chunk.items, context)
-                    let encoded = SharedAnswer(values: answer.values.mapValues(EncodedJSON.init), calls: answer.calls)
-                    let now = ContinuousClock.now
-                    let stored = chunk.items.map { item in
-                        (key: CacheKey(scope: scope, item: item), value: encoded.values[item].map(CachedValue.present) ?? .absent, ttl: ttl(item))
+                    if let leases {
+                        let coordinated = try await leases.coordinate(chunk.items, scope: scope, deadline: { context.deadline }, fetch: fetchAndStore)
+                        // Entries another replica fetched are kept here until their shared expiry, not a new TTL.
+                        let now = ContinuousClock.now
+                        for (item, expires) in coordinated.storedElsewhere where expires > now {
+                            let value = coordinated.answer.values[item].map(CachedValue.present) ?? .absent
+                            cache.store(CacheKey(scope: scope, item: item), value, ttl: expires - now, now: now)
+                        }
+                        outcome = .success(coordinated.answer)
+                    } else {
+                        outcome = .success(try await fetchAndStore(chunk.items))
                     }
-                    for entry in stored { cache.store(entry.key, entry.value, ttl: entry.ttl, now: now) }
-                    shared?.store(stored)
-                    outcome = .success(encoded)
                 } catch {
                     outcome = .failure(error)
                 }
