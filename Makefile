@@ -4,7 +4,7 @@ SWIFTC ?= swiftc
 SIM_PORT ?= 9090
 GATEWAY_PORT ?= 8080
 
-.PHONY: help deps build release test demo bench fuzz check-config format lint clean
+.PHONY: help deps build release test demo demo-cluster bench fuzz check-config format lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -28,6 +28,9 @@ test: deps ## Build and run every test (real HTTP on loopback against the in-pro
 
 demo: build ## Start moengage-sim and the gateway on loopback and print ready-to-paste curl calls
 	@SIM_PORT=$(SIM_PORT) GATEWAY_PORT=$(GATEWAY_PORT) bash scripts/demo.sh
+
+demo-cluster: build ## Start redis-server, moengage-sim and three gateway replicas sharing it; print curl calls across replicas
+	@SIM_PORT=$(SIM_PORT) bash scripts/demo-cluster.sh
 
 bench: deps ## Release build, then the benchmarks, the cache-hit path side by side with nginx (figures go to BENCHMARKS.md by hand)
 	@{ command -v wrk >/dev/null && [ -x /usr/sbin/nginx ]; } || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx)
