@@ -134,8 +134,9 @@ let package = Package(
         .executableTarget(
             name: "GatewayBench",
             dependencies: [
-                "CurlHTTP", "ServerTesting", "MoEngageSimulator", "GatewayRPC", "GatewayConfig", "DynamicJSON", "BareHTTP",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                "CurlHTTP", "ServerTesting", "MoEngageSimulator", "GatewayRPC", "GatewayConfig", "GatewayCore", "DynamicJSON", "BareHTTP",
+                "RedisClient", "LockedState", "Dates", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         .testTarget(

@@ -13,8 +13,8 @@ struct BenchGateway {
     let client: CurlHTTPClient
     static let token = "bench-token"
 
-    /// Starts both; the rate limits are wide (1000 calls / 60 s) so that they do not shape these figures.
-    static func withRunning(simulatorLatencyMs: Int, _ body: @Sendable (BenchGateway) async throws -> Void) async throws {
+    /// Starts both (`extraYAML` is appended to the gateway's config); the rate limits are wide (1000 calls / 60 s) so that they do not shape these figures.
+    static func withRunning(simulatorLatencyMs: Int, extraYAML: String = "", _ body: @Sendable (BenchGateway) async throws -> Void) async throws {
         let simulator = MoEngageSimulator(
             configuration: SimulatorConfiguration(
                 workspaces: ["WS": "bench-key"], rateLimits: [RollingLimit(calls: 1_000, perSeconds: 60)],
@@ -30,6 +30,7 @@ struct BenchGateway {
                   - {name: bench, token_env: BENCH_TOKEN, workspaces: ["*"]}
                 upstream: {max_connections_per_host: 64}
                 limits: {max_upstream_calls_per_request: 1000}
+                \(extraYAML)
                 """
             let configuration = try ConfigLoader.parse(yaml)
             let secrets = try SecretResolver(environment: ["BENCH_KEY": "bench-key", "BENCH_TOKEN": token]).resolve(configuration)

@@ -9,8 +9,13 @@ enum GatewayBench {
         let environment = ProcessInfo.processInfo.environment
         let seconds = environment["BENCH_SECONDS"].flatMap(Int.init) ?? 10
         let rounds = environment["BENCH_ROUNDS"].flatMap(Int.init) ?? 3
-        // `BENCH_ONLY=proxy` runs only the side-by-side comparison (for profiling sessions).
-        let onlyProxy = environment["BENCH_ONLY"] == "proxy"
+        // `BENCH_ONLY=proxy` or `BENCH_ONLY=redis` runs only that part.
+        let only = environment["BENCH_ONLY"]
+        let onlyProxy = only == "proxy"
+        if only == "redis" {
+            try await RedisBench.run(seconds: seconds)
+            return
+        }
         GatewayBench.row("| benchmark | figure |")
         GatewayBench.row("|---|---|")
         if !onlyProxy { try await FanOutBench.run(requests: 50, delayMs: 200, rounds: 5) }
@@ -21,6 +26,7 @@ enum GatewayBench {
             }
             try await ProxyComparisonBench.run(gateway, seconds: seconds, rounds: rounds)
         }
+        if !onlyProxy { try await RedisBench.run(seconds: seconds) }
     }
 
     /// Writes one row of figures to standard output at once (unbuffered, so a long run shows its progress).
