@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
@@ -39,13 +40,14 @@ let package = Package(
         .target(name: "DynamicJSON"),
         // Strict calendar days and inclusive day ranges, as the providers' dates mean.
         .target(name: "Dates"),
-        // A small Redis client over SwiftNIO: RESP2 codec, pipelined connections, a pool with backoff.
+        // A small Redis client over SwiftNIO: RESP2 codec, pipelined connections, a pool with backoff, optional TLS.
         .target(
             name: "RedisClient",
             dependencies: [
                 "LockedState",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         // Runs an in-process Hummingbird application on an ephemeral port (tests, benchmarks).

@@ -163,6 +163,7 @@ public enum ConfigLoader {
     private static func redis(_ node: ConfigNode) throws -> RedisConfiguration {
         let members = try node.mapping(allowed: [
             "url", "key_prefix", "connect_timeout_ms", "command_timeout_ms", "pool_size", "password_env", "password_file", "replicas_hint",
+            "ca_file",
         ])
         guard let urlNode = members["url"] else { throw node.error("url is required (redis://host:port/db)") }
         var result = try redisURL(urlNode)
@@ -171,6 +172,10 @@ public enum ConfigLoader {
         if let value = members["command_timeout_ms"] { result.commandTimeoutMs = try value.int(in: 10...60_000) }
         if let value = members["pool_size"] { result.poolSize = try value.int(in: 1...64) }
         if let value = members["replicas_hint"] { result.replicasHint = try value.int(in: 1...1_000) }
+        if let value = members["ca_file"] {
+            guard result.tls else { throw value.error("ca_file applies to a rediss:// (TLS) url") }
+            result.caFile = try value.string()
+        }
         switch (members["password_env"], members["password_file"]) {
         case (.some, .some): throw node.error("give only one of password_env, password_file")
         case (.some(let env), nil): result.password = .environment(try env.string())
@@ -180,14 +185,13 @@ public enum ConfigLoader {
         return result
     }
 
-    /// `redis://[user@]host[:port][/db]`. A password in the URL is refused (it would end up in
-    /// logs and process listings); `rediss://` (TLS) is not supported yet.
+    /// `redis://[user@]host[:port][/db]`, or `rediss://` for TLS. A password in the URL is refused
+    /// (it would end up in logs and process listings).
     private static func redisURL(_ node: ConfigNode) throws -> RedisConfiguration {
         let text = try node.string()
         guard let url = URLComponents(string: text), url.scheme == "redis" || url.scheme == "rediss" else {
-            throw node.error("must be redis://host:port/db")
+            throw node.error("must be redis://host:port/db or rediss://host:port/db")
         }
-        guard url.scheme == "redis" else { throw node.error("rediss:// (TLS) is not supported yet; use redis:// on a private network") }
         guard url.password == nil else { throw node.error("no password in the URL; give password_env or password_file") }
         guard let host = url.host, !host.isEmpty else { throw node.error("a host is required") }
         guard url.query == nil, url.fragment == nil else { throw node.error("no query or fragment") }
@@ -197,7 +201,8 @@ public enum ConfigLoader {
         }
         let port = url.port ?? 6379
         guard (1...65_535).contains(port) else { throw node.error("the port must be 1 to 65535") }
-        return RedisConfiguration(host: host, port: port, database: database, username: url.user.flatMap { $0.isEmpty ? nil : $0 })
+        return RedisConfiguration(
+            host: host, port: port, database: database, username: url.user.flatMap { $0.isEmpty ? nil : $0 }, tls: url.scheme == "rediss")
     }
 
     private static func limits(_ node: ConfigNode) throws -> LimitsConfiguration {

@@ -40,7 +40,7 @@ public enum ConfigSummary {
         if let r = configuration.redis {
             let password = r.password.map { "*** (\($0), \(secrets.redisPassword == nil ? "MISSING" : "present"))" } ?? "none"
             lines.append(
-                "redis: redis://\(r.username.map { "\($0)@" } ?? "")\(r.host):\(r.port)/\(r.database), password \(password), key_prefix \(r.keyPrefix), "
+                "redis: \(r.tls ? "rediss" : "redis")://\(r.username.map { "\($0)@" } ?? "")\(r.host):\(r.port)/\(r.database)\(r.caFile.map { " (CA \($0))" } ?? ""), password \(password), key_prefix \(r.keyPrefix), "
                     + "connect_timeout_ms \(r.connectTimeoutMs), command_timeout_ms \(r.commandTimeoutMs), pool_size \(r.poolSize), "
                     + "replicas_hint \(r.replicasHint)")
         } else {

@@ -183,6 +183,10 @@ public struct RedisConfiguration: Sendable, Hashable {
     public var username: String?
     /// The password for `AUTH`, when one is configured.
     public var password: SecretReference?
+    /// Whether to speak TLS (`rediss://`); the server's certificate is always verified.
+    public var tls: Bool = false
+    /// A PEM file of the CA(s) to trust for TLS instead of the system store.
+    public var caFile: String?
     /// Prefix of every key the gateway writes (default `campaign-gateway:`).
     public var keyPrefix: String = "campaign-gateway:"
     /// Connect timeout (default 500 ms).

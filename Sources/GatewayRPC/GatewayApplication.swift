@@ -97,7 +97,7 @@ struct SharedStore {
         client = RedisClient(
             endpoint: RedisEndpoint(
                 host: configuration.host, port: configuration.port, database: configuration.database, username: configuration.username,
-                password: secrets.redisPassword?.value),
+                password: secrets.redisPassword?.value, tls: configuration.tls ? RedisTLS(caFile: configuration.caFile) : nil),
             options: options)
         health = SharedStoreHealth(metrics: metrics.factory, logger: logger)
         self.configuration = configuration

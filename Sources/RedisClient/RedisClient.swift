@@ -1,5 +1,6 @@
 import LockedState
 import NIOCore
+import NIOSSL
 
 /// Where and how to reach Redis.
 public struct RedisEndpoint: Sendable, Hashable {
@@ -13,14 +14,37 @@ public struct RedisEndpoint: Sendable, Hashable {
     public var username: String?
     /// Password for `AUTH`, or nil for none.
     public var password: String?
+    /// TLS (`rediss://`), or nil for plain TCP.
+    public var tls: RedisTLS?
 
     /// An endpoint.
-    public init(host: String, port: Int = 6379, database: Int = 0, username: String? = nil, password: String? = nil) {
+    public init(host: String, port: Int = 6379, database: Int = 0, username: String? = nil, password: String? = nil, tls: RedisTLS? = nil) {
         self.host = host
         self.port = port
         self.database = database
         self.username = username
         self.password = password
+        self.tls = tls
+    }
+}
+
+/// TLS to Redis: the server's certificate is always verified, against the system's trust store
+/// or the given CA file.
+public struct RedisTLS: Sendable, Hashable {
+    /// A PEM file of the CA(s) to trust instead of the system store.
+    public var caFile: String?
+
+    /// TLS trusting `caFile` (or the system store).
+    public init(caFile: String? = nil) {
+        self.caFile = caFile
+    }
+
+    /// The TLS context for connections; throws when the CA file cannot be read.
+    func context() throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.certificateVerification = .fullVerification
+        if let caFile { configuration.trustRoots = .file(caFile) }
+        return try NIOSSLContext(configuration: configuration)
     }
 }
 
@@ -136,8 +160,14 @@ public final class RedisClient: Sendable {
 
     private func open(slot: Int) async throws -> RedisConnection {
         do {
+            let tls: NIOSSLContext?
+            do {
+                tls = try endpoint.tls?.context()
+            } catch {
+                throw RedisError.unavailable("cannot set up TLS (\(type(of: error)))")
+            }
             let connection = try await RedisConnection.connect(
-                host: endpoint.host, port: endpoint.port, timeout: .nanoseconds(options.connectTimeout.nanoseconds),
+                host: endpoint.host, port: endpoint.port, tls: tls, timeout: .nanoseconds(options.connectTimeout.nanoseconds),
                 commandTimeout: .nanoseconds(options.commandTimeout.nanoseconds), password: endpoint.password, username: endpoint.username,
                 database: endpoint.database)
             state.withLock { state in

@@ -1,14 +1,16 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// One TCP connection to Redis; commands sent on it are pipelined and answered in order.
 public struct RedisConnection: Sendable {
     let channel: any Channel
 
-    /// Connects to `host:port` within `timeout`, then authenticates and selects the database.
+    /// Connects to `host:port` within `timeout` (over TLS when `tls` is given, the server's
+    /// certificate verified against `host`), then authenticates and selects the database.
     public static func connect(
-        host: String, port: Int, timeout: TimeAmount, commandTimeout: TimeAmount, password: String?, username: String?, database: Int,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        host: String, port: Int, tls: NIOSSLContext? = nil, timeout: TimeAmount, commandTimeout: TimeAmount, password: String?, username: String?,
+        database: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws(RedisError) -> RedisConnection {
         let channel: any Channel
         do {
@@ -16,7 +18,14 @@ public struct RedisConnection: Sendable {
                 .connectTimeout(timeout)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(RESPChannelHandler()) }
+                    channel.eventLoop.makeCompletedFuture {
+                        if let tls {
+                            // SNI takes names only; an address is verified against the certificate's IP entries.
+                            let name = host.allSatisfy { $0.isNumber || $0 == "." || $0 == ":" } ? nil : host
+                            try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: name))
+                        }
+                        try channel.pipeline.syncOperations.addHandler(RESPChannelHandler())
+                    }
                 }
                 .connect(host: host, port: port).get()
         } catch {

@@ -5,9 +5,10 @@ import LockedState
 /// tests and benchmarks: no persistence, stopped with SIGKILL (children of Foundation's `Process`
 /// inherit a blocked signal mask, so a polite signal may never arrive).
 public final class RedisServerProcess: Sendable {
-    /// Its TCP port on 127.0.0.1.
+    /// Its TCP port on 127.0.0.1 (its TLS port when started with TLS).
     public let port: Int
     private let password: String?
+    private let tls: TestCertificates?
     private let process = Locked<Process?>(nil)
 
     /// Where `redis-server` is, or nil when it is not installed.
@@ -15,22 +16,26 @@ public final class RedisServerProcess: Sendable {
         ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    private init(port: Int, password: String?) {
+    private init(port: Int, password: String?, tls: TestCertificates?) {
         self.port = port
         self.password = password
+        self.tls = tls
     }
 
-    /// Starts a server (requiring `password` when given) and waits until it accepts connections.
-    public static func start(password: String? = nil) async throws -> RedisServerProcess {
+    /// Starts a server (requiring `password` when given; speaking only TLS with `tls`'s server
+    /// certificate when given) and waits until it accepts connections.
+    public static func start(password: String? = nil, tls: TestCertificates? = nil) async throws -> RedisServerProcess {
         guard let port = LoopbackPort.free() else { throw RedisServerFailure("no free loopback port") }
-        let server = RedisServerProcess(port: port, password: password)
+        let server = RedisServerProcess(port: port, password: password, tls: tls)
         try await server.startAgain()
         return server
     }
 
     /// Runs `body` with a fresh server, stopped afterwards whatever happens.
-    public static func with<T: Sendable>(password: String? = nil, _ body: (RedisServerProcess) async throws -> T) async throws -> T {
-        let server = try await start(password: password)
+    public static func with<T: Sendable>(
+        password: String? = nil, tls: TestCertificates? = nil, _ body: (RedisServerProcess) async throws -> T
+    ) async throws -> T {
+        let server = try await start(password: password, tls: tls)
         do {
             let result = try await body(server)
             server.stop()
@@ -48,11 +53,15 @@ public final class RedisServerProcess: Sendable {
         }
         let started = Process()
         started.executableURL = URL(fileURLWithPath: executable)
+        let listening =
+            tls.map {
+                [
+                    "--port", "0", "--tls-port", "\(port)", "--tls-cert-file", $0.serverCertificate, "--tls-key-file", $0.serverKey,
+                    "--tls-ca-cert-file", $0.authority, "--tls-auth-clients", "no",
+                ]
+            } ?? ["--port", "\(port)"]
         started.arguments =
-            [
-                "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning",
-                "--enable-debug-command", "local",
-            ]
+            listening + ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning"]
             + (password.map { ["--requirepass", $0] } ?? [])
         started.standardOutput = FileHandle.nullDevice
         started.standardError = FileHandle.nullDevice

@@ -152,10 +152,13 @@ private func configError(_ yaml: String) -> ConfigError? {
         #expect(summary.contains("redis: redis://gateway@redis.internal:6380/2, password *** (env REDIS_PASSWORD, present)"))
         #expect(!summary.contains("pw-Zq1"))
         #expect(try ConfigLoader.parse(minimal).redis == nil)
+        let tls = try #require(try ConfigLoader.parse(minimal + "\nredis: {url: \"rediss://redis.internal\", ca_file: /etc/ssl/redis-ca.pem}").redis)
+        #expect(tls.tls && tls.caFile == "/etc/ssl/redis-ca.pem" && tls.port == 6379)
     }
 
     @Test(arguments: [
-        ("{url: \"redis://:secret@host:6379\"}", "redis.url"), ("{url: \"rediss://host\"}", "redis.url"), ("{url: \"http://host\"}", "redis.url"),
+        ("{url: \"redis://:secret@host:6379\"}", "redis.url"), ("{url: \"redis://host\", ca_file: /ca.pem}", "redis.ca_file"),
+        ("{url: \"http://host\"}", "redis.url"),
         ("{url: \"redis://host/16\"}", "redis.url"), ("{url: \"redis://host/x\"}", "redis.url"), ("{url: \"redis://host:0\"}", "redis.url"),
         ("{}", "redis"), ("{url: \"redis://host\", replicas_hint: 0}", "redis.replicas_hint"),
         ("{url: \"redis://host\", command_timeout_ms: 1}", "redis.command_timeout_ms"),

@@ -16,23 +16,26 @@ struct ClusterHarness {
     let redis: RedisServerProcess
     let client: CurlHTTPClient
 
-    /// The replicas' config: `main` with `limits`, Redis at `REDIS`, a small safety margin.
-    static func yaml(limits: String, replicasHint: Int) -> String {
-        GatewayHarness.yaml(
+    /// The replicas' config: `main` with `limits`, Redis at `REDIS` (over TLS trusting `tls`'s CA when given), a small safety margin.
+    static func yaml(limits: String, replicasHint: Int, tls: TestCertificates? = nil) -> String {
+        let url = tls == nil ? "redis://127.0.0.1:REDIS/0" : "rediss://localhost:REDIS/0"
+        let authority = tls.map { ", ca_file: \"\($0.authority)\"" } ?? ""
+        return GatewayHarness.yaml(
             extra: """
                 upstream: {safety_margin_ms: 100}
-                redis: {url: "redis://127.0.0.1:REDIS/0", key_prefix: "cluster-test:", replicas_hint: \(replicasHint), command_timeout_ms: 300}
+                redis: {url: "\(url)", key_prefix: "cluster-test:", replicas_hint: \(replicasHint), command_timeout_ms: 300\(authority)}
                 """,
             mainRateLimits: limits)
     }
 
     static func with<T: Sendable>(
-        replicas: Int, simulator simulatorConfiguration: SimulatorConfiguration, yaml: String, _ body: (ClusterHarness) async throws -> T
+        replicas: Int, simulator simulatorConfiguration: SimulatorConfiguration, yaml: String, tls: TestCertificates? = nil,
+        _ body: (ClusterHarness) async throws -> T
     ) async throws -> T {
         let simulator = MoEngageSimulator(configuration: simulatorConfiguration)
         let client = try CurlHTTPClient()
         defer { client.shutdown() }
-        return try await RedisServerProcess.with { redis in
+        return try await RedisServerProcess.with(tls: tls) { redis in
             try await LiveServer.withRunning({ simulator.makeApplication(logger: LiveServer.quietLogger, onServerRunning: $0) }) { simPort in
                 let simBase = "http://127.0.0.1:\(simPort)"
                 let configuration = try ConfigLoader.parse(

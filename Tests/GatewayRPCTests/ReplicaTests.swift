@@ -4,6 +4,7 @@ import LockedState
 import MoEngageSimulator
 import NIOCore
 import RedisClient
+import ServerTesting
 import Testing
 
 /// Several gateway replicas sharing one Redis behave as one gateway toward MoEngage.
@@ -193,6 +194,21 @@ import Testing
             let waited = ContinuousClock.now - started
             #expect(slow["result"]?["upstream"]?["calls"] == 1, "the waiter took the expired lease over and fetched")
             #expect(waited >= .milliseconds(1_400) && waited < .seconds(10), "\(waited)")
+        }
+    }
+
+    @Test func replicasShareThroughATLSRedis() async throws {
+        let certificates = try TestCertificates.make()
+        let yaml = ClusterHarness.yaml(limits: Self.limits, replicasHint: 2, tls: certificates)
+        try await ClusterHarness.with(replicas: 2, simulator: Self.simulator, yaml: yaml, tls: certificates) { cluster in
+            let question: JSON = [
+                "workspace": "main", "campaign_ids": .array(cluster.campaignIDs.prefix(3).map(JSON.string)), "start_date": "2025-03-01",
+                "end_date": "2025-03-30",
+            ]
+            #expect(try await cluster.call(0, "campaigns.getStats", question)["result"]?["upstream"]?["calls"] == 1)
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(try await cluster.call(1, "campaigns.getStats", question)["result"]?["upstream"]?["calls"] == 0)
+            #expect(try await cluster.get(1, "/readyz").json?["redis"] == "shared")
         }
     }
 }

@@ -122,4 +122,29 @@ import Testing
             #expect(try await redis.command(["GET", "k"]).string == "v")
         }
     }
+
+    @Test func speaksTLSVerifyingTheServerAgainstTheGivenAuthority() async throws {
+        let certificates = try TestCertificates.make()
+        try await RedisServerProcess.with(password: "tls-pass", tls: certificates) { server in
+            let trusted = RedisClient(
+                endpoint: RedisEndpoint(host: "127.0.0.1", port: server.port, password: "tls-pass", tls: RedisTLS(caFile: certificates.authority)))
+            defer { trusted.close() }
+            try await trusted.command(["SET", "over", "tls"])
+            #expect(try await trusted.command(["GET", "over"]).string == "tls")
+            let byName = RedisClient(
+                endpoint: RedisEndpoint(host: "localhost", port: server.port, password: "tls-pass", tls: RedisTLS(caFile: certificates.authority)))
+            defer { byName.close() }
+            #expect(try await byName.command(["GET", "over"]).string == "tls")
+            // The system store does not know the test CA: the certificate is refused.
+            let untrusted = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: server.port, password: "tls-pass", tls: RedisTLS()))
+            defer { untrusted.close() }
+            await #expect(throws: RedisError.self) { try await untrusted.command(["PING"]) }
+            // Plain TCP to a TLS port gets no answer it can read.
+            var quick = RedisClientOptions()
+            quick.commandTimeout = .milliseconds(300)
+            let plain = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: server.port, password: "tls-pass"), options: quick)
+            defer { plain.close() }
+            await #expect(throws: RedisError.self) { try await plain.command(["PING"]) }
+        }
+    }
 }
