@@ -16,6 +16,9 @@ public struct UpstreamPath: Sendable {
     /// Today, for settled-window TTLs.
     public let today: @Sendable () -> CalendarDay
 
+    /// Runs item-wise plans through the guard and the fetcher.
+    public var executor: PlanExecutor { PlanExecutor(fetcher: fetcher, planGuard: planGuard) }
+
     /// Assembles the path; `today` defaults to the UTC day of the system clock.
     public init(
         upstream: RetryingUpstream, fetcher: CachedItemFetcher, planGuard: PlanGuard, ttlPolicy: CacheTTLPolicy,

@@ -44,14 +44,8 @@ public struct CampaignListService: Sendable {
         let cacheHits = strategy == .idFilter ? perID?.hits ?? 0 : listing.hits
         try await planGuard.check(estimated, workspace: workspace.name, context: context, dryRun: params.dryRun)
         if params.dryRun {
-            return [
-                "workspace": .string(workspace.name), "dry_run": true,
-                "plan": [
-                    "strategy": .string(strategy.rawValue), "estimated_calls": .int(estimated), "cache_hits": .int(cacheHits),
-                    "limit": .int(planGuard.callLimit),
-                    "earliest_completion_ms": .int(await planGuard.earliestCompletionMs(estimated, workspace: workspace.name)),
-                ],
-            ]
+            let plan = await path.executor.plan(estimated, cacheHits: cacheHits, workspace: workspace.name)
+            return ["workspace": .string(workspace.name), "dry_run": true, "plan": plan.json(["strategy": .string(strategy.rawValue)])]
         }
         let campaigns: [JSON]
         let usage: UpstreamUsage

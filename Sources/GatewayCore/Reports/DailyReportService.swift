@@ -12,7 +12,6 @@ public struct DailyReportService: Sendable {
 
     private let path: UpstreamPath
     private var upstream: RetryingUpstream { path.upstream }
-    private var fetcher: CachedItemFetcher { path.fetcher }
     private var planGuard: PlanGuard { path.planGuard }
     private var ttlPolicy: CacheTTLPolicy { path.ttlPolicy }
 
@@ -24,38 +23,31 @@ public struct DailyReportService: Sendable {
     /// Answers one validated request: a `days` entry per day, with `columns` and `rows`, or an `error`.
     public func getDaily(_ params: GetDailyParams, workspace: UpstreamWorkspace, context: CallContext) async throws -> JSONDocument {
         let signer = try Self.signer(for: workspace)
-        let scope = CallScope(workspace: workspace.name, operation: "daily-report")
         let days = params.range.days
-        let lookup = await fetcher.lookup(days.map(\.compact), scope: scope)
-        try await planGuard.check(lookup.needed.count, workspace: workspace.name, context: context, dryRun: params.dryRun)
-        if params.dryRun {
-            return .value([
-                "workspace": .string(workspace.name), "dry_run": true,
-                "plan": [
-                    "estimated_calls": .int(lookup.needed.count), "cache_hits": .int(lookup.hits), "limit": .int(planGuard.callLimit),
-                    "earliest_completion_ms": .int(await planGuard.earliestCompletionMs(lookup.needed.count, workspace: workspace.name)),
-                ],
-            ])
-        }
         let daysByItem = Dictionary(uniqueKeysWithValues: days.map { ($0.compact, $0) })
         let today = path.today()
-        // A past day's report does not change: settled days keep the settled TTL, recent ones the fresh TTL.
-        let ttl: @Sendable (String) -> Duration = { [ttlPolicy] item in
-            ttlPolicy.ttl(for: DayRange(start: daysByItem[item]!, end: daysByItem[item]!)!, today: today)
-        }
-        let fetched = try await fetcher.fetch(lookup, scope: scope, chunkSize: 1, ttl: ttl, context: context) { [self] items, context in
+        let work = ItemWork(
+            scope: CallScope(workspace: workspace.name, operation: "daily-report"), items: days.map(\.compact), chunkSize: 1,
+            // A past day's report does not change: settled days keep the settled TTL, recent ones the fresh TTL.
+            ttl: { [ttlPolicy] item in ttlPolicy.ttl(for: DayRange(start: daysByItem[item]!, end: daysByItem[item]!)!, today: today) }
+        ) { [self] items, context in
             let day = daysByItem[items[0]]!
             let outcome = try await download(day, signer: signer, workspace: workspace, context: context) {
                 Self.parsedDay($0, date: day, redaction: $1)
             }
             return ItemsAnswer(values: [items[0]: outcome.value], calls: outcome.calls)
         }
-        var answer: [String: JSONDocument] = [
-            "workspace": .value(.string(workspace.name)), "days": .array(days.compactMap { fetched.values[$0.compact].map(JSONDocument.encoded) }),
-            "upstream": .value(fetched.usage.json),
-        ]
-        Staleness.mark(&answer, fetched.staleness)
-        return .object(answer)
+        switch try await path.executor.run([work], workspace: workspace.name, context: context, dryRun: params.dryRun) {
+        case .planned(let plan):
+            return .value(["workspace": .string(workspace.name), "dry_run": true, "plan": plan.json()])
+        case .done(let results):
+            var answer: [String: JSONDocument] = [
+                "workspace": .value(.string(workspace.name)),
+                "days": .array(days.compactMap { results.values[0][$0.compact].map(JSONDocument.encoded) }),
+            ]
+            results.mark(&answer)
+            return .object(answer)
+        }
     }
 
     /// The raw report of one day, for the zip route.

@@ -14,12 +14,10 @@ extension StatsService {
             throw GatewayError.invalidParams(field: "campaign_ids", reason: "required for a migma workspace (Migma has no campaign listing)")
         }
         let request = StatsRequest(params: params, workspace: workspace, plan: StatsPlan(perCampaignIDs: params.campaignIDs), context: context)
-        let scope = CallScope(workspace: workspace.name, operation: "migma-stats")
-        let lookup = await fetcher.lookup(params.campaignIDs, scope: scope)
-        try await checkAffordable(lookup.needed.count, request: request)
-        if params.dryRun { return .value(await planOnly(request, estimatedCalls: lookup.needed.count, cacheHits: lookup.hits)) }
-        let fetched = try await fetcher.fetch(lookup, scope: scope, chunkSize: 1, ttl: { [fresh = ttlPolicy.fresh] _ in fresh }, context: context) {
-            [upstream] ids, context in
+        let work = ItemWork(
+            scope: CallScope(workspace: workspace.name, operation: "migma-stats"), items: params.campaignIDs, chunkSize: 1,
+            ttl: { [fresh = ttlPolicy.fresh] _ in fresh }
+        ) { [upstream] ids, context in
             // Campaign ids are `[A-Za-z0-9_-]` (GetStatsParams), so the id is one safe path segment.
             let id = ids[0]
             let outcome = try await upstream.call(
@@ -27,7 +25,12 @@ extension StatsService {
                 context: context, accepting: [200, 404], decode: Self.migmaStatsObject)
             return ItemsAnswer(values: outcome.value.map { [id: $0] } ?? [:], calls: outcome.calls)
         }
-        let values = fetched.values
+        let results: ItemResults
+        switch try await path.executor.run([work], workspace: workspace.name, context: context, dryRun: params.dryRun) {
+        case .planned(let plan): return .value(planOnly(request, plan))
+        case .done(let done): results = done
+        }
+        let values = results.values[0]
         let campaigns: JSONDocument =
             params.view == "summary"
             ? .value(.object(try values.mapValues { StatsSummary.migma(try $0.decoded(), metric: params.metric) }))
@@ -37,9 +40,8 @@ extension StatsService {
             "end_date": .value(params.range.map { .string($0.end.iso) } ?? .null),
             "attribution_type": .value(.string(params.attribution)), "metric_type": .value(.string(params.metric)), "windows": .value([]),
             "campaigns": campaigns, "missing": .value(.array(params.campaignIDs.filter { values[$0] == nil }.map(JSON.string))),
-            "upstream": .value(fetched.usage.json),
         ]
-        Staleness.mark(&answer, fetched.staleness)
+        results.mark(&answer)
         return .object(answer)
     }
 

@@ -32,8 +32,8 @@ public struct StatsService: Sendable {
         let plan = StatsPlan(range: range, ids: params.campaignIDs)
         let request = StatsRequest(params: params, workspace: workspace, plan: plan, context: context)
         switch plan.isAllCampaigns ? try await collectAllCampaigns(request) : try await collectByID(request) {
-        case .planOnly(let estimatedCalls, let cacheHits):
-            return .value(await planOnly(request, estimatedCalls: estimatedCalls, cacheHits: cacheHits))
+        case .planOnly(let plan):
+            return .value(planOnly(request, plan))
         case .collected(let collected, let pureHitUntil):
             let answer = try StatsAnswer.render(request: request, collected: collected)
             guard let pureHitUntil, let key = Self.answerKey(params) else { return answer }
@@ -65,50 +65,30 @@ public struct StatsService: Sendable {
     /// A dry run's plan, or the figures of a real run; for a run served wholly from the cache,
     /// when the first entry it used expires.
     private enum Collection {
-        case planOnly(estimatedCalls: Int, cacheHits: Int)
+        case planOnly(DryRunPlan)
         case collected(CollectedStats, pureHitUntil: ContinuousClock.Instant?)
     }
 
     private func collectByID(_ request: StatsRequest) async throws -> Collection {
-        var collected = CollectedStats(windows: request.plan.windows)
-        var lookups: [CachedItemFetcher.Lookup] = []
-        for window in request.plan.windows { lookups.append(await fetcher.lookup(request.params.campaignIDs, scope: request.scope(window))) }
-        let estimated = lookups.reduce(0) { $0 + ($1.needed.count + StatsPlan.maxIDsPerCall - 1) / StatsPlan.maxIDsPerCall }
-        try await checkAffordable(estimated, request: request)
-        if request.params.dryRun { return .planOnly(estimatedCalls: estimated, cacheHits: lookups.reduce(0) { $0 + $1.hits }) }
-        if lookups.allSatisfy(\.needed.isEmpty) {
-            // A pure hit: no task group, no deadline, no coalescer, no budget.
-            for (index, lookup) in lookups.enumerated() {
-                collected.windowFigures[index] = lookup.values
-                collected.upstream.cacheHits += lookup.hits
-            }
-            return .collected(collected, pureHitUntil: lookups.compactMap(\.freshUntil).min() ?? .now)
-        }
         let windows = request.plan.windows
-        let fetched = try await withThrowingTaskGroup(of: (Int, CachedItemFetcher.Fetched).self) { [self] group in
-            for (index, lookup) in lookups.enumerated() {
-                let window = windows[index]
-                let ttl = ttlPolicy.ttl(for: window, today: today())
-                group.addTask {
-                    let fetched = try await fetcher.fetch(
-                        lookup, scope: request.scope(window), chunkSize: StatsPlan.maxIDsPerCall, ttl: { _ in ttl }, context: request.context
-                    ) { ids, context in
-                        let page = try await fetchPage(ids: ids, offset: 0, window: window, request: request, context: context)
-                        return ItemsAnswer(values: page.campaigns, calls: page.calls)
-                    }
-                    return (index, fetched)
-                }
+        let work = windows.map { window in
+            let ttl = ttlPolicy.ttl(for: window, today: today())
+            return ItemWork(scope: request.scope(window), items: request.params.campaignIDs, chunkSize: StatsPlan.maxIDsPerCall, ttl: { _ in ttl }) {
+                [self] ids, context in
+                let page = try await fetchPage(ids: ids, offset: 0, window: window, request: request, context: context)
+                return ItemsAnswer(values: page.campaigns, calls: page.calls)
             }
-            var all: [(Int, CachedItemFetcher.Fetched)] = []
-            for try await result in group { all.append(result) }
-            return all
         }
-        for (index, fetch) in fetched {
-            collected.windowFigures[index] = fetch.values
-            collected.upstream.absorb(fetch.usage)
-            collected.staleness = Staleness.oldest(collected.staleness, fetch.staleness)
+        switch try await path.executor.run(work, workspace: request.workspace.name, context: request.context, dryRun: request.params.dryRun) {
+        case .planned(let plan):
+            return .planOnly(plan)
+        case .done(let results):
+            var collected = CollectedStats(windows: windows)
+            collected.windowFigures = results.values
+            collected.upstream = results.usage
+            collected.staleness = results.staleness
+            return .collected(collected, pureHitUntil: results.pureHitUntil)
         }
-        return .collected(collected, pureHitUntil: nil)
     }
 
     /// Throws -32013 past the per-request call limit, or -32029 when the budget cannot grant `calls` before the deadline.
@@ -121,7 +101,7 @@ public struct StatsService: Sendable {
     private func collectAllCampaigns(_ request: StatsRequest) async throws -> Collection {
         let windows = request.plan.windows
         try await checkAffordable(windows.count, request: request)
-        if request.params.dryRun { return .planOnly(estimatedCalls: windows.count, cacheHits: 0) }
+        if request.params.dryRun { return .planOnly(await path.executor.plan(windows.count, cacheHits: 0, workspace: request.workspace.name)) }
         var collected = CollectedStats(windows: windows)
         let pages = try await withDeadline(request.context.deadline) { [self] in
             try await withThrowingTaskGroup(of: (Int, StatsPage).self) { group in
@@ -211,16 +191,11 @@ public struct StatsService: Sendable {
 
     // MARK: Plan only
 
-    func planOnly(_ request: StatsRequest, estimatedCalls: Int, cacheHits: Int) async -> JSON {
+    func planOnly(_ request: StatsRequest, _ plan: DryRunPlan) -> JSON {
         [
             "workspace": .string(request.workspace.name), "dry_run": true,
             "windows": .array(request.plan.windows.map(StatsAnswer.windowJSON)),
-            "plan": [
-                "estimated_calls": .int(estimatedCalls), "cache_hits": .int(cacheHits),
-                "all_campaigns": .bool(request.plan.isAllCampaigns), "id_chunks": .int(request.plan.idChunks.count),
-                "limit": .int(planGuard.callLimit),
-                "earliest_completion_ms": .int(await planGuard.earliestCompletionMs(estimatedCalls, workspace: request.workspace.name)),
-            ],
+            "plan": plan.json(["all_campaigns": .bool(request.plan.isAllCampaigns), "id_chunks": .int(request.plan.idChunks.count)]),
         ]
     }
 }
