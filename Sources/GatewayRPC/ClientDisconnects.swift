@@ -1,3 +1,4 @@
+import GatewayCore
 import Hummingbird
 import LockedState
 import Logging
@@ -42,7 +43,7 @@ final class ClientDisconnects: Sendable {
 }
 
 /// The connection of one request, to run work only while its client is there.
-struct ClientConnection: Sendable {
+struct ClientConnection: ClientPresence {
     fileprivate let signal: DisconnectSignal?
 
     /// Runs `work`. If the client goes away first (it closed the connection or its sending side,

@@ -22,36 +22,41 @@ struct DailyZipController: Sendable {
             let workspace = context.parameters.get("workspace") ?? ""
             let file = context.parameters.get("file") ?? ""
             let connection = disconnects.connection(context.channel)
-            return await connection.whileConnected(logger: logger) { await serve(request, connection: connection, workspace: workspace, file: file) }
+            let arrived = ContinuousClock.now
+            return await connection.whileConnected(logger: logger) {
+                await serve(request, connection: connection, arrived: arrived, workspace: workspace, file: file)
+            }
         }
     }
 
-    private func serve(_ request: Request, connection: ClientConnection, workspace name: String, file: String) async -> Response {
-        let meta = RequestMeta.make(request, connection: connection, logger: logger, callLimit: callLimit)
-        let headers: HTTPFields = [RequestMeta.requestIDHeader: meta.requestID]
+    private func serve(_ request: Request, connection: ClientConnection, arrived: ContinuousClock.Instant, workspace name: String, file: String)
+        async -> Response
+    {
+        let identity = RequestHeaders.identify(request, logger: logger)
+        let headers: HTTPFields = [RequestHeaders.requestIDHeader: identity.requestID]
         do {
             guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else { throw GatewayError.unauthenticated }
             guard caller.mayCall(method: "reports.getDaily") else { throw GatewayError.forbiddenMethod("reports.getDaily") }
             guard file.count == 12, file.hasSuffix(".zip"), let day = CalendarDay(compact: String(file.dropLast(4))) else {
                 throw GatewayError.invalidParams(field: "file", reason: "must be YYYYMMDD.zip, a real day")
             }
-            let context = CallContext(
-                requestID: meta.requestID, caller: caller, deadline: try meta.deadline(paramMs: nil, defaultMs: defaultTimeoutMs),
-                logger: meta.logger,
-                allowance: meta.allowance)
+            let context = try RequestHeaders.context(
+                request, caller: caller, identity: identity, arrived: arrived, connection: connection, callLimit: callLimit,
+                defaultTimeoutMs: defaultTimeoutMs
+            ).forCall(paramMs: nil, defaultMs: defaultTimeoutMs)
             let workspace = try workspaces.resolve(name, for: caller)
             switch try await reports.rawZip(day: day, workspace: workspace, context: context) {
             case .zip(let data):
                 var zipHeaders = headers
                 zipHeaders[.contentType] = "application/zip"
                 zipHeaders[.contentDisposition] = "attachment; filename=\"\(file)\""
-                meta.logger.info("daily report zip", metadata: ["day": "\(day)", "bytes": "\(data.count)"])
+                context.logger.info("daily report zip", metadata: ["day": "\(day)", "bytes": "\(data.count)"])
                 return Response(status: .ok, headers: zipHeaders, body: .init(byteBuffer: ByteBuffer(data: data)))
             case .missing(let reason):
                 return HTTPJSON.response(.notFound, ["error": ["code": "not_found", "message": .string(reason)]], headers: headers)
             }
         } catch {
-            return HTTPJSON.error(GatewayError.answering(error, logger: meta.logger, site: "daily zip"), headers: headers, enveloped: true)
+            return HTTPJSON.error(GatewayError.answering(error, logger: identity.logger, site: "daily zip"), headers: headers, enveloped: true)
         }
     }
 }

@@ -51,7 +51,7 @@ public enum GatewayApplication {
         let authenticator = CallerAuthenticator(callers: configuration.callers, digests: secrets.tokenDigests)
         let rpc = RPCController(
             dispatcher: dispatcher, registry: registry, authenticator: authenticator, maxBodyBytes: limits.maxBodyBytes,
-            callLimit: limits.maxUpstreamCallsPerRequest, disconnects: disconnects,
+            callLimit: limits.maxUpstreamCallsPerRequest, defaultTimeoutMs: limits.requestTimeoutMs, disconnects: disconnects,
             replay: AnswerReplay(maxBytes: cacheConfiguration.replayMaxBytes, metrics: metrics.factory),
             logger: logger)
         rpc.addRoutes(to: router)

@@ -12,6 +12,8 @@ struct RPCController: Sendable {
     let maxBodyBytes: Int
     /// The per-request upstream call cap (`limits.max_upstream_calls_per_request`), shared by a batch.
     let callLimit: Int
+    /// The deadline of a request that gives none (`limits.request_timeout_ms`).
+    let defaultTimeoutMs: Int
     let disconnects: ClientDisconnects
     /// Whole answers to repeated answer-cache hits.
     let replay: AnswerReplay
@@ -54,11 +56,21 @@ struct RPCController: Sendable {
     /// The stored answer to a repeat of a request the answer cache answered whole, counted and logged
     /// like the call it repeats; nil when there is none (or `Connect-Timeout-Ms` is unreadable, which
     /// the call itself must answer).
-    private func replayed(_ key: AnswerReplay.Key, caller: CallerIdentity, meta: CallMeta, headers: HTTPFields) -> Response? {
+    private func replayed(_ key: AnswerReplay.Key, context: CallContext, headers: HTTPFields) -> Response? {
         let started = ContinuousClock.now
-        guard case .success = meta.headerTimeout, let entry = replay.lookup(key, now: started) else { return nil }
-        dispatcher.record(method: entry.method, code: "ok", caller: caller, meta: meta, since: started)
+        guard case .success = context.headerTimeout, let entry = replay.lookup(key, now: started) else { return nil }
+        dispatcher.record(method: entry.method, code: "ok", context: context, since: started)
         return HTTPJSON.response(.ok, bytes: entry.body, headers: headers)
+    }
+
+    /// The context of an authenticated request on `channel`.
+    private func context(
+        _ request: Request, caller: CallerIdentity, identity: (requestID: String, logger: Logger), arrived: ContinuousClock.Instant,
+        channel: any Channel
+    ) -> CallContext {
+        RequestHeaders.context(
+            request, caller: caller, identity: identity, arrived: arrived, connection: disconnects.connection(channel), callLimit: callLimit,
+            defaultTimeoutMs: defaultTimeoutMs)
     }
 
     /// The `200` for an answer, remembered for replay when the answer cache gave it whole.
@@ -72,10 +84,11 @@ struct RPCController: Sendable {
 
     /// Serves one `POST /rpc`.
     func serveJSONRPC(_ request: Request, channel: any Channel) async -> Response {
-        let meta = RequestMeta.make(request, connection: disconnects.connection(channel), logger: logger, callLimit: callLimit)
-        let idHeader: HTTPFields = [RequestMeta.requestIDHeader: meta.requestID]
+        let arrived = ContinuousClock.now
+        let identity = RequestHeaders.identify(request, logger: logger)
+        let idHeader: HTTPFields = [RequestHeaders.requestIDHeader: identity.requestID]
         guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else {
-            meta.logger.info("rpc unauthenticated")
+            identity.logger.info("rpc unauthenticated")
             return HTTPJSON.response(.unauthorized, RPCDispatcher.errorResponse(id: .null, .unauthenticated), headers: idHeader)
         }
         guard case .body(let body) = await readBody(request) else {
@@ -83,17 +96,19 @@ struct RPCController: Sendable {
                 .contentTooLarge, RPCDispatcher.errorResponse(id: .null, .invalidRequest("the body is over \(maxBodyBytes) bytes")), headers: idHeader
             )
         }
+        let context = self.context(request, caller: caller, identity: identity, arrived: arrived, channel: channel)
         let key = AnswerReplay.Key(route: "/rpc", caller: caller.name, body: body)
-        if let replayed = replayed(key, caller: caller, meta: meta, headers: idHeader) { return replayed }
-        guard let answer = await dispatcher.serveJSONRPC(body: body.readableBytesView, caller: caller, meta: meta) else {
+        if let replayed = replayed(key, context: context, headers: idHeader) { return replayed }
+        guard let answer = await dispatcher.serveJSONRPC(body: body.readableBytesView, context: context) else {
             return Response(status: .noContent, headers: idHeader)
         }
         return answered(answer, method: nil, key: key, headers: idHeader)
     }
 
     private func serveConnect(_ request: Request, method: String, channel: any Channel) async -> Response {
-        let meta = RequestMeta.make(request, connection: disconnects.connection(channel), logger: logger, callLimit: callLimit)
-        let idHeader: HTTPFields = [RequestMeta.requestIDHeader: meta.requestID]
+        let arrived = ContinuousClock.now
+        let identity = RequestHeaders.identify(request, logger: logger)
+        let idHeader: HTTPFields = [RequestHeaders.requestIDHeader: identity.requestID]
         guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else {
             return HTTPJSON.error(.unauthenticated, headers: idHeader)
         }
@@ -105,15 +120,16 @@ struct RPCController: Sendable {
             return HTTPJSON.response(
                 .contentTooLarge, ["code": "resource_exhausted", "message": .string("the body is over \(maxBodyBytes) bytes")], headers: idHeader)
         }
+        let context = self.context(request, caller: caller, identity: identity, arrived: arrived, channel: channel)
         let key = AnswerReplay.Key(route: method, caller: caller.name, body: body)
-        if let replayed = replayed(key, caller: caller, meta: meta, headers: idHeader) { return replayed }
+        if let replayed = replayed(key, context: context, headers: idHeader) { return replayed }
         let params: JSON
         do {
             params = body.readableBytes == 0 ? .object([:]) : try JSON.parse(body.readableBytesView)
         } catch {
             return HTTPJSON.error(.parseError(error), headers: idHeader)
         }
-        switch await dispatcher.invoke(methodName: method, params: params, caller: caller, meta: meta) {
+        switch await dispatcher.invoke(methodName: method, params: params, context: context) {
         case .success(let answer):
             return answered(answer, method: method, key: key, headers: idHeader)
         case .failure(let error):

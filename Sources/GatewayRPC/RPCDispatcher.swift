@@ -3,29 +3,6 @@ import Foundation
 import GatewayCore
 import Logging
 
-/// What the transport knows about a call before a method runs.
-public struct CallMeta: Sendable {
-    /// The request id (from `X-Request-Id` or generated).
-    public var requestID: String
-    /// `Connect-Timeout-Ms` when given (at most `CallContext.maxTimeoutMs`), or the -32602 for an unreadable one.
-    public var headerTimeout: Result<Int?, GatewayError>
-    /// Logger carrying the request id.
-    public var logger: Logger
-    /// The upstream calls the whole HTTP request may plan, shared by a batch's elements.
-    public var allowance: CallAllowance
-    /// When the HTTP request arrived: every deadline of the request (each batch element's too) counts from here.
-    public var arrived: ContinuousClock.Instant
-    /// The client's connection: work that must wait is cancelled when the client leaves.
-    var connection: ClientConnection
-
-    /// The deadline of a call: `paramMs` (`timeout_ms`) when given, else `Connect-Timeout-Ms`, else
-    /// `defaultMs`, counted from the request's arrival; -32602 when the header is unreadable.
-    public func deadline(paramMs: Int?, defaultMs: Int) throws(GatewayError) -> ContinuousClock.Instant {
-        let headerMs = try headerTimeout.get()
-        return arrived + .milliseconds(paramMs ?? headerMs ?? defaultMs)
-    }
-}
-
 /// What a call answered, and until when it is the answer cache's whole answer (nil: it is not).
 public struct MethodAnswer: Sendable {
     /// The answer to write.
@@ -69,57 +46,54 @@ public struct RPCDispatcher: Sendable {
         self.maxBatch = maxBatch
     }
 
-    /// Runs one call of `methodName` for an authenticated caller.
-    public func invoke(methodName: String, params: JSON?, caller: CallerIdentity, meta: CallMeta) async -> Result<MethodAnswer, GatewayError> {
+    /// Runs one call of `methodName` for the request's (authenticated) caller.
+    public func invoke(methodName: String, params: JSON?, context: CallContext) async -> Result<MethodAnswer, GatewayError> {
         let started = ContinuousClock.now
-        let result = await run(methodName: methodName, params: params, caller: caller, meta: meta)
+        let result = await run(methodName: methodName, params: params, context: context)
         let code: String
         switch result {
         case .success: code = "ok"
         case .failure(let error): code = error.kind
         }
-        record(method: registry.method(named: methodName) == nil ? "unknown" : methodName, code: code, caller: caller, meta: meta, since: started)
+        record(method: registry.method(named: methodName) == nil ? "unknown" : methodName, code: code, context: context, since: started)
         return result
     }
 
     /// Counts and logs one answered call of `method` (a registered name or `unknown`), as every call is.
-    func record(method: String, code: String, caller: CallerIdentity, meta: CallMeta, since started: ContinuousClock.Instant) {
+    func record(method: String, code: String, context: CallContext, since started: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - started
         metrics.record(method: method, code: code, duration: elapsed)
-        meta.logger.info(
+        context.logger.info(
             "rpc call",
-            metadata: ["method": "\(method)", "caller": "\(caller.name)", "code": "\(code)", "duration_ms": "\(elapsed.milliseconds)"])
+            metadata: ["method": "\(method)", "caller": "\(context.caller.name)", "code": "\(code)", "duration_ms": "\(elapsed.milliseconds)"])
     }
 
-    private func run(methodName: String, params: JSON?, caller: CallerIdentity, meta: CallMeta) async
-        -> Result<MethodAnswer, GatewayError>
-    {
+    private func run(methodName: String, params: JSON?, context request: CallContext) async -> Result<MethodAnswer, GatewayError> {
         guard let method = registry.method(named: methodName) else { return .failure(.methodNotFound(methodName)) }
-        guard method.isPublic || caller.mayCall(method: methodName) else { return .failure(.forbiddenMethod(methodName)) }
+        guard method.isPublic || request.caller.mayCall(method: methodName) else { return .failure(.forbiddenMethod(methodName)) }
         let paramMs = params?["timeout_ms"]?.intValue.flatMap { (1...CallContext.maxTimeoutMs).contains($0) ? $0 : nil }
-        let deadline: ContinuousClock.Instant
+        let context: CallContext
         do {
-            deadline = try meta.deadline(paramMs: paramMs, defaultMs: defaultTimeoutMs)
+            context = try request.forCall(paramMs: paramMs, defaultMs: defaultTimeoutMs)
         } catch {
             return .failure(error)
         }
-        let context = CallContext(requestID: meta.requestID, caller: caller, deadline: deadline, logger: meta.logger, allowance: meta.allowance)
         do {
             // An answer the cache holds whole is given at once: no task, no watch on the connection.
             if let cached = try method.cachedAnswer?(params, context) {
                 return .success(MethodAnswer(document: .encoded(cached.answer), cachedUntil: cached.expires))
             }
-            let outcome = await meta.connection.whileConnected(logger: meta.logger) { () async -> Result<JSONDocument, any Error> in
+            let outcome = await context.client.whileConnected(logger: context.logger) { () async -> Result<JSONDocument, any Error> in
                 do { return .success(try await method.handler(params, context)) } catch { return .failure(error) }
             }
             return .success(MethodAnswer(try outcome.get()))
         } catch {
-            return .failure(GatewayError.answering(error, logger: meta.logger, site: methodName))
+            return .failure(GatewayError.answering(error, logger: context.logger, site: methodName))
         }
     }
 
     /// Serves a JSON-RPC body; nil when every request was a notification (nothing to answer).
-    public func serveJSONRPC(body: some Sequence<UInt8>, caller: CallerIdentity, meta: CallMeta) async -> MethodAnswer? {
+    public func serveJSONRPC(body: some Sequence<UInt8>, context: CallContext) async -> MethodAnswer? {
         let parsed: JSON
         do {
             parsed = try JSON.parse(body)
@@ -127,7 +101,7 @@ public struct RPCDispatcher: Sendable {
             return MethodAnswer(Self.errorResponse(id: .null, .parseError(error)))
         }
         guard case .array(let batch) = parsed else {
-            return await serveOne(parsed, caller: caller, meta: meta)
+            return await serveOne(parsed, context: context)
         }
         guard !batch.isEmpty else { return MethodAnswer(Self.errorResponse(id: .null, .invalidRequest("an empty batch"))) }
         guard batch.count <= maxBatch else {
@@ -138,10 +112,8 @@ public struct RPCDispatcher: Sendable {
             var collected: [(Int, JSONDocument?)] = []
             for (index, element) in batch.enumerated() {
                 if index >= Self.batchConcurrency, let answer = await group.next() { collected.append(answer) }
-                var elementMeta = meta
-                elementMeta.requestID = "\(meta.requestID)-\(index)"
-                elementMeta.logger[metadataKey: "request_id"] = "\(elementMeta.requestID)"
-                group.addTask { [elementMeta] in (index, await serveOne(element, caller: caller, meta: elementMeta)?.document) }
+                let elementContext = context.element(index)
+                group.addTask { (index, await serveOne(element, context: elementContext)?.document) }
             }
             for await answer in group { collected.append(answer) }
             return collected.sorted { $0.0 < $1.0 }.compactMap(\.1)
@@ -149,7 +121,7 @@ public struct RPCDispatcher: Sendable {
         return answers.isEmpty ? nil : MethodAnswer(.array(answers))
     }
 
-    private func serveOne(_ request: JSON, caller: CallerIdentity, meta: CallMeta) async -> MethodAnswer? {
+    private func serveOne(_ request: JSON, context: CallContext) async -> MethodAnswer? {
         guard case .object(let members) = request else {
             return MethodAnswer(Self.errorResponse(id: .null, .invalidRequest("a request must be an object")))
         }
@@ -169,7 +141,7 @@ public struct RPCDispatcher: Sendable {
         case .array?: return MethodAnswer(Self.errorResponse(id: validID, .invalidParams(field: "params", reason: "must be an object (by-name)")))
         default: return MethodAnswer(Self.errorResponse(id: validID, .invalidRequest("params must be an object")))
         }
-        let result = await invoke(methodName: method, params: params, caller: caller, meta: meta)
+        let result = await invoke(methodName: method, params: params, context: context)
         guard id != nil else { return nil }
         switch result {
         case .success(let answer):

@@ -1,6 +1,28 @@
 import Logging
 
-/// What every method handler knows about the call it serves.
+/// Whether the client that sent a request is still there.
+public protocol ClientPresence: Sendable {
+    /// Runs `work`; if the client goes away first, the work is cancelled and its own answer to
+    /// that returned (work that did not need to wait still answers normally).
+    func whileConnected<Value: Sendable>(logger: Logger, _ work: @escaping @Sendable () async -> Value) async -> Value
+}
+
+/// A client that is never seen leaving (work runs to its end or its deadline).
+public struct AlwaysPresent: ClientPresence {
+    /// A client that stays.
+    public init() {}
+
+    /// Runs `work`.
+    public func whileConnected<Value: Sendable>(logger: Logger, _ work: @escaping @Sendable () async -> Value) async -> Value {
+        await work()
+    }
+}
+
+/// Everything about one request that the transports, the dispatcher and the method handlers
+/// need: who asks, its id and logger, when it arrived and how long it may take, the upstream
+/// calls it may still plan, and whether its client is still there. A batch's elements each get
+/// a copy with their own id and deadline; a shared upstream call gets one whose deadline and
+/// allowance follow its waiters.
 public struct CallContext: Sendable {
     /// The longest deadline a request may ask for (`timeout_ms`, `Connect-Timeout-Ms`): 10 minutes.
     public static let maxTimeoutMs = 600_000
@@ -12,17 +34,48 @@ public struct CallContext: Sendable {
     public var logger: Logger
     /// The upstream calls the inbound HTTP request may still plan (shared by a batch's elements).
     public var allowance: CallAllowance
-    private let fixedDeadline: ContinuousClock.Instant
+    /// When the HTTP request arrived: every deadline of the request (each batch element's too) counts from here.
+    public let arrived: ContinuousClock.Instant
+    /// `Connect-Timeout-Ms` when given (at most `maxTimeoutMs`), or the -32602 for an unreadable one.
+    public let headerTimeout: Result<Int?, GatewayError>
+    /// The client: work that must wait is cancelled when it leaves.
+    public let client: any ClientPresence
+    private var fixedDeadline: ContinuousClock.Instant
     private let sharedDeadline: (@Sendable () -> ContinuousClock.Instant)?
 
-    /// Creates a call context.
-    public init(requestID: String, caller: CallerIdentity, deadline: ContinuousClock.Instant, logger: Logger, allowance: CallAllowance) {
+    /// The context of a request that arrived at `arrived`; its deadline is `Connect-Timeout-Ms` or
+    /// `defaultTimeoutMs` from then until a call sets its own (`forCall`).
+    public init(
+        requestID: String, caller: CallerIdentity, logger: Logger, allowance: CallAllowance, arrived: ContinuousClock.Instant = .now,
+        headerTimeout: Result<Int?, GatewayError> = .success(nil), client: any ClientPresence = AlwaysPresent(), defaultTimeoutMs: Int
+    ) {
         self.requestID = requestID
         self.caller = caller
-        self.fixedDeadline = deadline
-        self.sharedDeadline = nil
         self.logger = logger
         self.allowance = allowance
+        self.arrived = arrived
+        self.headerTimeout = headerTimeout
+        self.client = client
+        fixedDeadline = arrived + .milliseconds((try? headerTimeout.get()) ?? defaultTimeoutMs)
+        sharedDeadline = nil
+    }
+
+    /// This context for one call: its deadline is `paramMs` (`timeout_ms`) when given, else
+    /// `Connect-Timeout-Ms`, else `defaultMs`, counted from the request's arrival; -32602 when the
+    /// header is unreadable.
+    public func forCall(paramMs: Int?, defaultMs: Int) throws(GatewayError) -> CallContext {
+        let headerMs = try headerTimeout.get()
+        var call = self
+        call.fixedDeadline = arrived + .milliseconds(paramMs ?? headerMs ?? defaultMs)
+        return call
+    }
+
+    /// This context for one element of a batch: its own request id (and logger).
+    public func element(_ index: Int) -> CallContext {
+        var element = self
+        element.requestID = "\(requestID)-\(index)"
+        element.logger[metadataKey: "request_id"] = "\(element.requestID)"
+        return element
     }
 
     private init(_ context: CallContext, sharedDeadline: @escaping @Sendable () -> ContinuousClock.Instant, allowance: CallAllowance) {
@@ -30,6 +83,9 @@ public struct CallContext: Sendable {
         caller = context.caller
         logger = context.logger
         self.allowance = allowance
+        arrived = context.arrived
+        headerTimeout = context.headerTimeout
+        client = context.client
         fixedDeadline = context.fixedDeadline
         self.sharedDeadline = sharedDeadline
     }

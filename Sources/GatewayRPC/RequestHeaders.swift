@@ -5,8 +5,9 @@ import Hummingbird
 import LockedState
 import Logging
 
-/// Reads the per-request metadata every route needs: request id, Connect timeout, logger.
-enum RequestMeta {
+/// Reads what every route needs from a request's headers (request id, Connect timeout) into the
+/// request's `CallContext`.
+enum RequestHeaders {
     static let requestIDHeader = HTTPField.Name("X-Request-Id")!
     static let connectTimeoutHeader = HTTPField.Name("Connect-Timeout-Ms")!
 
@@ -35,14 +36,23 @@ enum RequestMeta {
         }
     }
 
-    /// The call metadata, with a logger that carries the request id and a fresh allowance of `callLimit` upstream calls.
-    static func make(_ request: Request, connection: ClientConnection, logger: Logger, callLimit: Int) -> CallMeta {
+    /// The request's id and a logger carrying it (what a route needs before it knows the caller).
+    static func identify(_ request: Request, logger: Logger) -> (requestID: String, logger: Logger) {
         var logger = logger
         let id = requestID(request)
         logger[metadataKey: "request_id"] = "\(id)"
-        return CallMeta(
-            requestID: id, headerTimeout: connectTimeoutMs(request), logger: logger, allowance: CallAllowance(limit: callLimit), arrived: .now,
-            connection: connection)
+        return (id, logger)
+    }
+
+    /// The context of an authenticated request that arrived at `arrived`: a fresh allowance of
+    /// `callLimit` upstream calls, its `Connect-Timeout-Ms`, its client's connection.
+    static func context(
+        _ request: Request, caller: CallerIdentity, identity: (requestID: String, logger: Logger), arrived: ContinuousClock.Instant,
+        connection: ClientConnection, callLimit: Int, defaultTimeoutMs: Int
+    ) -> CallContext {
+        CallContext(
+            requestID: identity.requestID, caller: caller, logger: identity.logger, allowance: CallAllowance(limit: callLimit), arrived: arrived,
+            headerTimeout: connectTimeoutMs(request), client: connection, defaultTimeoutMs: defaultTimeoutMs)
     }
 
     /// `Connect-Timeout-Ms` (a positive integer of at most 10 digits, per the Connect protocol),
