@@ -145,8 +145,8 @@ import Testing
             try await group.waitForAll()
         }
         #expect(log.peak(window: .seconds(1)) <= 10, "no breach across the fallback and the return")
-        let degradedWindow = log.calls.withLock { $0.count }
-        #expect(degradedWindow >= 25, "calls continued throughout: \(degradedWindow)")
+        let granted = log.calls.withLock { $0.count }
+        #expect(granted >= 10, "the budget was used, not only kept: \(granted)")
         try await Task.sleep(for: .milliseconds(500))
         for replica in replicas { replica.budget.complete(try await replica.budget.acquire(workspace: "main", caller: "probe")) }
         #expect(replicas.allSatisfy { !$0.health.isDegraded }, "shared again by itself")

@@ -40,14 +40,16 @@ private func campaignsMember(_ answer: Answer) -> Substring? {
             _ = try await gateway.call("campaigns.getStats", params(ids))
             let stored = ContinuousClock.now
             let hit = try await gateway.call("campaigns.getStats", params(ids))
-            let lastStore = ContinuousClock.now
-            if lastStore - stored < .milliseconds(1_500) {
-                // Asked again within the TTL (a loaded machine may take longer; then it is a miss, rightly).
-                #expect(hit.json?["result"]?["upstream"]?["calls"] == 0)
-            }
             let replayed = try await gateway.call("campaigns.getStats", params(ids))
             let lastReplay = try await gateway.call("campaigns.getStats", params(ids))
-            if ContinuousClock.now - stored < .milliseconds(1_500) { #expect(lastReplay.body == hit.body && replayed.body == hit.body) }
+            // Any of them may have fetched again on a loaded machine (the TTL is short): entries
+            // stored then expire 2 s after the last of these calls at the latest.
+            let lastStore = ContinuousClock.now
+            if lastStore - stored < .milliseconds(1_500) {
+                // All asked within the TTL: answered from the cache (then the answer cache, then its replay), the same bytes.
+                #expect(hit.json?["result"]?["upstream"]?["calls"] == 0)
+                #expect(lastReplay.body == hit.body && replayed.body == hit.body)
+            }
             try await Task.sleep(until: lastStore + .milliseconds(2_300), clock: .continuous)
             let afterExpiry = try await gateway.call("campaigns.getStats", params(ids))
             #expect(afterExpiry.json?["result"]?["upstream"]?["calls"] == 1, "the entries expired, so did the answer and its replay")

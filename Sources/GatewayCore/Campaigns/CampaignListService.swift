@@ -3,9 +3,6 @@ import DynamicJSON
 /// Serves `campaigns.list`: walks every campaign-meta page, or asks per id, whichever costs fewer
 /// calls, through the same budget, retries, cache and coalescing as every other method.
 public struct CampaignListService: Sendable {
-    /// MoEngage's campaign-meta endpoint.
-    public static let metaPath = "/core-services/v1/campaigns/meta"
-
     private let path: UpstreamPath
     private var upstream: RetryingUpstream { path.upstream }
     private var fetcher: CachedItemFetcher { path.fetcher }
@@ -26,11 +23,7 @@ public struct CampaignListService: Sendable {
 
     /// Answers one validated request for one workspace.
     public func list(_ params: ListCampaignsParams, workspace: UpstreamWorkspace, context: CallContext) async throws -> JSON {
-        guard workspace.configuration.provider == .moengage else {
-            throw GatewayError.invalidParams(
-                field: "workspace",
-                reason: "campaigns.list is a MoEngage API; workspace \(workspace.name) is \(workspace.configuration.provider.rawValue)")
-        }
+        _ = try MoEngageAdapter.workspaceID(of: workspace, for: "campaigns.list is")
         let filters = params.campaignFields
         let listingScope = CallScope(
             workspace: workspace.name, operation: "meta \(JSON.object(filters).encodedString()) children=\(params.includeChildren)")
@@ -122,7 +115,7 @@ public struct CampaignListService: Sendable {
         ]
         if !filters.isEmpty { body["campaign_fields"] = .object(filters) }
         let outcome = try await upstream.call(
-            UpstreamRequest(method: "POST", path: Self.metaPath, body: .object(body)), workspace: workspace, context: context
+            UpstreamRequest(method: "POST", path: MoEngageAdapter.metaPath, body: .object(body)), workspace: workspace, context: context
         ) { response in
             guard let campaigns = CampaignListing.campaigns(in: try UpstreamClient.json(response)) else {
                 throw UpstreamCallError(

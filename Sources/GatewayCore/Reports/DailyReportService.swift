@@ -7,9 +7,6 @@ import Foundation
 /// (callers never see the secret or the signed URL), fetches one day per call through the shared
 /// budget, retries, cache and coalescing, unzips with limits and parses the CSV.
 public struct DailyReportService: Sendable {
-    /// The metrics label of the report endpoint (the real path carries the signature).
-    static let endpoint = "/dailyCampaignReportDump/{app_id}/{day}.zip"
-
     private let path: UpstreamPath
     private var upstream: RetryingUpstream { path.upstream }
     private var planGuard: PlanGuard { path.planGuard }
@@ -78,17 +75,13 @@ public struct DailyReportService: Sendable {
 
     /// Signs a day for a workspace; throws -32602 when the workspace cannot sign.
     private static func signer(for workspace: UpstreamWorkspace) throws -> @Sendable (CalendarDay) -> SignedDay {
-        guard workspace.configuration.provider == .moengage, let appID = workspace.configuration.workspaceID else {
-            throw GatewayError.invalidParams(
-                field: "workspace",
-                reason: "daily reports are a MoEngage API; workspace \(workspace.name) is \(workspace.configuration.provider.rawValue)")
-        }
+        let appID = try MoEngageAdapter.workspaceID(of: workspace, for: "daily reports are")
         guard let secret = workspace.secretKey else {
             throw GatewayError.invalidParams(field: "workspace", reason: "workspace \(workspace.name) has no daily-report secret key configured")
         }
         return { day in
             let signature = DailyReportSignature.sign(appID: appID, day: day, secret: secret.value)
-            let path = "/dailyCampaignReportDump/\(appID)/\(DailyReportSignature.fileName(for: day))?Signature=\(signature)"
+            let path = MoEngageAdapter.dailyReportPath(appID: appID, day: day, signature: signature)
             return SignedDay(path: path, secrets: [path, signature, secret.value])
         }
     }
@@ -101,7 +94,8 @@ public struct DailyReportService: Sendable {
         let signed = signer(day)
         let redaction = Redaction(secrets: signed.secrets)
         return try await upstream.call(
-            UpstreamRequest(method: "GET", path: signed.path, endpoint: Self.endpoint, sendsCredentials: false, secrets: signed.secrets),
+            UpstreamRequest(
+                method: "GET", path: signed.path, endpoint: MoEngageAdapter.dailyReportEndpoint, sendsCredentials: false, secrets: signed.secrets),
             workspace: workspace, context: context, accepting: [200, 400, 401, 403, 404, 410]
         ) { response in try decode(response, redaction) }
     }

@@ -3,9 +3,6 @@ import DynamicJSON
 import Foundation
 
 extension StatsService {
-    /// Migma's stats endpoint, one campaign per call.
-    static let migmaStatsEndpoint = "/v1/campaigns/{id}/stats"
-
     /// `campaigns.getStats` on a Migma workspace: one `GET /v1/campaigns/{id}/stats` per uncached id,
     /// concurrently within the budget, cached and coalesced per campaign; a 404 puts the id in `missing`.
     /// Dates are optional and ignored (`windows: []`); `campaigns[id]` is Migma's stats object.
@@ -18,11 +15,10 @@ extension StatsService {
             scope: CallScope(workspace: workspace.name, operation: "migma-stats"), items: params.campaignIDs, chunkSize: 1,
             ttl: { [fresh = ttlPolicy.fresh] _ in fresh }
         ) { [upstream] ids, context in
-            // Campaign ids are `[A-Za-z0-9_-]` (GetStatsParams), so the id is one safe path segment.
             let id = ids[0]
             let outcome = try await upstream.call(
-                UpstreamRequest(method: "GET", path: "/v1/campaigns/\(id)/stats", endpoint: Self.migmaStatsEndpoint), workspace: workspace,
-                context: context, accepting: [200, 404], decode: Self.migmaStatsObject)
+                UpstreamRequest(method: "GET", path: MigmaAdapter.statsPath(of: id), endpoint: MigmaAdapter.statsEndpoint), workspace: workspace,
+                context: context, accepting: [200, 404], decode: MigmaAdapter.statsObject)
             return ItemsAnswer(values: outcome.value.map { [id: $0] } ?? [:], calls: outcome.calls)
         }
         let results: ItemResults
@@ -43,16 +39,5 @@ extension StatsService {
         ]
         results.mark(&answer)
         return .object(answer)
-    }
-
-    /// Migma's `data` object from a 200, or nil for a 404 (unknown campaign).
-    static func migmaStatsObject(_ response: HTTPClientResponse) throws -> JSON? {
-        guard response.status == 200 else { return nil }
-        let json = try UpstreamClient.json(response)
-        guard let data = json["data"], data.objectValue != nil else {
-            throw UpstreamCallError(
-                gatewayError: .upstreamFailed(status: 200, reason: "the Migma answer has no data object"), status: 0, retryAfter: nil)
-        }
-        return data
     }
 }

@@ -6,9 +6,6 @@ import GatewayConfig
 /// Serves `campaigns.getStats`: plans the fewest upstream calls, serves what the cache holds,
 /// joins identical in-flight calls, fetches the rest within the shared rate budget, and merges.
 public struct StatsService: Sendable {
-    /// MoEngage's stats endpoint.
-    public static let statsPath = "/core-services/v1/campaign-stats"
-
     let path: UpstreamPath
     var upstream: RetryingUpstream { path.upstream }
     var fetcher: CachedItemFetcher { path.fetcher }
@@ -174,7 +171,8 @@ public struct StatsService: Sendable {
             "offset": .int(offset), "limit": .int(StatsPlan.maxIDsPerCall),
         ]
         if let ids { body["campaign_ids"] = .array(ids.map(JSON.string)) }
-        let outcome = try await upstream.postJSON(path: Self.statsPath, body: .object(body), workspace: request.workspace, context: context)
+        let outcome = try await upstream.postJSON(
+            path: MoEngageAdapter.statsPath, body: .object(body), workspace: request.workspace, context: context)
         guard let data = outcome.value["data"]?.objectValue else {
             throw GatewayError.upstreamFailed(status: 200, reason: "the upstream answer has no data object")
         }

@@ -32,10 +32,8 @@ public struct UpstreamRequest: Sendable {
     }
 }
 
-/// Sends one upstream request with the workspace's credentials, once, and maps failures.
-///
-/// MoEngage: `Authorization: Basic base64(workspace_id:api_key)` and `MOE-APPKEY`; Migma:
-/// `Authorization: Bearer api_key`. A status outside `accepting` becomes an `UpstreamCallError`
+/// Sends one upstream request with the workspace's credentials (from its provider's adapter),
+/// once, and maps failures. A status outside `accepting` becomes an `UpstreamCallError`
 /// (with `Retry-After` and the `GatewayError` to answer with); a missing key or a passed deadline
 /// is a plain `GatewayError`. Retries are `RetryingUpstream`'s job.
 public struct UpstreamClient: Sendable {
@@ -58,7 +56,7 @@ public struct UpstreamClient: Sendable {
             throw GatewayError.upstreamFailed(status: 0, reason: "workspace \(workspace.name) has no API key configured; see /readyz")
         }
         guard context.remainingMs > 0 else { throw GatewayError.deadlineExceeded }
-        let credentials = Self.credentials(for: workspace, apiKey: apiKey)
+        let credentials = workspace.configuration.provider.adapter.credentials(for: workspace.configuration, apiKey: apiKey)
         // Only a failure's text needs scrubbing: build the redaction then, not for every call.
         func redaction() -> Redaction { Redaction(secrets: credentials.secrets + [workspace.secretKey?.value ?? ""] + request.secrets) }
         var headers: [(name: String, value: String)] = [("Accept", "application/json")]
@@ -91,22 +89,6 @@ public struct UpstreamClient: Sendable {
                 endpoint: request.endpoint)
         }
         return response
-    }
-
-    /// The credential headers of a workspace's provider, and every secret form they put on the wire
-    /// (the key, the Basic value and its base64 with and without padding), for redaction.
-    static func credentials(for workspace: UpstreamWorkspace, apiKey: Secret) -> (headers: [(name: String, value: String)], secrets: [String]) {
-        switch workspace.configuration.provider {
-        case .moengage:
-            let id = workspace.configuration.workspaceID ?? ""
-            let encoded = Data("\(id):\(apiKey.value)".utf8).base64EncodedString()
-            return (
-                [("Authorization", "Basic \(encoded)"), ("MOE-APPKEY", id)],
-                [apiKey.value, "Basic \(encoded)", encoded, encoded.trimmingCharacters(in: CharacterSet(charactersIn: "="))]
-            )
-        case .migma:
-            return ([("Authorization", "Bearer \(apiKey.value)")], [apiKey.value, "Bearer \(apiKey.value)"])
-        }
     }
 
     /// Parses a JSON body; a garbled one is a retryable failure, like a dropped connection.

@@ -27,15 +27,7 @@ public struct UpstreamWorkspace: Sendable {
     /// account, whatever their env or file references).
     public var account: String {
         if let group = configuration.budgetGroup { return "group \(group)" }
-        switch configuration.provider {
-        case .moengage:
-            return "moengage \(configuration.workspaceID ?? name)"
-        case .migma:
-            let key = apiKey.map { SHA256.hash(data: Data($0.value.utf8)).map { String(format: "%02x", $0) }.joined() } ?? "name \(name)"
-            let url = URLComponents(string: configuration.baseURL)
-            let port = url?.port ?? (url?.scheme?.lowercased() == "http" ? 80 : 443)
-            return "migma \(url?.host?.lowercased() ?? configuration.baseURL):\(port) \(key)"
-        }
+        return configuration.provider.adapter.account(of: configuration, apiKey: apiKey)
     }
 }
 
