@@ -18,7 +18,7 @@ public struct SharedCacheEntry: Sendable {
 /// replica can tell fresh from expired). Redis keeps a key `staleRetention` past its expiry for
 /// stale-if-error, and evicts by its own `maxmemory` policy. A failure of Redis is a miss
 /// (reported to `health`), never an error of the request; while degraded it is not asked.
-public final class RedisCacheTier: Sendable {
+public final class RedisCacheTier: SharedResponseCache {
     /// How long an expired entry stays in Redis for stale-if-error.
     public static let staleRetention: Duration = .seconds(86_400)
     private let redis: RedisClient

@@ -46,8 +46,7 @@ public enum CacheLookup: Sendable, Hashable {
     case miss
 }
 
-/// The gateway's cache of upstream answers, item by item; in memory today, shareable across
-/// replicas behind this protocol.
+/// The gateway's cache of upstream answers, item by item, in this process (`InMemoryResponseCache`).
 public protocol ResponseCache: Sendable {
     /// Looks a key up at `now`.
     func lookup(_ key: CacheKey, now: ContinuousClock.Instant) -> CacheLookup
@@ -75,4 +74,15 @@ public struct CacheTTLPolicy: Sendable {
     public func ttl(for window: DayRange, today: CalendarDay) -> Duration {
         window.end.days(to: today) > settledAfterDays ? settled : fresh
     }
+}
+
+/// The cache every replica shares, behind each replica's `ResponseCache` (`RedisCacheTier`).
+/// Asked only for what the process lacks; its failures are misses, never errors.
+public protocol SharedResponseCache: Sendable {
+    /// The shared entries of `keys` (fresh or expired); missing or unreadable ones are left out.
+    func lookup(_ keys: [CacheKey]) async -> [CacheKey: SharedCacheEntry]
+    /// Stores `values` for `ttl` each, in the background.
+    func store(_ values: [(key: CacheKey, value: CachedValue, ttl: Duration)])
+    /// Stores `values` for `ttl` each and returns once they are stored (or storing failed).
+    func write(_ values: [(key: CacheKey, value: CachedValue, ttl: Duration)]) async
 }

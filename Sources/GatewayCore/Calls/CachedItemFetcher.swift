@@ -63,13 +63,13 @@ public struct Staleness: Sendable, Hashable {
 /// entries, flagged, when the upstream fails.
 public struct CachedItemFetcher: Sendable {
     private let cache: any ResponseCache
-    private let shared: RedisCacheTier?
-    private let leases: ReplicaCallLeases?
+    private let shared: (any SharedResponseCache)?
+    private let leases: (any CrossReplicaCoalescing)?
     private let coalescer = ItemCallCoalescer()
 
     /// Fetches through `cache`, and `shared` behind it when replicas share one, making calls
     /// identical across replicas once through `leases`.
-    public init(cache: any ResponseCache, shared: RedisCacheTier? = nil, leases: ReplicaCallLeases? = nil) {
+    public init(cache: any ResponseCache, shared: (any SharedResponseCache)? = nil, leases: (any CrossReplicaCoalescing)? = nil) {
         self.cache = cache
         self.shared = shared
         self.leases = leases

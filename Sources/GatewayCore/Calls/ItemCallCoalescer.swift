@@ -16,11 +16,17 @@ public struct ItemsAnswer: Sendable {
 }
 
 /// An upstream call's answer as every waiter gets it: values encoded once (as the cache holds them).
-struct SharedAnswer: Sendable {
+public struct SharedAnswer: Sendable {
     /// Encoded values by item; items the upstream lacked are absent.
-    var values: [String: EncodedJSON]
+    public var values: [String: EncodedJSON]
     /// Upstream calls it took (retries included).
-    var calls: Int
+    public var calls: Int
+
+    /// An answer of `values` that took `calls` calls.
+    public init(values: [String: EncodedJSON], calls: Int) {
+        self.values = values
+        self.calls = calls
+    }
 }
 
 /// Identical in-flight upstream calls run once: for each item of a scope at most one call is in
@@ -166,4 +172,25 @@ final class SharedCall: Sendable {
     fileprivate func cancel() {
         interest.withLock { $0.task }?.cancel()
     }
+}
+
+/// Makes identical upstream calls in flight on different replicas once (`ReplicaCallLeases`);
+/// within a replica, `ItemCallCoalescer` already does.
+public protocol CrossReplicaCoalescing: Sendable {
+    /// Gets `items` of `scope`: through `fetch` (which stores them in the shared cache before it
+    /// returns) those this replica takes on, the rest from the replicas fetching them; stops
+    /// waiting at `deadline()` or when cancelled.
+    func coordinate(
+        _ items: [String], scope: CallScope, deadline: @escaping @Sendable () -> ContinuousClock.Instant,
+        fetch: @escaping @Sendable ([String]) async throws -> SharedAnswer
+    ) async throws -> CoordinatedAnswer
+}
+
+/// What `CrossReplicaCoalescing.coordinate` got: the values (fetched here or by other replicas),
+/// the upstream calls made here, and the shared expiry of each entry another replica stored.
+public struct CoordinatedAnswer: Sendable {
+    /// Values and the calls made here.
+    public var answer: SharedAnswer
+    /// Items another replica fetched, with their shared expiry.
+    public var storedElsewhere: [String: ContinuousClock.Instant]
 }

@@ -6,7 +6,7 @@ import RedisClient
 /// another replica holds are awaited through the shared cache, polled every `pollInterval`.
 /// A lease whose holder vanished expires within `leaseTTL`, and a waiter then takes it over and
 /// fetches the items itself. Without Redis (degraded) every replica fetches for itself.
-public final class ReplicaCallLeases: Sendable {
+public final class ReplicaCallLeases: CrossReplicaCoalescing {
     /// How long a lease lasts without renewal (a dead holder's leases are gone after this).
     public static let leaseTTL: Duration = .seconds(2)
     /// How often a waiter looks for another replica's results.
@@ -38,34 +38,26 @@ public final class ReplicaCallLeases: Sendable {
         """)
 
     private let redis: RedisClient
-    private let tier: RedisCacheTier
+    private let tier: any SharedResponseCache
     private let keyPrefix: String
     private let health: SharedStoreHealth
 
     /// Leases in `redis` under `keyPrefix`; results travel through `tier`.
-    public init(redis: RedisClient, tier: RedisCacheTier, keyPrefix: String, health: SharedStoreHealth) {
+    public init(redis: RedisClient, tier: any SharedResponseCache, keyPrefix: String, health: SharedStoreHealth) {
         self.redis = redis
         self.tier = tier
         self.keyPrefix = keyPrefix
         self.health = health
     }
 
-    /// What `coordinate` got: the values (fetched here or by other replicas) and the upstream
-    /// calls made here, plus the expiry of each entry another replica stored.
-    struct Coordinated: Sendable {
-        var answer: SharedAnswer
-        var storedElsewhere: [String: ContinuousClock.Instant]
-    }
-
-    /// Gets `items` of `scope`: the ones this replica can lease through `fetch` (which must
-    /// store them in the shared cache before it returns), the others from the replicas holding
-    /// them. Stops waiting at `deadline()` (`deadlineExceeded`) or when cancelled.
-    func coordinate(
+    /// See `CrossReplicaCoalescing.coordinate`: the items this replica can lease go through
+    /// `fetch`, the others come from the replicas holding them (`deadlineExceeded` at the deadline).
+    public func coordinate(
         _ items: [String], scope: CallScope, deadline: @escaping @Sendable () -> ContinuousClock.Instant,
         fetch: @escaping @Sendable ([String]) async throws -> SharedAnswer
-    ) async throws -> Coordinated {
+    ) async throws -> CoordinatedAnswer {
         let token = String(UInt64.random(in: 1...UInt64.max), radix: 36)
-        var result = Coordinated(answer: SharedAnswer(values: [:], calls: 0), storedElsewhere: [:])
+        var result = CoordinatedAnswer(answer: SharedAnswer(values: [:], calls: 0), storedElsewhere: [:])
         var pending = items
         while !pending.isEmpty {
             var leased = await lease(pending, scope: scope, token: token)
@@ -95,7 +87,7 @@ public final class ReplicaCallLeases: Sendable {
     }
 
     /// The items the shared cache holds fresh, added to `result`.
-    private func storedFresh(_ items: [String], scope: CallScope, into result: inout Coordinated) async -> Set<String> {
+    private func storedFresh(_ items: [String], scope: CallScope, into result: inout CoordinatedAnswer) async -> Set<String> {
         guard !health.isDegraded else { return [] }
         let found = await tier.lookup(items.map { CacheKey(scope: scope, item: $0) })
         let now = ContinuousClock.now
