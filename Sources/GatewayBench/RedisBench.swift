@@ -21,6 +21,7 @@ enum RedisBench {
             try await grantLatency(redis)
             try await cacheHits(redis, seconds: seconds)
             try await threeReplicaUtilisation(redis)
+            try await coalescingAcrossReplicas(redis)
         }
     }
 
@@ -84,65 +85,123 @@ enum RedisBench {
         GatewayBench.row("| cache-hit getStats (10 ids × 30 days), wrk -t2 -c64 -d\(seconds)s | \(figures.withLock { $0 }.joined(separator: "; ")) |")
     }
 
-    private static func threeReplicaUtilisation(_ redis: RedisServerProcess) async throws {
+    /// The simulator (with `limits`, `latencyMs` per call) and three replicas sharing `redis`, for `body(replica ports, simulator port, client)`.
+    private static func withCluster(
+        _ redis: RedisServerProcess, limits: [RollingLimit], latencyMs: Int, keyPrefix: String,
+        _ body: @escaping @Sendable ([Int], Int, CurlHTTPClient, MoEngageSimulator) async throws -> Void
+    ) async throws {
         let simulator = MoEngageSimulator(
-            configuration: SimulatorConfiguration(
-                workspaces: ["WS": "bench-key"], rateLimits: [RollingLimit(calls: 100, perSeconds: 60), RollingLimit(calls: 10, perSeconds: 1)]))
+            configuration: SimulatorConfiguration(workspaces: ["WS": "bench-key"], rateLimits: limits, faults: FaultInjection(latencyMs: latencyMs)))
         let client = try CurlHTTPClient(configuration: .init(maxConnectionsPerHost: 64, maxTotalConnections: 64))
         defer { client.shutdown() }
+        let rateLimits = limits.map { "{calls: \($0.calls), per_seconds: \($0.perSeconds)}" }.joined(separator: ", ")
         try await LiveServer.withRunning({ simulator.makeApplication(logger: LiveServer.quietLogger, onServerRunning: $0) }) { simPort in
             let configuration = try ConfigLoader.parse(
                 """
                 listen: {host: 127.0.0.1, port: 0}
                 workspaces:
-                  bench: {base_url: "http://127.0.0.1:\(simPort)", workspace_id: WS, api_key_env: BENCH_KEY, rate_limits: [{calls: 100, per_seconds: 60}, {calls: 10, per_seconds: 1}]}
+                  bench: {base_url: "http://127.0.0.1:\(simPort)", workspace_id: WS, api_key_env: BENCH_KEY, rate_limits: [\(rateLimits)]}
                 callers: [{name: bench, token_env: BENCH_TOKEN, workspaces: ["*"]}]
                 upstream: {safety_margin_ms: 100}
-                redis: {url: "redis://127.0.0.1:\(redis.port)/0", key_prefix: "bench-replicas:", replicas_hint: 3}
+                redis: {url: "redis://127.0.0.1:\(redis.port)/0", key_prefix: "\(keyPrefix)", replicas_hint: 3}
                 """)
             let secrets = try SecretResolver(environment: ["BENCH_KEY": "bench-key", "BENCH_TOKEN": BenchGateway.token]).resolve(configuration)
             try await withReplicas(3, configuration: configuration, secrets: secrets, ports: []) { ports in
-                let started = ContinuousClock.now
-                let end = started + .seconds(14)
-                let next = Locked(0)
-                let ids = simulator.catalog.campaigns.map(\.id)
-                let chunks = stride(from: 0, to: ids.count - 9, by: 10).map { Array(ids[$0..<$0 + 10]) }
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for port in ports {
-                        for _ in 0..<6 {
-                            group.addTask {
-                                while ContinuousClock.now < end {
-                                    let index = next.withLock { value -> Int in
-                                        defer { value += 1 }
-                                        return value
-                                    }
-                                    let start = CalendarDay(year: 2024, month: 1, day: 1)!.adding(days: (index / chunks.count) * 30)
-                                    let body: JSON = [
-                                        "jsonrpc": "2.0", "id": 1, "method": "campaigns.getStats",
-                                        "params": [
-                                            "campaign_ids": .array(chunks[index % chunks.count].map(JSON.string)), "start_date": .string(start.iso),
-                                            "end_date": .string(start.adding(days: 29).iso), "timeout_ms": 20_000,
-                                        ],
-                                    ]
-                                    let response = try await client.execute(
-                                        HTTPClientRequest(
-                                            method: "POST", url: "http://127.0.0.1:\(port)/rpc",
-                                            headers: [("Authorization", "Bearer \(BenchGateway.token)")], body: body.encoded(), totalTimeoutMs: 60_000
-                                        ))
-                                    if (try? JSON.parse(response.body))?["error"] != nil { try await Task.sleep(for: .milliseconds(200)) }
+                try await body(ports, simPort, client, simulator)
+            }
+        }
+    }
+
+    /// getStats for ten ids over one 30-day window starting `start`.
+    private static func question(_ ids: ArraySlice<String>, start: CalendarDay) -> JSON {
+        [
+            "jsonrpc": "2.0", "id": 1, "method": "campaigns.getStats",
+            "params": [
+                "campaign_ids": .array(ids.map(JSON.string)), "start_date": .string(start.iso), "end_date": .string(start.adding(days: 29).iso),
+                "timeout_ms": 20_000,
+            ],
+        ]
+    }
+
+    /// Posts `body` to a replica; whether the answer was an error.
+    private static func ask(_ client: CurlHTTPClient, port: Int, _ body: JSON) async throws -> JSON? {
+        let response = try await client.execute(
+            HTTPClientRequest(
+                method: "POST", url: "http://127.0.0.1:\(port)/rpc", headers: [("Authorization", "Bearer \(BenchGateway.token)")],
+                body: body.encoded(),
+                totalTimeoutMs: 60_000))
+        return try? JSON.parse(response.body)
+    }
+
+    /// Calls and breaches the simulator recorded.
+    private static func ledger(_ client: CurlHTTPClient, simPort: Int) async throws -> (calls: Int, breaches: Int) {
+        let log = try JSON.parse(try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(simPort)/_sim/calls")).body)
+        return (log["calls"]?.arrayValue?.count ?? 0, log["breaches"]?.arrayValue?.count ?? 0)
+    }
+
+    private static func threeReplicaUtilisation(_ redis: RedisServerProcess) async throws {
+        let limits = [RollingLimit(calls: 100, perSeconds: 60), RollingLimit(calls: 10, perSeconds: 1)]
+        try await withCluster(redis, limits: limits, latencyMs: 0, keyPrefix: "bench-replicas:") { ports, simPort, client, simulator in
+            let end = ContinuousClock.now + .seconds(14)
+            let next = Locked(0)
+            let ids = simulator.catalog.campaigns.map(\.id)
+            let chunks = stride(from: 0, to: ids.count - 9, by: 10).map { ids[$0..<$0 + 10] }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for port in ports {
+                    for _ in 0..<6 {
+                        group.addTask {
+                            while ContinuousClock.now < end {
+                                let index = next.withLock { value -> Int in
+                                    defer { value += 1 }
+                                    return value
                                 }
+                                let start = CalendarDay(year: 2024, month: 1, day: 1)!.adding(days: (index / chunks.count) * 30)
+                                let answer = try await ask(client, port: port, question(chunks[index % chunks.count], start: start))
+                                if answer?["error"] != nil { try await Task.sleep(for: .milliseconds(200)) }
                             }
                         }
                     }
-                    try await group.waitForAll()
                 }
-                let log = try JSON.parse(try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(simPort)/_sim/calls")).body)
-                let calls = log["calls"]?.arrayValue?.count ?? 0
-                let breaches = log["breaches"]?.arrayValue?.count ?? 0
-                GatewayBench.row(
-                    "| three replicas, one Redis, saturating load for 14 s against 100/60 s and 10/1 s | \(calls) upstream calls of the 100 the minute allows (\(calls)%), \(breaches) breaches |"
-                )
+                try await group.waitForAll()
             }
+            let (calls, breaches) = try await ledger(client, simPort: simPort)
+            GatewayBench.row(
+                "| three replicas, one Redis, saturating load for 14 s against 100/60 s and 10/1 s | \(calls) upstream calls of the 100 the minute allows (\(calls)%), \(breaches) breaches |"
+            )
+        }
+    }
+
+    /// The same question on the three replicas at once, upstream latency 200 ms: the replica that
+    /// fetches answers after about one call; the two that wait poll the shared cache (every 25 ms).
+    private static func coalescingAcrossReplicas(_ redis: RedisServerProcess) async throws {
+        try await withCluster(redis, limits: [RollingLimit(calls: 1_000, perSeconds: 60)], latencyMs: 200, keyPrefix: "bench-coalescing:") {
+            ports, simPort, client, simulator in
+            let ids = simulator.catalog.campaigns.map(\.id)
+            var fastest: [Double] = []
+            var slowest: [Double] = []
+            for round in 0..<7 {
+                let body = question(
+                    ids[(round * 10) % (ids.count - 10)..<(round * 10) % (ids.count - 10) + 10],
+                    start: CalendarDay(year: 2023, month: 1, day: 1)!.adding(days: round * 30))
+                let latencies = try await withThrowingTaskGroup(of: Double.self) { group in
+                    for port in ports {
+                        group.addTask {
+                            let started = ContinuousClock.now
+                            _ = try await ask(client, port: port, body)
+                            return GatewayBench.milliseconds(ContinuousClock.now - started)
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }.sorted()
+                }
+                fastest.append(latencies[0])
+                slowest.append(latencies[2])
+            }
+            let (calls, _) = try await ledger(client, simPort: simPort)
+            GatewayBench.row(
+                String(
+                    format:
+                        "| the same question on three replicas at once, upstream latency 200 ms (median of 7) | %d upstream calls for 7 questions; first answer %.0f ms, last %.0f ms (waiting replicas poll the shared cache every 25 ms) |",
+                    calls, GatewayBench.median(fastest), GatewayBench.median(slowest)))
         }
     }
 
