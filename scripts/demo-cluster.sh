@@ -3,6 +3,7 @@
 # prints curl calls showing one replica answering from another's fetch, waits for Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/demo-lib.sh
 SIM_PORT=${SIM_PORT:-9090}
 REDIS_PORT=${REDIS_PORT:-6390}
 FIRST_PORT=${FIRST_PORT:-8081}
@@ -35,10 +36,7 @@ for _ in $(seq 1 50); do
   [ "$ready" = 1 ] && curl -sf "http://127.0.0.1:${SIM_PORT}/_sim/campaigns" > /dev/null 2>&1 && break
   sleep 0.2
 done
-ids=$(curl -s "http://127.0.0.1:${SIM_PORT}/_sim/campaigns" | python3 -c '
-import json, sys
-always = [c["campaign_id"] for c in json.load(sys.stdin)["campaigns"] if c["active_from"] == "2025-01-01" and c["active_to"] == "2026-12-31"]
-print(",".join("\"%s\"" % i for i in always[:3]))')
+ids=$(demo_campaign_ids "$SIM_PORT")
 R1="http://127.0.0.1:${FIRST_PORT}"
 R2="http://127.0.0.1:$((FIRST_PORT + 1))"
 R3="http://127.0.0.1:$((FIRST_PORT + 2))"

@@ -2,6 +2,7 @@
 # Starts moengage-sim and the gateway on loopback with deploy/demo.yaml, prints curl calls, waits for Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/demo-lib.sh
 SIM_PORT=${SIM_PORT:-9090}
 GATEWAY_PORT=${GATEWAY_PORT:-8080}
 BIN=.build/debug
@@ -25,10 +26,7 @@ for _ in $(seq 1 50); do
   curl -sf "http://127.0.0.1:${GATEWAY_PORT}/readyz" >/dev/null 2>&1 && curl -sf "http://127.0.0.1:${SIM_PORT}/_sim/campaigns" >/dev/null 2>&1 && break
   sleep 0.2
 done
-ids=$(curl -s "http://127.0.0.1:${SIM_PORT}/_sim/campaigns" | python3 -c '
-import json, sys
-always = [c["campaign_id"] for c in json.load(sys.stdin)["campaigns"] if c["active_from"] == "2025-01-01" and c["active_to"] == "2026-12-31"]
-print(",".join("\"%s\"" % i for i in always[:3]))')
+ids=$(demo_campaign_ids "$SIM_PORT")
 G="http://127.0.0.1:${GATEWAY_PORT}"
 AUTH="Authorization: Bearer ${DEMO_CALLER_TOKEN}"
 cat <<MSG

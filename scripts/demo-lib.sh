@@ -1,0 +1,9 @@
+# Shared by demo.sh and demo-cluster.sh (sourced).
+
+# Prints three ids of campaigns active over the simulator's whole horizon, quoted and comma-separated.
+demo_campaign_ids() {
+  curl -s "http://127.0.0.1:$1/_sim/campaigns" | python3 -c '
+import json, sys
+always = [c["campaign_id"] for c in json.load(sys.stdin)["campaigns"] if c["active_from"] == "2025-01-01" and c["active_to"] == "2026-12-31"]
+print(",".join("\"%s\"" % i for i in always[:3]))'
+}
