@@ -9,19 +9,22 @@ public struct ItemWork: Sendable {
     public var items: [String]
     /// Most items in one upstream call.
     public var chunkSize: Int
+    /// Upstream calls one chunk takes (1, or e.g. the pages of a listing walk).
+    public var callsPerChunk: Int
     /// How long an item's answer stays fresh.
     public var ttl: @Sendable (String) -> Duration
     /// One upstream call for some of the items.
     public var call: @Sendable ([String], CallContext) async throws -> ItemsAnswer
 
-    /// Work of `items` in `scope`, `chunkSize` per `call`, fresh for `ttl`.
+    /// Work of `items` in `scope`, `chunkSize` per `call` of `callsPerChunk` upstream calls, fresh for `ttl`.
     public init(
-        scope: CallScope, items: [String], chunkSize: Int, ttl: @escaping @Sendable (String) -> Duration,
+        scope: CallScope, items: [String], chunkSize: Int, callsPerChunk: Int = 1, ttl: @escaping @Sendable (String) -> Duration,
         call: @escaping @Sendable ([String], CallContext) async throws -> ItemsAnswer
     ) {
         self.scope = scope
         self.items = items
         self.chunkSize = chunkSize
+        self.callsPerChunk = callsPerChunk
         self.ttl = ttl
         self.call = call
     }
@@ -82,13 +85,12 @@ public struct PlanExecutor: Sendable {
     let fetcher: CachedItemFetcher
     let planGuard: PlanGuard
 
-    /// Runs `work` for `workspace`, `extraCalls` more calls counted in the plan (calls the service
-    /// makes itself); a dry run only plans.
-    public func run(_ work: [ItemWork], workspace: String, context: CallContext, dryRun: Bool, extraCalls: Int = 0) async throws -> ExecutedPlan {
+    /// Runs `work` for `workspace`; a dry run only plans.
+    public func run(_ work: [ItemWork], workspace: String, context: CallContext, dryRun: Bool) async throws -> ExecutedPlan {
         var lookups: [CachedItemFetcher.Lookup] = []
         for entry in work { lookups.append(await fetcher.lookup(entry.items, scope: entry.scope)) }
-        let estimated = zip(work, lookups).reduce(extraCalls) { total, pair in
-            total + (pair.1.needed.count + pair.0.chunkSize - 1) / pair.0.chunkSize
+        let estimated = zip(work, lookups).reduce(0) { total, pair in
+            total + (pair.1.needed.count + pair.0.chunkSize - 1) / pair.0.chunkSize * pair.0.callsPerChunk
         }
         try await planGuard.check(estimated, workspace: workspace, context: context, dryRun: dryRun)
         let hits = lookups.reduce(0) { $0 + $1.hits }

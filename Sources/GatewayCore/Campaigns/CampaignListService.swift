@@ -6,7 +6,6 @@ public struct CampaignListService: Sendable {
     private let path: UpstreamPath
     private var upstream: RetryingUpstream { path.upstream }
     private var fetcher: CachedItemFetcher { path.fetcher }
-    private var planGuard: PlanGuard { path.planGuard }
     /// Metadata changes (reachability refreshes daily): listings stay fresh for the fresh TTL.
     private var ttl: Duration { path.ttlPolicy.fresh }
 
@@ -33,39 +32,42 @@ public struct CampaignListService: Sendable {
         let perID = params.campaignIDs.isEmpty ? nil : await fetcher.lookup(params.campaignIDs, scope: idScope)
         let walkCost = listing.needed.isEmpty ? 0 : Self.walkCost(remembered: listing.expired["listing"]?.value)
         let strategy = Self.strategy(idsNeeded: perID?.needed.count, walkCost: walkCost)
-        let estimated = strategy == .idFilter ? perID?.needed.count ?? 0 : walkCost ?? 1
-        let cacheHits = strategy == .idFilter ? perID?.hits ?? 0 : listing.hits
-        try await planGuard.check(estimated, workspace: workspace.name, context: context, dryRun: params.dryRun)
-        if params.dryRun {
-            let plan = await path.executor.plan(estimated, cacheHits: cacheHits, workspace: workspace.name)
-            return ["workspace": .string(workspace.name), "dry_run": true, "plan": plan.json(["strategy": .string(strategy.rawValue)])]
-        }
-        let campaigns: [JSON]
-        let usage: UpstreamUsage
+        let work: ItemWork
         switch strategy {
         case .listAndFilter:
-            let fetched = try await fetcher.fetch(listing, scope: listingScope, chunkSize: 1, ttl: { [ttl] _ in ttl }, context: context) {
+            let planned = walkCost ?? 1
+            work = ItemWork(scope: listingScope, items: ["listing"], chunkSize: 1, callsPerChunk: planned, ttl: { [ttl] _ in ttl }) {
                 [self] _, context in
                 let walked = try await walk(
-                    filters: filters, includeChildren: params.includeChildren, workspace: workspace, context: context, planned: estimated)
+                    filters: filters, includeChildren: params.includeChildren, workspace: workspace, context: context, planned: planned)
                 return ItemsAnswer(values: ["listing": .array(walked.campaigns)], calls: walked.calls)
             }
-            let all = try fetched.values["listing"]?.decoded().arrayValue ?? []
-            let wanted = Set(params.campaignIDs)
-            campaigns = wanted.isEmpty ? all : all.filter { wanted.contains($0["campaign_id"]?.stringValue ?? "") }
-            usage = fetched.usage
         case .idFilter:
-            let fetched = try await fetcher.fetch(perID!, scope: idScope, chunkSize: 1, ttl: { [ttl] _ in ttl }, context: context) {
-                [self] ids, context in
+            work = ItemWork(scope: idScope, items: params.campaignIDs, chunkSize: 1, ttl: { [ttl] _ in ttl }) { [self] ids, context in
                 var byID = filters
                 byID["id"] = .string(ids[0])
                 let page = try await fetchPage(1, filters: byID, includeChildren: params.includeChildren, workspace: workspace, context: context)
                 let match = page.campaigns.first { $0["campaign_id"]?.stringValue == ids[0] }
                 return ItemsAnswer(values: match.map { [ids[0]: $0] } ?? [:], calls: page.calls)
             }
-            campaigns = try params.campaignIDs.compactMap { try fetched.values[$0]?.decoded() }
-            usage = fetched.usage
         }
+        let results: ItemResults
+        switch try await path.executor.run([work], workspace: workspace.name, context: context, dryRun: params.dryRun) {
+        case .planned(let plan):
+            return ["workspace": .string(workspace.name), "dry_run": true, "plan": plan.json(["strategy": .string(strategy.rawValue)])]
+        case .done(let done):
+            results = done
+        }
+        let campaigns: [JSON]
+        switch strategy {
+        case .listAndFilter:
+            let all = try results.values[0]["listing"]?.decoded().arrayValue ?? []
+            let wanted = Set(params.campaignIDs)
+            campaigns = wanted.isEmpty ? all : all.filter { wanted.contains($0["campaign_id"]?.stringValue ?? "") }
+        case .idFilter:
+            campaigns = try params.campaignIDs.compactMap { try results.values[0][$0]?.decoded() }
+        }
+        let usage = results.usage
         context.logger.info("campaign listing", metadata: ["strategy": "\(strategy.rawValue)", "calls": "\(usage.calls)"])
         return ["workspace": .string(workspace.name), "campaigns": .array(CampaignListing.groupingChildren(campaigns)), "upstream": usage.json]
     }
