@@ -26,7 +26,8 @@ final class RESPChannelHandler: ChannelDuplexHandler {
     private var waiting = CircularBuffer<Waiting>()
     private var failure: RedisError?
 
-    init(reader: RESPReader = RESPReader()) {
+    /// The gateway's values are small (cache entries, script answers): 64 MiB is far above any.
+    init(reader: RESPReader = RESPReader(maxBulkLength: 64 << 20)) {
         self.reader = reader
     }
 

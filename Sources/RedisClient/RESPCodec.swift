@@ -15,12 +15,15 @@ public struct RESPReader: Sendable {
     public var maxDepth: Int
     /// Most elements of one array.
     public var maxArrayLength: Int
+    /// Longest line (a simple string, an error, a number) before its CRLF.
+    public var maxLineLength: Int
 
     /// A reader with the given limits.
-    public init(maxBulkLength: Int = 512 << 20, maxDepth: Int = 32, maxArrayLength: Int = 1 << 20) {
+    public init(maxBulkLength: Int = 512 << 20, maxDepth: Int = 32, maxArrayLength: Int = 1 << 20, maxLineLength: Int = 64 << 10) {
         self.maxBulkLength = maxBulkLength
         self.maxDepth = maxDepth
         self.maxArrayLength = maxArrayLength
+        self.maxLineLength = maxLineLength
     }
 
     /// The next whole reply in `buffer` (consumed), or nil when it has not fully arrived (nothing consumed).
@@ -34,7 +37,7 @@ public struct RESPReader: Sendable {
     private func value(in buffer: ByteBuffer, at cursor: inout Int, depth: Int) throws(RESPProtocolError) -> RESPValue? {
         guard let type = buffer.getInteger(at: cursor, as: UInt8.self) else { return nil }
         let start = cursor
-        guard let line = self.line(in: buffer, from: cursor + 1) else { return nil }
+        guard let line = try self.line(in: buffer, from: cursor + 1) else { return nil }
         let text = buffer.getString(at: line.start, length: line.length) ?? ""
         cursor = line.next
         switch type {
@@ -73,8 +76,9 @@ public struct RESPReader: Sendable {
         }
     }
 
-    /// The line starting at `start` up to its CRLF: where it starts, its length, where the next begins.
-    private func line(in buffer: ByteBuffer, from start: Int) -> (start: Int, length: Int, next: Int)? {
+    /// The line starting at `start` up to its CR (LF must follow): where it starts, its length,
+    /// where the next begins; nil while it has not fully arrived; an error past `maxLineLength`.
+    private func line(in buffer: ByteBuffer, from start: Int) throws(RESPProtocolError) -> (start: Int, length: Int, next: Int)? {
         let view = buffer.readableBytesView
         let offset = start - buffer.readerIndex
         guard offset <= view.count else { return nil }
@@ -82,8 +86,12 @@ public struct RESPReader: Sendable {
         while index < view.endIndex {
             if view[index] == 0x0D {
                 guard index + 1 < view.endIndex else { return nil }
+                guard view[index + 1] == 0x0A else { throw RESPProtocolError(description: "a line not ended by CRLF at byte \(start)") }
                 let length = index - view.startIndex - offset
                 return (start, length, start + length + 2)
+            }
+            guard index - view.startIndex - offset < maxLineLength else {
+                throw RESPProtocolError(description: "a line longer than \(maxLineLength) bytes at byte \(start)")
             }
             index += 1
         }

@@ -80,6 +80,10 @@ private func bulk(_ text: String) -> RESPValue { .bulkString(ByteBuffer(string: 
         #expect(throws: RESPProtocolError.self) { try small.read(from: &deep) }
         var deepest = buffer(String(repeating: "*1\r\n", count: 100_000))
         #expect(throws: RESPProtocolError.self) { try reader.read(from: &deepest) }
+        var endless = buffer("+" + String(repeating: "x", count: 70_000))
+        #expect(throws: RESPProtocolError.self, "a line that never ends is refused, not buffered forever") { try reader.read(from: &endless) }
+        var bareCR = buffer("+OK\rX\n")
+        #expect(throws: RESPProtocolError.self) { try reader.read(from: &bareCR) }
     }
 
     @Test func writesCommandsAsArraysOfBulkStrings() throws {
