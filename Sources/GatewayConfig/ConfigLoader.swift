@@ -182,6 +182,10 @@ public enum ConfigLoader {
         case (nil, .some(let file)): result.password = .file(try file.string())
         case (nil, nil): break
         }
+        // Required: a default of 1 would let every replica spend the whole budget while Redis is away.
+        guard members["replicas_hint"] != nil else {
+            throw node.error("replicas_hint is required: how many replicas share the budget (each keeps calls / replicas_hint while Redis is away)")
+        }
         return result
     }
 

@@ -195,6 +195,6 @@ public struct RedisConfiguration: Sendable, Hashable {
     public var commandTimeoutMs: Int = 500
     /// Connections per replica (default 2).
     public var poolSize: Int = 2
-    /// How many replicas share the budget (default 1): while Redis fails, each keeps to `calls / replicas_hint`.
+    /// How many replicas share the budget (required): while Redis fails, each keeps to `calls / replicas_hint`.
     public var replicasHint: Int = 1
 }

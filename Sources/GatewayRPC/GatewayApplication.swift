@@ -26,15 +26,19 @@ public enum GatewayApplication {
                 maxResponseBytes: upstream.maxResponseBytes, caBundlePath: upstream.caBundle))
         let client = UpstreamClient(http: http, upstream: upstream, metrics: UpstreamMetrics(factory: metrics.factory))
         let workspaces = WorkspaceDirectory(configuration: configuration, secrets: secrets)
-        let shared = configuration.redis.map { SharedStore(configuration: $0, secrets: secrets, metrics: metrics, logger: logger) }
+        let shared = configuration.redis.map {
+            SharedStore(configuration: $0, maxValueBytes: upstream.maxResponseBytes + 4_096, secrets: secrets, metrics: metrics, logger: logger)
+        }
+        let sharedBudget = shared?.budget(workspaces: workspaces.all, upstream: upstream)
         let budget: any RateBudget =
-            shared?.budget(workspaces: workspaces.all, upstream: upstream)
+            sharedBudget
             ?? InProcessRateBudget(workspaces: workspaces.all, safetyMargin: .milliseconds(upstream.safetyMarginMs))
         let cacheConfiguration = configuration.cache
         let retrying = RetryingUpstream(client: client, budget: budget)
-        let tier = shared?.cacheTier
+        let ttlCeiling = Duration.seconds(max(cacheConfiguration.freshTTLSeconds, cacheConfiguration.settledTTLSeconds))
+        let tier = shared?.cacheTier(workspaces: workspaces.all, maxTTL: ttlCeiling)
         let fetcher = CachedItemFetcher(
-            cache: InMemoryResponseCache(maxBytes: cacheConfiguration.maxBytes), shared: tier, leases: tier.flatMap { shared?.leases(through: $0) })
+            cache: InMemoryResponseCache(maxBytes: cacheConfiguration.maxBytes), shared: tier, leases: tier.flatMap { shared?.leases(through: $0, workspaces: workspaces.all) })
         let planGuard = PlanGuard(budget: budget, limits: configuration.limits)
         let ttlPolicy = CacheTTLPolicy(
             fresh: .seconds(cacheConfiguration.freshTTLSeconds), settled: .seconds(cacheConfiguration.settledTTLSeconds),
@@ -64,7 +68,7 @@ public enum GatewayApplication {
             responder: GatewayResponder(rpc: rpc, routes: router.buildResponder()),
             server: .http1(configuration: .init(additionalChannelHandlers: [disconnects.makeHandler()])),
             configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port), serverName: "campaign-gateway"),
-            services: [CurlClientService(client: http)] + (shared.map { [RedisHealthMonitor(redis: $0.client, health: $0.health)] } ?? []),
+            services: [CurlClientService(client: http)] + (shared.map { [RedisHealthMonitor(redis: $0.client, health: $0.health, budget: sharedBudget)] } ?? []),
             onServerRunning: onServerRunning,
             logger: logger
         )
@@ -89,8 +93,10 @@ struct SharedStore {
     let health: SharedStoreHealth
     let configuration: RedisConfiguration
 
-    init(configuration: RedisConfiguration, secrets: ResolvedSecrets, metrics: GatewayMetrics, logger: Logger) {
+    /// A store for `configuration`, reading values of at most `maxValueBytes` (the largest a cache entry can be).
+    init(configuration: RedisConfiguration, maxValueBytes: Int, secrets: ResolvedSecrets, metrics: GatewayMetrics, logger: Logger) {
         var options = RedisClientOptions()
+        options.maxValueBytes = maxValueBytes
         options.connectTimeout = .milliseconds(configuration.connectTimeoutMs)
         options.commandTimeout = .milliseconds(configuration.commandTimeoutMs)
         options.poolSize = configuration.poolSize
@@ -104,13 +110,15 @@ struct SharedStore {
     }
 
     /// The cache every replica shares, behind this process's.
-    var cacheTier: RedisCacheTier {
-        RedisCacheTier(redis: client, keyPrefix: configuration.keyPrefix, health: health)
+    func cacheTier(workspaces: [UpstreamWorkspace], maxTTL: Duration) -> RedisCacheTier {
+        RedisCacheTier(
+            redis: client, names: SharedKeyNames(prefix: configuration.keyPrefix, workspaces: workspaces), maxTTL: maxTTL, health: health)
     }
 
     /// Leases that make calls identical across replicas once, their results travelling through `tier`.
-    func leases(through tier: RedisCacheTier) -> ReplicaCallLeases {
-        ReplicaCallLeases(redis: client, tier: tier, keyPrefix: configuration.keyPrefix, health: health)
+    func leases(through tier: RedisCacheTier, workspaces: [UpstreamWorkspace]) -> ReplicaCallLeases {
+        ReplicaCallLeases(
+            redis: client, tier: tier, names: SharedKeyNames(prefix: configuration.keyPrefix, workspaces: workspaces), health: health)
     }
 
     /// The budget every replica shares; a grant's lease is the longest an upstream call can take, plus slack.

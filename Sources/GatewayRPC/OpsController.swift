@@ -19,9 +19,9 @@ struct OpsController: Sendable {
             var body: [String: JSON] = ["ready": .bool(readinessProblems.isEmpty), "problems": .array(readinessProblems.map(JSON.string))]
             if let redis {
                 // Degraded is still ready: the budget keeps to a per-replica share and the cache to this process.
-                let reason = redis.degradedReason
-                body["redis"] = reason == nil ? "shared" : "degraded"
-                if let reason { body["degraded"] = .array([.string("redis: \(reason)")]) }
+                let reasons = redis.degradedReasons
+                body["redis"] = reasons.isEmpty ? "shared" : "degraded"
+                if !reasons.isEmpty { body["degraded"] = .array(reasons.map(JSON.string)) }
             }
             return HTTPJSON.response(readinessProblems.isEmpty ? .ok : .serviceUnavailable, .object(body))
         }

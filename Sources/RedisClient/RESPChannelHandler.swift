@@ -21,14 +21,14 @@ final class RESPChannelHandler: ChannelDuplexHandler {
         var timeout: Scheduled<Void>
     }
 
-    private let reader: RESPReader
+    private var reader: RESPReader
     private var received: ByteBuffer?
     private var waiting = CircularBuffer<Waiting>()
     private var failure: RedisError?
 
-    /// The gateway's values are small (cache entries, script answers): 64 MiB is far above any.
-    init(reader: RESPReader = RESPReader(maxBulkLength: 64 << 20)) {
-        self.reader = reader
+    /// A handler reading bulk strings of at most `maxValueBytes`, arrays nested at most 8 deep.
+    init(maxValueBytes: Int) {
+        reader = RESPReader(maxBulkLength: maxValueBytes, maxDepth: 8)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

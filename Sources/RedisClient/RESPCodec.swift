@@ -6,8 +6,10 @@ public struct RESPProtocolError: Error, Sendable, Hashable, CustomStringConverti
     public let description: String
 }
 
-/// Reads RESP2 replies from bytes as they arrive: a whole frame, or nothing (and no bytes
-/// consumed) while the frame is still partial.
+/// Reads RESP2 replies from bytes as they arrive: a whole reply, or nothing (no bytes consumed)
+/// while it is still partial. A partial reply's progress is kept, so that the next call resumes
+/// where this one stopped instead of parsing the reply again from its start: give it the same
+/// bytes with more appended (read bytes may be discarded meanwhile).
 public struct RESPReader: Sendable {
     /// Largest bulk string accepted (Redis' own `proto-max-bulk-len` default is 512 MiB).
     public var maxBulkLength: Int
@@ -18,6 +20,21 @@ public struct RESPReader: Sendable {
     /// Longest line (a simple string, an error, a number) before its CRLF.
     public var maxLineLength: Int
 
+    /// A reply read in part: where reading resumes (bytes after the reader index), the arrays
+    /// still open (innermost last), and how much of the current line is known to have no CR.
+    private struct Progress: Sendable {
+        var offset = 0
+        var open: [(count: Int, elements: [RESPValue])] = []
+        var lineScanned = 0
+    }
+
+    private enum Item {
+        case value(RESPValue)
+        case arrayHeader(Int)
+    }
+
+    private var progress: Progress?
+
     /// A reader with the given limits.
     public init(maxBulkLength: Int = 512 << 20, maxDepth: Int = 32, maxArrayLength: Int = 1 << 20, maxLineLength: Int = 64 << 10) {
         self.maxBulkLength = maxBulkLength
@@ -27,65 +44,91 @@ public struct RESPReader: Sendable {
     }
 
     /// The next whole reply in `buffer` (consumed), or nil when it has not fully arrived (nothing consumed).
-    public func read(from buffer: inout ByteBuffer) throws(RESPProtocolError) -> RESPValue? {
-        var cursor = buffer.readerIndex
-        guard let value = try value(in: buffer, at: &cursor, depth: 0) else { return nil }
-        buffer.moveReaderIndex(to: cursor)
-        return value
+    public mutating func read(from buffer: inout ByteBuffer) throws(RESPProtocolError) -> RESPValue? {
+        var state = progress ?? Progress()
+        progress = nil
+        var cursor = buffer.readerIndex + state.offset
+        while true {
+            guard let (item, next) = try item(in: buffer, at: cursor, scanned: &state.lineScanned, depth: state.open.count) else {
+                state.offset = cursor - buffer.readerIndex
+                progress = state
+                return nil
+            }
+            cursor = next
+            state.lineScanned = 0
+            var value: RESPValue
+            switch item {
+            case .value(let scalar):
+                value = scalar
+            case .arrayHeader(let count):
+                guard count == 0 else {
+                    state.open.append((count, []))
+                    state.open[state.open.count - 1].elements.reserveCapacity(min(count, 1024))
+                    continue
+                }
+                value = .array([])
+            }
+            var complete = true
+            while let last = state.open.indices.last {
+                state.open[last].elements.append(value)
+                guard state.open[last].elements.count == state.open[last].count else {
+                    complete = false
+                    break
+                }
+                value = .array(state.open.removeLast().elements)
+            }
+            if complete {
+                buffer.moveReaderIndex(to: cursor)
+                return value
+            }
+        }
     }
 
-    private func value(in buffer: ByteBuffer, at cursor: inout Int, depth: Int) throws(RESPProtocolError) -> RESPValue? {
+    /// One scalar, or an array's header, at `cursor`, and where the next begins; nil while it has
+    /// not fully arrived.
+    private func item(in buffer: ByteBuffer, at cursor: Int, scanned: inout Int, depth: Int) throws(RESPProtocolError) -> (Item, Int)? {
         guard let type = buffer.getInteger(at: cursor, as: UInt8.self) else { return nil }
-        let start = cursor
-        guard let line = try self.line(in: buffer, from: cursor + 1) else { return nil }
+        guard let line = try self.line(in: buffer, from: cursor + 1, scanned: &scanned) else { return nil }
         let text = buffer.getString(at: line.start, length: line.length) ?? ""
-        cursor = line.next
         switch type {
         case UInt8(ascii: "+"):
-            return .simpleString(text)
+            return (.value(.simpleString(text)), line.next)
         case UInt8(ascii: "-"):
-            return .error(text)
+            return (.value(.error(text)), line.next)
         case UInt8(ascii: ":"):
-            guard let number = Int64(text) else { throw RESPProtocolError(description: "an integer reply that is not a number at byte \(start)") }
-            return .integer(number)
+            guard let number = Int64(text) else { throw RESPProtocolError(description: "an integer reply that is not a number at byte \(cursor)") }
+            return (.value(.integer(number)), line.next)
         case UInt8(ascii: "$"):
-            guard let length = Int(text), length >= -1 else { throw RESPProtocolError(description: "a bad bulk length at byte \(start)") }
-            guard length != -1 else { return .bulkString(nil) }
+            guard let length = Int(text), length >= -1 else { throw RESPProtocolError(description: "a bad bulk length at byte \(cursor)") }
+            guard length != -1 else { return (.value(.bulkString(nil)), line.next) }
             guard length <= maxBulkLength else { throw RESPProtocolError(description: "a bulk string of \(length) bytes, over the limit") }
-            guard buffer.writerIndex - cursor >= length + 2 else { return nil }
-            guard buffer.getInteger(at: cursor + length, as: UInt16.self) == 0x0D0A else {
-                throw RESPProtocolError(description: "a bulk string not ended by CRLF at byte \(cursor + length)")
+            guard buffer.writerIndex - line.next >= length + 2 else { return nil }
+            guard buffer.getInteger(at: line.next + length, as: UInt16.self) == 0x0D0A else {
+                throw RESPProtocolError(description: "a bulk string not ended by CRLF at byte \(line.next + length)")
             }
-            let bytes = buffer.getSlice(at: cursor, length: length)
-            cursor += length + 2
-            return .bulkString(bytes)
+            return (.value(.bulkString(buffer.getSlice(at: line.next, length: length))), line.next + length + 2)
         case UInt8(ascii: "*"):
-            guard let count = Int(text), count >= -1 else { throw RESPProtocolError(description: "a bad array length at byte \(start)") }
-            guard count != -1 else { return .array(nil) }
+            guard let count = Int(text), count >= -1 else { throw RESPProtocolError(description: "a bad array length at byte \(cursor)") }
+            guard count != -1 else { return (.value(.array(nil)), line.next) }
             guard count <= maxArrayLength else { throw RESPProtocolError(description: "an array of \(count) elements, over the limit") }
-            guard depth < maxDepth else { throw RESPProtocolError(description: "arrays nested deeper than \(maxDepth)") }
-            var elements: [RESPValue] = []
-            elements.reserveCapacity(min(count, 1024))
-            for _ in 0..<count {
-                guard let element = try value(in: buffer, at: &cursor, depth: depth + 1) else { return nil }
-                elements.append(element)
-            }
-            return .array(elements)
+            guard count == 0 || depth < maxDepth else { throw RESPProtocolError(description: "arrays nested deeper than \(maxDepth)") }
+            return (.arrayHeader(count), line.next)
         default:
-            throw RESPProtocolError(description: "an unknown reply type byte \(type) at byte \(start)")
+            throw RESPProtocolError(description: "an unknown reply type byte \(type) at byte \(cursor)")
         }
     }
 
     /// The line starting at `start` up to its CR (LF must follow): where it starts, its length,
-    /// where the next begins; nil while it has not fully arrived; an error past `maxLineLength`.
-    private func line(in buffer: ByteBuffer, from start: Int) throws(RESPProtocolError) -> (start: Int, length: Int, next: Int)? {
+    /// where the next begins; nil while it has not fully arrived (`scanned` then says how much of
+    /// it has no CR, so that the next look starts there); an error past `maxLineLength`.
+    private func line(in buffer: ByteBuffer, from start: Int, scanned: inout Int) throws(RESPProtocolError) -> (start: Int, length: Int, next: Int)? {
         let view = buffer.readableBytesView
         let offset = start - buffer.readerIndex
         guard offset <= view.count else { return nil }
-        var index = view.startIndex + offset
+        var index = view.startIndex + offset + scanned
         while index < view.endIndex {
             if view[index] == 0x0D {
-                guard index + 1 < view.endIndex else { return nil }
+                guard index + 1 < view.endIndex else { break }
                 guard view[index + 1] == 0x0A else { throw RESPProtocolError(description: "a line not ended by CRLF at byte \(start)") }
                 let length = index - view.startIndex - offset
                 return (start, length, start + length + 2)
@@ -95,6 +138,7 @@ public struct RESPReader: Sendable {
             }
             index += 1
         }
+        scanned = index - view.startIndex - offset
         return nil
     }
 }

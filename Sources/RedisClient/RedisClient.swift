@@ -56,6 +56,8 @@ public struct RedisClientOptions: Sendable, Hashable {
     public var commandTimeout: Duration = .milliseconds(250)
     /// Connections kept open (commands are spread over them and pipelined on each).
     public var poolSize: Int = 2
+    /// Largest value (bulk string) a reply may carry; a larger one closes the connection.
+    public var maxValueBytes: Int = 64 << 20
     /// First wait after a failed connection attempt; it doubles with each further failure.
     public var initialBackoff: Duration = .milliseconds(100)
     /// Longest wait between connection attempts.
@@ -77,9 +79,13 @@ public final class RedisClient: Sendable {
 
     private struct State {
         var slots: [Slot]
+        /// Slots that were connected before: their next connection is a reconnection.
+        var everConnected: Set<Int> = []
         var next = 0
         var failures = 0
         var retryAt: ContinuousClock.Instant?
+        var runID: String?
+        var serverChanges = 0
     }
 
     /// Where it connects.
@@ -95,18 +101,28 @@ public final class RedisClient: Sendable {
         state = Locked(State(slots: Array(repeating: .idle, count: max(1, options.poolSize))))
     }
 
+    /// How many times a connection found a different server than the one before (a new `run_id`:
+    /// restarted, or failed over), so that state kept in Redis may be older or gone. Where `INFO`
+    /// is refused, every reconnection counts.
+    public var serverChanges: Int { state.withLock(\.serverChanges) }
+
     /// Sends one command and returns its reply; an error reply is thrown as `RedisError.server`.
+    /// With a `deadline`, stops waiting then (`deadlineReached`; see `pipeline`).
     @discardableResult
-    public func command(_ arguments: [RESPArgument]) async throws(RedisError) -> RESPValue {
-        let reply = try await pipeline([arguments])[0]
+    public func command(_ arguments: [RESPArgument], deadline: ContinuousClock.Instant? = nil) async throws(RedisError) -> RESPValue {
+        let reply = try await pipeline([arguments], deadline: deadline)[0]
         if case .error(let message) = reply { throw .server(message) }
         return reply
     }
 
-    /// Sends commands in one write on one connection; their replies in order, error replies as values.
-    public func pipeline(_ commands: [[RESPArgument]]) async throws(RedisError) -> [RESPValue] {
+    /// Sends commands in one write on one connection; their replies in order, error replies as
+    /// values. With a `deadline` (the caller's), the wait ends then with `deadlineReached`
+    /// while the connection stays open (its late replies are read and dropped); the command
+    /// timeout still applies, and closes the connection.
+    public func pipeline(_ commands: [[RESPArgument]], deadline: ContinuousClock.Instant? = nil) async throws(RedisError) -> [RESPValue] {
+        if let deadline, deadline <= .now { throw .deadlineReached }
         let connection = try await connection()
-        return try await connection.send(commands, timeout: .nanoseconds(options.commandTimeout.nanoseconds))
+        return try await connection.send(commands, timeout: .nanoseconds(options.commandTimeout.nanoseconds), deadline: deadline)
     }
 
     /// Closes every open connection (commands in flight fail); later commands open new ones.
@@ -168,12 +184,19 @@ public final class RedisClient: Sendable {
             }
             let connection = try await RedisConnection.connect(
                 host: endpoint.host, port: endpoint.port, tls: tls, timeout: .nanoseconds(options.connectTimeout.nanoseconds),
-                commandTimeout: .nanoseconds(options.commandTimeout.nanoseconds), password: endpoint.password, username: endpoint.username,
-                database: endpoint.database)
+                commandTimeout: .nanoseconds(options.commandTimeout.nanoseconds), maxValueBytes: options.maxValueBytes,
+                password: endpoint.password, username: endpoint.username, database: endpoint.database)
             state.withLock { state in
                 state.slots[slot] = .connected(connection)
                 state.failures = 0
                 state.retryAt = nil
+                let reconnected = !state.everConnected.insert(slot).inserted
+                if let runID = connection.serverRunID {
+                    if let known = state.runID, known != runID { state.serverChanges += 1 }
+                    state.runID = runID
+                } else if reconnected {
+                    state.serverChanges += 1
+                }
             }
             return connection
         } catch {

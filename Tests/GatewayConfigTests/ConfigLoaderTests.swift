@@ -152,17 +152,17 @@ private func configError(_ yaml: String) -> ConfigError? {
         #expect(summary.contains("redis: redis://gateway@redis.internal:6380/2, password *** (env REDIS_PASSWORD, present)"))
         #expect(!summary.contains("pw-Zq1"))
         #expect(try ConfigLoader.parse(minimal).redis == nil)
-        let tls = try #require(try ConfigLoader.parse(minimal + "\nredis: {url: \"rediss://redis.internal\", ca_file: /etc/ssl/redis-ca.pem}").redis)
+        let tls = try #require(try ConfigLoader.parse(minimal + "\nredis: {url: \"rediss://redis.internal\", ca_file: /etc/ssl/redis-ca.pem, replicas_hint: 2}").redis)
         #expect(tls.tls && tls.caFile == "/etc/ssl/redis-ca.pem" && tls.port == 6379)
     }
 
     @Test(arguments: [
-        ("{url: \"redis://:secret@host:6379\"}", "redis.url"), ("{url: \"redis://host\", ca_file: /ca.pem}", "redis.ca_file"),
+        ("{url: \"redis://:secret@host:6379\"}", "redis.url"), ("{url: \"redis://host\", ca_file: /ca.pem, replicas_hint: 2}", "redis.ca_file"),
         ("{url: \"http://host\"}", "redis.url"),
         ("{url: \"redis://host/16\"}", "redis.url"), ("{url: \"redis://host/x\"}", "redis.url"), ("{url: \"redis://host:0\"}", "redis.url"),
         ("{}", "redis"), ("{url: \"redis://host\", replicas_hint: 0}", "redis.replicas_hint"),
-        ("{url: \"redis://host\", command_timeout_ms: 1}", "redis.command_timeout_ms"),
-        ("{url: \"redis://host\", password_env: A, password_file: B}", "redis"), ("{url: \"redis://host\", tls: true}", "redis.tls"),
+        ("{url: \"redis://host\", command_timeout_ms: 1}", "redis.command_timeout_ms"), ("{url: \"redis://host\"}", "redis"),
+        ("{url: \"redis://host\", password_env: A, password_file: B}", "redis"), ("{url: \"redis://host\", tls: true, replicas_hint: 2}", "redis.tls"),
     ])
     func refusesABadRedisSectionNamingTheKey(section: String, key: String) {
         let error = configError(minimal + "\nredis: \(section)")

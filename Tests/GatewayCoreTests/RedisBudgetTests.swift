@@ -23,12 +23,15 @@ import Testing
     }
 
     private func replica(
-        _ server: RedisServerProcess, limits: String, hint: Int = 1, prefix: String = "test:", lease: Duration = .seconds(5)
+        _ server: RedisServerProcess, limits: String, hint: Int = 1, prefix: String = "test:", lease: Duration = .seconds(5),
+        commandTimeout: Duration = .milliseconds(250), user: String? = nil
     ) throws -> (budget: RedisRateBudget, health: SharedStoreHealth, redis: RedisClient) {
         var options = RedisClientOptions()
+        options.commandTimeout = commandTimeout
         options.initialBackoff = .milliseconds(50)
         options.maxBackoff = .milliseconds(200)
-        let redis = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: server.port), options: options)
+        let redis = RedisClient(
+            endpoint: RedisEndpoint(host: "127.0.0.1", port: server.port, username: user, password: user.map { "pw-\($0)" }), options: options)
         var quiet = Logger(label: "test")
         quiet.logLevel = .critical
         let health = SharedStoreHealth(metrics: NOOPMetricsHandler.instance, logger: quiet)
@@ -104,7 +107,7 @@ import Testing
             }
             for _ in 0..<5 { first.budget.complete(try await first.budget.acquire(workspace: "main", caller: "a")) }
             try await Task.sleep(for: .milliseconds(100))  // completions are written in the background
-            let projected = await second.budget.projectedCompletion(workspace: "main", calls: 1)
+            let projected = await second.budget.projectedCompletion(workspace: "main", calls: 1, deadline: nil)
             #expect(projected - .now > .seconds(55), "the other replica used the whole minute")
         }
     }
@@ -128,7 +131,7 @@ import Testing
     @Test func whenRedisStopsEachReplicaKeepsToItsShareAndReturnsWhenRedisIsBack() async throws {
         let server = try await RedisServerProcess.start()
         defer { server.stop() }
-        let replicas = try (0..<2).map { _ in try replica(server, limits: "[{calls: 10, per_seconds: 1}]", hint: 2) }
+        let replicas = try (0..<2).map { _ in try replica(server, limits: "[{calls: 10, per_seconds: 1}]", hint: 2, lease: .milliseconds(300)) }
         defer { replicas.forEach { $0.redis.close() } }
         let log = CallLog()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -150,5 +153,130 @@ import Testing
         try await Task.sleep(for: .milliseconds(500))
         for replica in replicas { replica.budget.complete(try await replica.budget.acquire(workspace: "main", caller: "probe")) }
         #expect(replicas.allSatisfy { !$0.health.isDegraded }, "shared again by itself")
+    }
+
+    /// The keys of account `moengage WS_MAIN` under `prefix`.
+    private func budgetKey(_ prefix: String, _ name: String) -> RESPArgument {
+        .string("\(prefix)budget:{moengage WS_MAIN}:\(name)")
+    }
+
+    @Test func stateRedisLostBlocksEveryReplicaForAWindowInsteadOfGrantingAFreshBudget() async throws {
+        try await RedisServerProcess.with { server in
+            let first = try replica(server, limits: "[{calls: 5, per_seconds: 60}]", lease: .seconds(1))
+            let second = try replica(server, limits: "[{calls: 5, per_seconds: 60}]", lease: .seconds(1))
+            defer {
+                first.redis.close()
+                second.redis.close()
+            }
+            _ = await second.budget.projectedCompletion(workspace: "main", calls: 1, deadline: nil)  // it has seen the guard
+            for _ in 0..<5 { first.budget.complete(try await first.budget.acquire(workspace: "main", caller: "a")) }
+            try await Task.sleep(for: .milliseconds(100))
+            try await first.redis.command(["FLUSHALL"])
+            let projected = await second.budget.projectedCompletion(workspace: "main", calls: 1, deadline: nil)
+            #expect(projected - .now > .seconds(55), "the flushed minute's calls may still count: nobody grants until they have left")
+            let own = await first.budget.projectedCompletion(workspace: "main", calls: 1, deadline: nil)
+            #expect(own - .now > .seconds(55))
+            let newcomer = try replica(server, limits: "[{calls: 5, per_seconds: 60}]", lease: .seconds(1))
+            defer { newcomer.redis.close() }
+            let late = await newcomer.budget.projectedCompletion(workspace: "main", calls: 1, deadline: nil)
+            #expect(late - .now > .seconds(55), "a replica started after the loss is blocked too")
+            #expect(!first.health.isDegraded && !second.health.isDegraded, "Redis works: shared, and blocked by it")
+        }
+    }
+
+    @Test func aRestartFromAnOlderSnapshotIsKnownByTheServersNewRunID() async throws {
+        let server = try await RedisServerProcess.start()
+        defer { server.stop() }
+        let replica = try replica(server, limits: "[{calls: 5, per_seconds: 60}]", lease: .seconds(1))
+        defer { replica.redis.close() }
+        for _ in 0..<5 { replica.budget.complete(try await replica.budget.acquire(workspace: "main", caller: "a")) }
+        try await Task.sleep(for: .milliseconds(100))
+        server.stop()
+        try await server.startAgain()
+        // As if restored from a snapshot taken before those calls: the guard is there, the calls are not.
+        let restorer = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: server.port))
+        defer { restorer.close() }
+        try await restorer.command(["HSET", budgetKey("test:", "guard"), "block", "0", "share", "0"])
+        replica.redis.close()  // its connections noticed the restart and reconnect without a failed command
+        let projected = await replica.budget.projectedCompletion(workspace: "main", calls: 1, deadline: nil)
+        #expect(projected - .now > .seconds(55), "a new run_id means calls may be missing: blocked for a window")
+        #expect(replica.redis.serverChanges == 1)
+    }
+
+    @Test func aDamagedKeyIsRepairedAndCountsAsLostStateAGarbagePauseAsNone() async throws {
+        try await RedisServerProcess.with { server in
+            let damaged = try replica(server, limits: "[{calls: 5, per_seconds: 60}]", prefix: "damaged:", lease: .seconds(1))
+            let paused = try replica(server, limits: "[{calls: 5, per_seconds: 60}]", prefix: "paused:", lease: .seconds(1))
+            defer {
+                damaged.redis.close()
+                paused.redis.close()
+            }
+            damaged.budget.complete(try await damaged.budget.acquire(workspace: "main", caller: "a"))
+            paused.budget.complete(try await paused.budget.acquire(workspace: "main", caller: "a"))
+            try await Task.sleep(for: .milliseconds(100))
+            try await damaged.redis.command(["SET", budgetKey("damaged:", "done"), "not a sorted set"])
+            try await paused.redis.command(["SET", budgetKey("paused:", "pause"), "soon"])
+            let blocked = await damaged.budget.projectedCompletion(workspace: "main", calls: 1, deadline: nil)
+            #expect(blocked - .now > .seconds(55), "the damaged key held completions: blocked for a window")
+            #expect(try await damaged.redis.command(["TYPE", budgetKey("damaged:", "done")]).string != "string", "repaired")
+            let free = await paused.budget.projectedCompletion(workspace: "main", calls: 1, deadline: nil)
+            #expect(free - .now < .seconds(1), "a pause that is not a time is no pause")
+            #expect(!damaged.health.isDegraded && !paused.health.isDegraded, "both are served through Redis, not degraded")
+        }
+    }
+
+    @Test func aReplicaBackFromItsFallbackHoldsEveryReplicaToItsShareForAWindow() async throws {
+        try await RedisServerProcess.with { server in
+            let limits = "[{calls: 10, per_seconds: 1}]"
+            let admin = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: server.port))
+            defer { admin.close() }
+            // Redis fails for one replica alone: its user is switched off and its connections closed.
+            try await admin.command(["ACL", "SETUSER", "returning", "on", ">pw-returning", "~*", "+@all"])
+            let returning = try replica(server, limits: limits, hint: 2, lease: .milliseconds(200), user: "returning")
+            let steady = try replica(server, limits: limits, hint: 2, lease: .milliseconds(200))
+            defer {
+                returning.redis.close()
+                steady.redis.close()
+            }
+            let log = CallLog()
+            _ = await returning.budget.projectedCompletion(workspace: "main", calls: 1, deadline: nil)
+            try await admin.command(["ACL", "SETUSER", "returning", "off"])
+            try await admin.command(["CLIENT", "KILL", "USER", "returning"])
+            returning.budget.storeUnreachable(because: "test: the probe failed")
+            #expect(returning.health.isDegraded)
+            let failFast = await returning.budget.projectedCompletion(workspace: "main", calls: 1, deadline: .now + .milliseconds(100))
+            #expect(failFast - .now > .seconds(1), "the fallback's block is in the projection at once")
+            // Its share (5) after the block (a window and a lease), calls Redis never sees.
+            try await load(returning.budget, index: 0, callers: 3, duration: .milliseconds(1_500), hold: .milliseconds(5), log: log)
+            try await admin.command(["ACL", "SETUSER", "returning", "on"])
+            returning.health.storeAnswered()
+            #expect(returning.health.isDegraded, "the probe answered, but the budget still keeps to its share")
+            for _ in 0..<20 where returning.health.isDegraded {
+                await returning.budget.storeReachable()  // the client may still be backing off (at most 200 ms)
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(!returning.health.isDegraded)
+            // The other replica never failed: Redis knows none of those calls, and still holds it to its share.
+            try await load(steady.budget, index: 1, callers: 3, duration: .milliseconds(800), hold: .milliseconds(5), log: log)
+            #expect(log.peak(window: .seconds(1)) <= 10, "no breach: \(log.peak(window: .seconds(1)))")
+            #expect(log.calls.withLock { $0.filter { $0.replica == 1 }.count } >= 1)
+        }
+    }
+
+    @Test func aSlowRedisAnswersProjectionsByTheDeadlineWithoutDegrading() async throws {
+        try await RedisServerProcess.with { server in
+            let replica = try replica(server, limits: "[{calls: 5, per_seconds: 60}]", commandTimeout: .seconds(5))
+            let other = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: server.port))
+            defer {
+                replica.redis.close()
+                other.close()
+            }
+            _ = await replica.budget.projectedCompletion(workspace: "main", calls: 1, deadline: nil)  // connected, scripts loaded
+            try await other.command(["CLIENT", "PAUSE", "2000", "ALL"])
+            let started = ContinuousClock.now
+            _ = await replica.budget.projectedCompletion(workspace: "main", calls: 1, deadline: .now + .milliseconds(200))
+            #expect(ContinuousClock.now - started < .milliseconds(1_500), "answered by its deadline, not Redis' pace")
+            #expect(!replica.health.isDegraded, "a request's deadline is not a Redis failure")
+        }
     }
 }

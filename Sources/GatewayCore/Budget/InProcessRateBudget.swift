@@ -90,7 +90,7 @@ public final class InProcessRateBudget: RateBudget {
     }
 
     /// See `RateBudget.projectedCompletion`.
-    public func projectedCompletion(workspace name: String, calls: Int) async -> ContinuousClock.Instant {
+    public func projectedCompletion(workspace name: String, calls: Int, deadline: ContinuousClock.Instant?) async -> ContinuousClock.Instant {
         let workspace = account(of: name)
         return state.withLock { state in
             guard let entry = state.workspaces[workspace] else { return .now }

@@ -10,8 +10,9 @@ public protocol RateBudget: Sendable {
     /// against the windows from this instant on. Every grant must be completed exactly once.
     func complete(_ grant: BudgetGrant)
 
-    /// When `calls` more calls could all have been granted, counting every call already waiting.
-    func projectedCompletion(workspace: String, calls: Int) async -> ContinuousClock.Instant
+    /// When `calls` more calls could all have been granted, counting every call already waiting;
+    /// a shared budget asks its store until `deadline` at the latest.
+    func projectedCompletion(workspace: String, calls: Int, deadline: ContinuousClock.Instant?) async -> ContinuousClock.Instant
 
     /// Grants nothing for `workspace` before `instant` (the upstream said 429 / Retry-After).
     func pause(workspace: String, until instant: ContinuousClock.Instant)

@@ -10,14 +10,16 @@ import RedisClient
 /// one driver asking Redis for the head waiter); across replicas, each asks again when its wait
 /// ends, with jitter, so none is favoured.
 ///
-/// When Redis fails, the account falls back to this replica's share of each limit
-/// (`calls / replicas_hint`, rounded down). The other replicas' calls of the current windows are
-/// unknown, and may have filled them just before the failure, so the fallback grants nothing
-/// until a full window has passed since it began, then keeps this replica's calls (every one it
-/// made, Redis-granted ones too) within its share: together the replicas stay within the limit.
-/// When Redis answers again, the replica first writes the calls it completed meanwhile back into
-/// Redis (a restarted Redis is empty), then uses Redis while still keeping to its share (and to
-/// the fallback's first window) for one more window, until the fallback's calls have left it.
+/// When Redis fails (a command fails, or the once-a-second probe does), the account falls back
+/// to this replica's share of each limit (`calls / replicas_hint`, rounded down). Other replicas'
+/// calls granted before the failure are unknown here and may have filled the windows, some still
+/// running: the fallback grants nothing until they have all left (the longest window plus the
+/// longest call, `recovery`), then keeps this replica's calls (every one it made, Redis-granted
+/// ones too) within its share, so that the replicas together stay within each limit. When Redis
+/// answers again (found by the probe, traffic or not), the replica tells it so (`mode` 2): for
+/// `recovery` every replica keeps to its share as well as to Redis, until the calls Redis never
+/// saw have left. State Redis lost (a restart, a flush, an eviction, a damaged key, a new
+/// server `run_id`) blocks every replica for `recovery` (see `RedisBudgetScripts`).
 /// Not covered: a replica cut off from Redis while the others still reach it; they cannot see
 /// its share (run `replicas_hint` as the replica count and keep Redis next to the replicas).
 public final class RedisRateBudget: RateBudget {
@@ -31,7 +33,7 @@ public final class RedisRateBudget: RateBudget {
         public var safetyMargin: Duration
         /// The longest an upstream call can take; a grant whose replica vanished counts as completed after it.
         public var callLease: Duration
-        /// How often a degraded account tries Redis again.
+        /// How often a degraded account tries Redis again when asked.
         public var probeInterval: Duration = .seconds(1)
 
         /// Settings for a prefix, a replica count, a margin and a lease.
@@ -63,14 +65,16 @@ public final class RedisRateBudget: RateBudget {
         var driving = false
         /// This replica's calls, under its share of each limit.
         var own: SlidingWindowSchedule
-        /// This replica's completions within the horizon, to write back into Redis after a failure.
-        var recent: [(id: UInt64, at: ContinuousClock.Instant)] = []
         var degraded = false
         var nextProbe = ContinuousClock.now
+        /// The server changes (`RedisClient.serverChanges`) already told to Redis (`mode` 1).
+        var serverChangesTold = 0
+        /// The guard's generation this replica last saw (0: none yet).
+        var generation: Int64 = 0
         var pausedUntil: ContinuousClock.Instant?
-        /// No grant before this: a full window after a fallback began.
+        /// No grant before this (after a fallback began, or after Redis lost the state).
         var blockedUntil: ContinuousClock.Instant?
-        /// Until then the own share applies in shared mode too (the window after a fallback).
+        /// Until then the own share applies in shared mode too.
         var shareAlsoUntil: ContinuousClock.Instant?
     }
 
@@ -84,6 +88,27 @@ public final class RedisRateBudget: RateBudget {
         case wait(Duration)
     }
 
+    /// The guard every script answers first (`now, block, share, lost, generation`), on this replica's clock.
+    private struct Guard {
+        var block: ContinuousClock.Instant
+        var share: ContinuousClock.Instant
+        var lost: Bool
+        var generation: Int64
+        /// Converts a Redis time (µs) of the same answer to this replica's clock.
+        var instant: (Int64) -> ContinuousClock.Instant
+
+        init(_ values: [Int64]) throws(RedisError) {
+            guard values.count >= 5 else { throw .protocolViolation("a budget answer without its guard") }
+            lost = values[3] == 1
+            generation = values[4]
+            let localNow = ContinuousClock.now
+            let redisNow = values[0]
+            instant = { localNow + .microseconds($0 - redisNow) }
+            block = localNow + .microseconds(values[1] - redisNow)
+            share = localNow + .microseconds(values[2] - redisNow)
+        }
+    }
+
     private static let inFlightPoll: Duration = .milliseconds(20)
     private static let longestSleep: Duration = .milliseconds(500)
     private let grantScript = RedisScript(RedisBudgetScripts.grant)
@@ -95,6 +120,8 @@ public final class RedisRateBudget: RateBudget {
     private let health: SharedStoreHealth
     private let accounts: [String: Account]
     private let accountOfWorkspace: [String: String]
+    /// How health reports and logs name an account: its workspace names (an account id can hold a key's digest).
+    private let accountNames: [String: String]
     private let state: Locked<State>
 
     /// A shared budget for `workspaces` (names on one account share it) through `redis`.
@@ -115,12 +142,13 @@ public final class RedisRateBudget: RateBudget {
             // The hash tag keeps an account's keys in one Redis Cluster slot, as one script needs.
             let base = settings.keyPrefix + "budget:{" + account + "}"
             accounts[account] = Account(
-                keys: [base + ":inflight", base + ":done", base + ":pause"], limits: limits,
+                keys: [base + ":inflight", base + ":done", base + ":pause", base + ":guard"], limits: limits,
                 share: limits.map { SlidingWindowSchedule.Limit(calls: $0.calls / hint, window: $0.window) },
                 horizon: limits.map(\.window).max() ?? .zero)
         }
         self.accounts = accounts
         accountOfWorkspace = Dictionary(uniqueKeysWithValues: workspaces.map { ($0.name, $0.account) })
+        accountNames = Dictionary(grouping: workspaces, by: \.account).mapValues { $0.map(\.name).sorted().joined(separator: ",") }
         state = Locked(State(accounts: accounts.mapValues { Local(own: SlidingWindowSchedule(limits: $0.share)) }))
         self.redis = redis
         self.settings = settings
@@ -157,56 +185,35 @@ public final class RedisRateBudget: RateBudget {
     /// See `RateBudget.complete`.
     public func complete(_ grant: BudgetGrant) {
         let account = accountOf(grant.workspace)
-        let now = ContinuousClock.now
         let shared = state.withLock { state -> Bool in
-            guard var local = state.accounts[account], let horizon = accounts[account]?.horizon else { return false }
-            local.own.complete(at: now)
-            local.recent.append((grant.id, now))
-            if let keep = local.recent.firstIndex(where: { $0.at > now - horizon }), keep > 0 { local.recent.removeFirst(keep) }
-            state.accounts[account] = local
-            return !local.degraded
+            state.accounts[account]?.own.complete(at: .now)
+            return state.accounts[account]?.degraded == false
         }
-        guard shared, let keys = accounts[account]?.keys, let horizon = accounts[account]?.horizon else { return }
+        guard shared, let entry = accounts[account] else { return }
         Task {
-            do {
-                _ = try await completeScript.run(
-                    on: redis, keys: Array(keys[0...1]), arguments: [.int(horizon.microseconds), .string(String(grant.id)), "0"])
-            } catch {
-                // Redis keeps the grant in flight until its lease ends: it still counts, later.
-                degrade(account, because: error)
-            }
+            // On failure Redis keeps the grant in flight until its lease ends: it still counts, later.
+            _ = await run(completeScript, account: entry, name: account, arguments: [.string(String(grant.id))])
         }
     }
 
     /// See `RateBudget.projectedCompletion`: from Redis' schedule while shared (and this
-    /// replica's share in the window after a fallback), from the share while degraded.
-    public func projectedCompletion(workspace: String, calls: Int) async -> ContinuousClock.Instant {
+    /// replica's share while it applies), from the share while degraded.
+    public func projectedCompletion(workspace: String, calls: Int, deadline: ContinuousClock.Instant?) async -> ContinuousClock.Instant {
         let account = accountOf(workspace)
-        guard let entry = accounts[account] else { return .now }
-        let (local, waiting) = state.withLock { state in (state.accounts[account], state.accounts[account]?.queue.count ?? 0) }
-        guard let local else { return .now }
-        let now = ContinuousClock.now
-        let ownStart = max(now, local.pausedUntil ?? now, local.blockedUntil ?? now)
-        let ownProjection = Self.project(local.own, limits: entry.share, count: waiting + calls, after: ownStart)
-        if local.degraded { return ownProjection }
-        do {
-            let reply = try await stateScript.run(on: redis, keys: entry.keys, arguments: [.int(entry.horizon.microseconds)])
-            guard let values = reply.array?.compactMap(\.integer), values.count >= 3 else {
-                throw RedisError.protocolViolation("a budget state without its fields")
+        guard let entry = accounts[account], let degraded = state.withLock({ $0.accounts[account]?.degraded }) else { return .now }
+        if !degraded, let values = await run(stateScript, account: entry, name: account, arguments: [], deadline: deadline), values.count >= 7 {
+            let answerGuard = try? Guard(values)
+            if let answerGuard {
+                let shared = SlidingWindowSchedule(limits: entry.limits, inFlight: Int(values[6]), completions: values[7...].map(answerGuard.instant))
+                let (waiting, ownProjection) = ownProjection(account, entry: entry, calls: calls)
+                let start = max(ContinuousClock.now, answerGuard.instant(values[5]), answerGuard.block)
+                let projection = Self.project(shared, limits: entry.limits, count: waiting + calls, after: start)
+                let shareApplies = state.withLock { ($0.accounts[account]?.shareAlsoUntil ?? .now) > .now }
+                return shareApplies ? max(projection, ownProjection) : projection
             }
-            health.recovered()
-            let localNow = ContinuousClock.now
-            let redisNow = values[0]
-            func instant(_ micros: Int64) -> ContinuousClock.Instant { localNow - .microseconds(redisNow - micros) }
-            let shared = SlidingWindowSchedule(limits: entry.limits, inFlight: Int(values[2]), completions: values[3...].map(instant))
-            let start = values[1] > redisNow ? instant(values[1]) : localNow
-            let projection = Self.project(shared, limits: entry.limits, count: waiting + calls, after: start)
-            if let until = local.shareAlsoUntil, until > now { return max(projection, ownProjection) }
-            return projection
-        } catch {
-            degrade(account, because: error)
-            return ownProjection
         }
+        // Degraded (perhaps just now: its block counts), or Redis slower than the deadline: this replica's share.
+        return ownProjection(account, entry: entry, calls: calls).projection
     }
 
     /// See `RateBudget.pause`: in Redis for every replica, and locally for the fallback.
@@ -219,12 +226,22 @@ public final class RedisRateBudget: RateBudget {
         }
         guard shared, let entry = accounts[account] else { return }
         let micros = max(1, (instant - .now).microseconds)
-        Task {
-            do {
-                _ = try await pauseScript.run(on: redis, keys: entry.keys, arguments: [.int(entry.horizon.microseconds), .int(micros)])
-            } catch {
-                degrade(account, because: error)
-            }
+        Task { _ = await run(pauseScript, account: entry, name: account, arguments: [.int(micros)]) }
+    }
+
+    // MARK: The store's health, from the probe
+
+    /// Redis did not answer the probe: every account falls back now, not at its next call.
+    public func storeUnreachable(because reason: String) {
+        for account in accounts.keys { degrade(account, because: reason) }
+    }
+
+    /// Redis answered the probe: each account looks at its guard (a lost state found within a
+    /// second, traffic or not), and each degraded one returns (tells Redis, see `RedisBudgetScripts`).
+    public func storeReachable() async {
+        for (name, entry) in accounts {
+            let degraded = state.withLock { $0.accounts[name]?.degraded == true }
+            _ = await run(stateScript, account: entry, name: name, arguments: [], returning: degraded)
         }
     }
 
@@ -264,85 +281,131 @@ public final class RedisRateBudget: RateBudget {
     /// One try for one grant: through Redis while shared, from the own share while degraded.
     private func attempt(_ account: String) async -> Attempt {
         guard let entry = accounts[account] else { return .wait(Self.inFlightPoll) }
-        var degraded = state.withLock { $0.accounts[account]?.degraded ?? true }
-        if degraded, state.withLock({ ($0.accounts[account]?.nextProbe ?? .now) <= .now }) {
-            degraded = !(await recover(account))
-        }
+        let probeDue = state.withLock { $0.accounts[account].map { $0.degraded && $0.nextProbe <= .now } ?? false }
+        if probeDue { _ = await run(stateScript, account: entry, name: account, arguments: [], returning: true) }
         let grantID = UInt64.random(in: 1...UInt64.max)
-        if !degraded {
-            if let wait = ownShareWait(account, always: false) { return .wait(wait) }
-            do {
-                let arguments: [RESPArgument] =
-                    [.int(entry.horizon.microseconds), .string(String(grantID)), .int(settings.callLease.microseconds)]
-                    + entry.limits.flatMap { [RESPArgument.int($0.calls), .int($0.window.microseconds)] }
-                let reply = try await grantScript.run(on: redis, keys: entry.keys, arguments: arguments)
-                guard let values = reply.array?.compactMap(\.integer), values.count == 2 else {
-                    throw RedisError.protocolViolation("a grant answer without its two fields")
+        if state.withLock({ $0.accounts[account]?.degraded == false }) {
+            if let wait = localWait(account, degraded: false) { return .wait(wait) }
+            let ownAllows = state.withLock { state in
+                state.accounts[account].map { ($0.own.nextAllowed(after: .now) ?? .now + .seconds(1)) <= .now } ?? false
+            }
+            let arguments: [RESPArgument] =
+                [.string(String(grantID)), ownAllows ? "1" : "0"]
+                + entry.limits.flatMap { [RESPArgument.int($0.calls), .int($0.window.microseconds)] }
+            if let values = await run(grantScript, account: entry, name: account, arguments: arguments) {
+                guard values.count >= 7 else { return .wait(Self.inFlightPoll) }
+                switch values[5] {
+                case 1:
+                    state.withLock { $0.accounts[account]?.own.grant() }
+                    return .granted(grantID)
+                case 2:
+                    // Redis asks for the share, known locally now: the next attempt waits for it.
+                    return .wait(.zero)
+                default:
+                    return .wait(values[6] <= 0 ? Self.inFlightPoll : .microseconds(values[6]))
                 }
-                health.recovered()
-                guard values[0] == 1 else { return .wait(values[1] <= 0 ? Self.inFlightPoll : .microseconds(values[1])) }
-                state.withLock { $0.accounts[account]?.own.grant() }
-                return .granted(grantID)
-            } catch {
-                degrade(account, because: error)
             }
         }
-        if let wait = ownShareWait(account, always: true) { return .wait(min(wait, settings.probeInterval)) }
+        if let wait = localWait(account, degraded: true) { return .wait(min(wait, settings.probeInterval)) }
         state.withLock { $0.accounts[account]?.own.grant() }
         return .granted(grantID)
     }
 
-    /// How long until this replica's share allows one more call (nil: now). The share applies
-    /// while degraded (`always`) and in the window after a fallback.
-    private func ownShareWait(_ account: String, always: Bool) -> Duration? {
+    /// How long this replica must wait before asking for a grant (nil: it may ask now): the
+    /// block, and the own share while degraded or while Redis asks for it.
+    private func localWait(_ account: String, degraded: Bool) -> Duration? {
         state.withLock { state -> Duration? in
             guard let local = state.accounts[account] else { return Self.inFlightPoll }
             let now = ContinuousClock.now
             if let blocked = local.blockedUntil, blocked > now { return blocked - now }
-            guard always || (local.shareAlsoUntil.map { $0 > now } ?? false) else { return nil }
-            if always, let paused = local.pausedUntil, paused > now { return paused - now }
+            guard degraded || (local.shareAlsoUntil.map { $0 > now } ?? false) else { return nil }
+            if degraded, let paused = local.pausedUntil, paused > now { return paused - now }
             guard let allowed = local.own.nextAllowed(after: now) else { return Self.inFlightPoll }
             return allowed > now ? allowed - now : nil
         }
     }
 
-    // MARK: Falling back and returning
-
-    private func degrade(_ account: String, because error: any Error) {
+    /// This replica's waiters, and when they and `calls` more would all be granted within its share.
+    private func ownProjection(_ account: String, entry: Account, calls: Int) -> (waiting: Int, projection: ContinuousClock.Instant) {
         state.withLock { state in
-            guard state.accounts[account]?.degraded == false else { return }
+            guard let local = state.accounts[account] else { return (0, .now) }
+            let now = ContinuousClock.now
+            let start = max(now, local.degraded ? (local.pausedUntil ?? now) : now, local.blockedUntil ?? now)
+            return (local.queue.count, Self.project(local.own, limits: entry.share, count: local.queue.count + calls, after: start))
+        }
+    }
+
+    // MARK: Talking to Redis
+
+    /// Runs `script` for the account with the common arguments before `arguments`, and applies
+    /// the guard it answers; nil (and the account degraded) when Redis failed. `returning`: the
+    /// account was degraded, and this run tells Redis it is back (shared again when it worked).
+    private func run(
+        _ script: RedisScript, account entry: Account, name account: String, arguments: [RESPArgument], returning: Bool = false,
+        deadline: ContinuousClock.Instant? = nil
+    ) async -> [Int64]? {
+        let serverChanges = redis.serverChanges
+        let (mode, seen) = state.withLock { state -> (String, Int64) in
+            guard let local = state.accounts[account] else { return ("0", 0) }
+            if serverChanges > local.serverChangesTold { return ("1", local.generation) }
+            return (returning ? "2" : "0", local.generation)
+        }
+        let recovery = entry.horizon + settings.callLease
+        let common: [RESPArgument] = [
+            .int(entry.horizon.microseconds), .int(recovery.microseconds), .string(mode), .int(settings.callLease.microseconds), .int(seen),
+            .int(Int64.random(in: 1...(1 << 50))),
+        ]
+        do {
+            let reply = try await script.run(on: redis, keys: entry.keys, arguments: common + arguments, deadline: deadline)
+            guard let values = reply.array?.compactMap(\.integer), values.count >= 5 else {
+                throw RedisError.protocolViolation("a budget answer without its fields")
+            }
+            let answerGuard = try Guard(values)
+            state.withLock { state in
+                guard var local = state.accounts[account] else { return }
+                local.serverChangesTold = max(local.serverChangesTold, serverChanges)
+                local.generation = answerGuard.generation
+                if returning {
+                    local.degraded = false
+                    // Others' calls before the fallback are in Redis now: the guard alone decides.
+                    local.blockedUntil = nil
+                }
+                if answerGuard.block > .now { local.blockedUntil = max(local.blockedUntil ?? answerGuard.block, answerGuard.block) }
+                if answerGuard.share > .now { local.shareAlsoUntil = max(local.shareAlsoUntil ?? answerGuard.share, answerGuard.share) }
+                state.accounts[account] = local
+            }
+            health.storeAnswered()
+            if returning { health.budgetShared(accountNames[account] ?? "?") }
+            if answerGuard.lost { health.budgetStateLost(accountNames[account] ?? "?", blockedFor: answerGuard.block - .now) }
+            if redis.serverChanges > serverChanges {
+                // This command opened the connection that found a new server: tell it now.
+                _ = await run(stateScript, account: entry, name: account, arguments: [], deadline: deadline)
+            }
+            return values
+        } catch RedisError.deadlineReached {
+            return nil
+        } catch {
+            degrade(account, because: "\(error)")
+            if returning { state.withLock { $0.accounts[account]?.nextProbe = .now + settings.probeInterval } }
+            return nil
+        }
+    }
+
+    // MARK: Falling back
+
+    private func degrade(_ account: String, because reason: String) {
+        let changed = state.withLock { state -> Bool in
+            guard state.accounts[account]?.degraded == false, let entry = accounts[account] else { return false }
             let now = ContinuousClock.now
             state.accounts[account]?.degraded = true
             state.accounts[account]?.nextProbe = now + settings.probeInterval
-            let blocked = now + (accounts[account]?.horizon ?? .zero)
+            let blocked = now + entry.horizon + settings.callLease
             let earlier = state.accounts[account]?.blockedUntil ?? blocked
             state.accounts[account]?.blockedUntil = max(earlier, blocked)
-        }
-        health.failed("\(error)")
-    }
-
-    /// Writes this replica's recent completions back into Redis; shared again when that worked.
-    private func recover(_ account: String) async -> Bool {
-        guard let entry = accounts[account] else { return false }
-        let recent = state.withLock { $0.accounts[account]?.recent ?? [] }
-        do {
-            try await redis.command(["PING"])
-            let now = ContinuousClock.now
-            for completion in recent where completion.at > now - entry.horizon {
-                _ = try await completeScript.run(
-                    on: redis, keys: Array(entry.keys[0...1]),
-                    arguments: [.int(entry.horizon.microseconds), .string(String(completion.id)), .int((now - completion.at).microseconds)])
-            }
-            state.withLock { state in
-                state.accounts[account]?.degraded = false
-                state.accounts[account]?.shareAlsoUntil = .now + entry.horizon
-            }
-            health.recovered()
             return true
-        } catch {
-            state.withLock { $0.accounts[account]?.nextProbe = .now + settings.probeInterval }
-            return false
         }
+        health.storeFailed(reason)
+        if changed { health.budgetOnShare(accountNames[account] ?? "?", reason: reason) }
     }
 
     // MARK: Helpers

@@ -2,13 +2,17 @@ import CoreMetrics
 import LockedState
 import Logging
 
-/// Whether the shared store (Redis) is usable, as every replica-shared component saw it last:
-/// one log line per transition, a gauge (`gateway_redis_degraded`, 1 while degraded), and the
-/// state `/readyz` reports.
+/// Whether the replicas share through Redis right now, from two sources: the store itself
+/// (reachable or not, as its last use or the once-a-second probe found it) and each account's
+/// budget (shared, or on its fallback share, which can outlast the store's recovery by a window).
+/// Degraded while either says so: one log line per transition, a gauge (`gateway_redis_degraded`,
+/// 1 while degraded), and the reasons `/readyz` reports.
 public final class SharedStoreHealth: Sendable {
     private struct State {
-        var degraded = false
-        var reason: String?
+        var storeFailure: String?
+        var accountsOnShare: [String: String] = [:]
+
+        var degraded: Bool { storeFailure != nil || !accountsOnShare.isEmpty }
     }
 
     private let state = Locked(State())
@@ -22,34 +26,61 @@ public final class SharedStoreHealth: Sendable {
         self.logger = logger
     }
 
-    /// Whether the last use of the store failed.
+    /// Whether the store failed at its last use (the cache and the leases skip it meanwhile).
+    public var isStoreDown: Bool { state.withLock { $0.storeFailure != nil } }
+
+    /// Whether anything shared is degraded (the store, or a budget on its fallback share).
     public var isDegraded: Bool { state.withLock(\.degraded) }
 
-    /// Why the store is degraded (the last failure, never a secret), or nil while shared.
-    public var degradedReason: String? { state.withLock { $0.degraded ? $0.reason : nil } }
-
-    /// A use of the store failed: degraded from now (logged once per transition).
-    public func failed(_ reason: String) {
-        let changed = state.withLock { state -> Bool in
-            defer {
-                state.degraded = true
-                state.reason = reason
-            }
-            return !state.degraded
+    /// Why the replica is degraded (never a secret), sorted; empty while shared.
+    public var degradedReasons: [String] {
+        state.withLock { state in
+            (state.storeFailure.map { ["redis: \($0)"] } ?? [])
+                + state.accountsOnShare.sorted { $0.key < $1.key }.map { "budget of \($0.key): \($0.value)" }
         }
-        guard changed else { return }
-        gauge.record(1)
-        logger.error("redis unavailable: degraded to per-replica budget shares and the local cache", metadata: ["reason": "\(reason)"])
     }
 
-    /// A use of the store succeeded: shared again (logged once per transition).
-    public func recovered() {
-        let changed = state.withLock { state -> Bool in
-            defer { state.degraded = false }
-            return state.degraded
+    /// A use of the store failed.
+    public func storeFailed(_ reason: String) {
+        update { $0.storeFailure = reason }
+    }
+
+    /// A use of the store succeeded.
+    public func storeAnswered() {
+        update { $0.storeFailure = nil }
+    }
+
+    /// The budget of `account` (named by its workspaces) keeps to this replica's share (or waits before it may), for `reason`.
+    public func budgetOnShare(_ account: String, reason: String) {
+        update { $0.accountsOnShare[account] = reason }
+    }
+
+    /// The budget of `account` (named by its workspaces) is granted through Redis again.
+    public func budgetShared(_ account: String) {
+        update { $0.accountsOnShare[account] = nil }
+    }
+
+    /// Redis lost the budget state of `account` (named by its workspaces) (a restart, a flush, an eviction): logged, as no
+    /// replica grants for `blockedFor` (calls it may have forgotten must leave their windows first).
+    public func budgetStateLost(_ account: String, blockedFor: Duration) {
+        logger.warning(
+            "redis lost budget state: no upstream call for this account until the calls it may have forgotten have left their windows",
+            metadata: ["workspaces": "\(account)", "blocked_ms": "\(blockedFor.components.seconds * 1_000)"])
+    }
+
+    private func update(_ change: (inout State) -> Void) {
+        let (before, after, reasons) = state.withLock { state -> (Bool, Bool, [String]) in
+            let before = state.degraded
+            change(&state)
+            return (before, state.degraded, (state.storeFailure.map { [$0] } ?? []) + state.accountsOnShare.values.sorted())
         }
-        guard changed else { return }
-        gauge.record(0)
-        logger.notice("redis reachable again: shared budget and cache")
+        guard before != after else { return }
+        gauge.record(after ? 1 : 0)
+        if after {
+            logger.error(
+                "redis degraded: per-replica budget shares and the local cache", metadata: ["reason": "\(reasons.first ?? "unknown")"])
+        } else {
+            logger.notice("redis shared again: one budget and one cache for every replica")
+        }
     }
 }

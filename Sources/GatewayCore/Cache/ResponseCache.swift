@@ -79,8 +79,9 @@ public struct CacheTTLPolicy: Sendable {
 /// The cache every replica shares, behind each replica's `ResponseCache` (`RedisCacheTier`).
 /// Asked only for what the process lacks; its failures are misses, never errors.
 public protocol SharedResponseCache: Sendable {
-    /// The shared entries of `keys` (fresh or expired); missing or unreadable ones are left out.
-    func lookup(_ keys: [CacheKey]) async -> [CacheKey: SharedCacheEntry]
+    /// The shared entries of `keys` (fresh or expired); missing or unreadable ones are left out,
+    /// and all of them when the store has not answered by `deadline`.
+    func lookup(_ keys: [CacheKey], deadline: ContinuousClock.Instant?) async -> [CacheKey: SharedCacheEntry]
     /// Stores `values` for `ttl` each, in the background.
     func store(_ values: [(key: CacheKey, value: CachedValue, ttl: Duration)])
     /// Stores `values` for `ttl` each and returns once they are stored (or storing failed).

@@ -108,8 +108,10 @@ public struct CachedItemFetcher: Sendable {
 
     /// Splits `items` into fresh cache hits and items to fetch. Items this process lacks (or
     /// holds expired) are asked of the shared cache; its fresh entries are kept here until the
-    /// same expiry.
-    public func lookup(_ items: [String], scope: CallScope, now: ContinuousClock.Instant = .now) async -> Lookup {
+    /// same expiry; the shared cache is asked until `deadline` at the latest (later, a miss).
+    public func lookup(
+        _ items: [String], scope: CallScope, now: ContinuousClock.Instant = .now, deadline: ContinuousClock.Instant? = nil
+    ) async -> Lookup {
         var lookup = Lookup()
         var missing: [String] = []
         for item in items {
@@ -127,7 +129,7 @@ public struct CachedItemFetcher: Sendable {
             lookup.needed = missing
             return lookup
         }
-        let found = await shared.lookup(missing.map { CacheKey(scope: scope, item: $0) })
+        let found = await shared.lookup(missing.map { CacheKey(scope: scope, item: $0) }, deadline: deadline)
         let localNow = ContinuousClock.now
         for item in missing {
             let key = CacheKey(scope: scope, item: item)

@@ -24,7 +24,7 @@ public struct PlanGuard: Sendable {
         guard calls > 0, !dryRun else { return }
         // A batch element that waited for its turn past the request's deadline has nothing left to plan with.
         guard context.remainingMs > 0 else { throw GatewayError.deadlineExceeded }
-        let completion = await budget.projectedCompletion(workspace: workspace, calls: calls)
+        let completion = await budget.projectedCompletion(workspace: workspace, calls: calls, deadline: context.deadline)
         if completion > context.deadline {
             throw GatewayError.rateBudgetExhausted(retryAfterMs: max(1, (completion - context.deadline).wholeMilliseconds), estimatedCalls: calls)
         }
@@ -33,6 +33,6 @@ public struct PlanGuard: Sendable {
 
     /// Milliseconds until the budget could have granted `calls` more calls for `workspace`.
     public func earliestCompletionMs(_ calls: Int, workspace: String) async -> Int {
-        max(0, (await budget.projectedCompletion(workspace: workspace, calls: calls) - ContinuousClock.now).wholeMilliseconds)
+        max(0, (await budget.projectedCompletion(workspace: workspace, calls: calls, deadline: nil) - ContinuousClock.now).wholeMilliseconds)
     }
 }
