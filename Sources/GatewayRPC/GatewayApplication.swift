@@ -68,7 +68,7 @@ public enum GatewayApplication {
             responder: GatewayResponder(rpc: rpc, routes: router.buildResponder()),
             server: .http1(configuration: .init(additionalChannelHandlers: [disconnects.makeHandler()])),
             configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port), serverName: "campaign-gateway"),
-            services: [CurlClientService(client: http)] + (shared.map { [RedisHealthMonitor(redis: $0.client, health: $0.health, budget: sharedBudget)] } ?? []),
+            services: [CurlClientService(client: http)] + (shared.map { [RedisHealthMonitor(redis: $0.client, health: $0.health, budget: sharedBudget, logger: logger)] } ?? []),
             onServerRunning: onServerRunning,
             logger: logger
         )

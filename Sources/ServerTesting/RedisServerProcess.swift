@@ -9,6 +9,7 @@ public final class RedisServerProcess: Sendable {
     public let port: Int
     private let password: String?
     private let tls: TestCertificates?
+    private let options: [String]
     private let process = Locked<Process?>(nil)
 
     /// Where `redis-server` is, or nil when it is not installed.
@@ -16,26 +17,28 @@ public final class RedisServerProcess: Sendable {
         ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    private init(port: Int, password: String?, tls: TestCertificates?) {
+    private init(port: Int, password: String?, tls: TestCertificates?, options: [String]) {
         self.port = port
         self.password = password
         self.tls = tls
+        self.options = options
     }
 
     /// Starts a server (requiring `password` when given; speaking only TLS with `tls`'s server
-    /// certificate when given) and waits until it accepts connections.
-    public static func start(password: String? = nil, tls: TestCertificates? = nil) async throws -> RedisServerProcess {
+    /// certificate when given; with further `options`, e.g. `--rename-command`) and waits until
+    /// it accepts connections.
+    public static func start(password: String? = nil, tls: TestCertificates? = nil, options: [String] = []) async throws -> RedisServerProcess {
         guard let port = LoopbackPort.free() else { throw RedisServerFailure("no free loopback port") }
-        let server = RedisServerProcess(port: port, password: password, tls: tls)
+        let server = RedisServerProcess(port: port, password: password, tls: tls, options: options)
         try await server.startAgain()
         return server
     }
 
     /// Runs `body` with a fresh server, stopped afterwards whatever happens.
     public static func with<T: Sendable>(
-        password: String? = nil, tls: TestCertificates? = nil, _ body: (RedisServerProcess) async throws -> T
+        password: String? = nil, tls: TestCertificates? = nil, options: [String] = [], _ body: (RedisServerProcess) async throws -> T
     ) async throws -> T {
-        let server = try await start(password: password, tls: tls)
+        let server = try await start(password: password, tls: tls, options: options)
         do {
             let result = try await body(server)
             server.stop()
@@ -62,7 +65,7 @@ public final class RedisServerProcess: Sendable {
             } ?? ["--port", "\(port)"]
         started.arguments =
             listening + ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning"]
-            + (password.map { ["--requirepass", $0] } ?? [])
+            + (password.map { ["--requirepass", $0] } ?? []) + options
         started.standardOutput = FileHandle.nullDevice
         started.standardError = FileHandle.nullDevice
         try started.run()

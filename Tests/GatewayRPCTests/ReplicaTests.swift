@@ -123,20 +123,58 @@ import Testing
         try await ClusterHarness.with(replicas: 2, simulator: Self.simulator, yaml: ClusterHarness.yaml(limits: Self.limits, replicasHint: 2)) {
             cluster in
             let question: JSON = [
-                "workspace": "main", "campaign_ids": .array(cluster.campaignIDs.prefix(5).map(JSON.string)), "start_date": "2025-03-01",
+                "workspace": "main", "campaign_ids": .array(cluster.campaignIDs.prefix(9).map(JSON.string)), "start_date": "2025-03-01",
                 "end_date": "2025-03-30",
             ]
             let first = try await cluster.call(0, "campaigns.getStats", question)
             try await Task.sleep(for: .milliseconds(200))
             let redis = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: cluster.redis.port))
             defer { redis.close() }
-            let keys = try #require(try await redis.command(["KEYS", "cluster-test:cache:*"]).array?.compactMap(\.string))
-            #expect(keys.count == 5)
-            let garbage = ["garbage", "1 0 99999999999999 p\n{\"cut\": ", "1 x y p\n{}", "1 0 99999999999999 q\n{}", "1 0 99999999999999 p\n"]
-            for (key, value) in zip(keys, garbage) { try await redis.command(["SET", .string(key), .string(value)]) }
+            let keys = try #require(try await redis.command(["KEYS", "cluster-test:cache:*"]).array?.compactMap(\.string)).sorted()
+            #expect(keys.count == 9)
+            #expect(keys.allSatisfy { $0.hasPrefix("cluster-test:cache:{moengage ") }, "keyed by the upstream account: \(keys)")
+            // Each entry is replaced by something a replica would not have written there.
+            let entry = try #require(try await redis.command(["GET", .string(keys[0])]).string)
+            let header = try #require(entry.split(separator: "\n", maxSplits: 1).first).split(separator: " ").map(String.init)
+            let (stored, expires, check) = (header[1], header[2], header[4])
+            let body = String(entry.drop { $0 != "\n" }.dropFirst())
+            let hostile = [
+                "garbage",
+                "2 \(stored) \(expires) p \(check)\n{\"cut\": ",
+                "2 -9223372036854775808 \(expires) p \(check)\n\(body)",
+                "2 \(stored) 9223372036854775807 p \(check)\n\(body)",
+                "2 \(stored) 99999999999999 p \(check)\n\(body)",
+                "1 \(stored) \(expires) p\n\(body)",
+                "2 \(stored) \(expires) q \(check)\n\(body)",
+                "2 \(stored) \(expires) a \(check)\ntrailing",
+            ]
+            // keys[0]'s own entry under keys[8]: a value copied to another key is not that key's.
+            try await redis.command(["SET", .string(keys[8]), .string(entry)])
+            for (key, value) in zip(keys, hostile) { try await redis.command(["SET", .string(key), .string(value)]) }
             let second = try await cluster.call(1, "campaigns.getStats", question)
             #expect(second["result"]?["upstream"]?["calls"] == 1, "every corrupt entry was a miss, fetched again in one call")
             #expect(second["result"]?["campaigns"] == first["result"]?["campaigns"])
+            #expect(try await cluster.get(1, "/healthz").status == 200, "the replica kept serving")
+        }
+    }
+
+    @Test func anUpstreamFailureIsSharedWithTheReplicasWaitingOnTheCallNotRepeatedByEach() async throws {
+        try await ClusterHarness.with(replicas: 3, simulator: Self.simulator, yaml: ClusterHarness.yaml(limits: Self.limits, replicasHint: 3)) {
+            cluster in
+            try await cluster.setFaults(["latency_ms": 300, "fail_500": 1])
+            func question(_ start: String, _ end: String) -> JSON {
+                ["workspace": "main", "campaign_ids": .array(cluster.campaignIDs.prefix(3).map(JSON.string)), "start_date": .string(start), "end_date": .string(end)]
+            }
+            let alone = try await cluster.call(0, "campaigns.getStats", question("2025-06-01", "2025-06-10"))
+            #expect(alone["error"]?["code"] == -32050)
+            let attempts = try await cluster.upstreamCalls().count
+            let together = try await withThrowingTaskGroup(of: JSON.self) { group in
+                for replica in 0..<3 { group.addTask { try await cluster.call(replica, "campaigns.getStats", question("2025-07-01", "2025-07-10")) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(together.allSatisfy { $0["error"]?["code"] == -32050 }, "\(together)")
+            let made = try await cluster.upstreamCalls().count - attempts
+            #expect(made == attempts, "the failed call was made (with its retries) once for the three replicas: \(made) vs \(attempts)")
         }
     }
 

@@ -81,6 +81,20 @@ import Testing
         }
     }
 
+    @Test func aRefusedAuthNeverRepeatsWhatTheServerEchoedOfThePassword() async throws {
+        // With AUTH renamed away, Redis answers "unknown command 'AUTH', with args beginning with: '<password>'".
+        try await RedisServerProcess.with(options: ["--rename-command", "AUTH", ""]) { server in
+            let echoed = client(server, password: "hunter2-echoed")
+            defer { echoed.close() }
+            do {
+                try await echoed.command(["PING"])
+                Issue.record("a refused AUTH connects")
+            } catch {
+                #expect("\(error)" == "redis unavailable: setup refused (ERR)", "only the error's code: \(error)")
+            }
+        }
+    }
+
     @Test func failsFastWhileRedisIsDownAndReconnectsWhenItIsBack() async throws {
         let server = try await RedisServerProcess.start()
         defer { server.stop() }
