@@ -63,7 +63,7 @@ enum RedisBench {
     }
 
     private static func cacheHits(_ redis: RedisServerProcess, seconds: Int) async throws {
-        let redisSection = "redis: {url: \"redis://127.0.0.1:\(redis.port)/0\", key_prefix: \"bench-hits:\"}"
+        let redisSection = "redis: {url: \"redis://127.0.0.1:\(redis.port)/0\", key_prefix: \"bench-hits:\", replicas_hint: 1}"
         let setups = [
             ("in process only", ""), ("with Redis (hits from this process's tier)", redisSection),
             ("Redis tier only (cache.max_bytes 0, replay off)", redisSection + "\ncache: {max_bytes: 0, replay_max_bytes: 0}"),

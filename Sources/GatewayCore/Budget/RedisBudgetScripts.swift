@@ -40,17 +40,24 @@ enum RedisBudgetScripts {
         local lease = tonumber(ARGV[4])
         local seen = tonumber(ARGV[5])
         local damaged = false
-        local kinds = {'zset', 'zset', 'string', 'hash'}
-        for i = 1, 4 do
-          local kind = redis.call('TYPE', KEYS[i])['ok']
-          if kind ~= 'none' and kind ~= kinds[i] then
-            redis.call('DEL', KEYS[i])
+        -- A key of the wrong type (a stray write) is deleted, and the state counted as lost.
+        local function checked(reply, key)
+          if type(reply) == 'table' and reply['err'] then
+            redis.call('DEL', key)
             damaged = true
+            return nil
           end
+          return reply
         end
-        local block = tonumber(redis.call('HGET', KEYS[4], 'block'))
-        local share = tonumber(redis.call('HGET', KEYS[4], 'share'))
-        local generation = tonumber(redis.call('HGET', KEYS[4], 'generation'))
+        local fields = checked(redis.pcall('HMGET', KEYS[4], 'block', 'share', 'generation'), KEYS[4]) or {}
+        local block = tonumber(fields[1])
+        local share = tonumber(fields[2])
+        local generation = tonumber(fields[3])
+        local future = checked(redis.pcall('ZRANGEBYSCORE', KEYS[1], '(' .. (now + lease), '+inf'), KEYS[1]) or {}
+        for i = 1, #future do redis.call('ZADD', KEYS[1], now + lease, future[i]) end
+        future = checked(redis.pcall('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf'), KEYS[2]) or {}
+        for i = 1, #future do redis.call('ZADD', KEYS[2], now, future[i]) end
+        local paused = tonumber(checked(redis.pcall('GET', KEYS[3]), KEYS[3])) or 0
         local lost = 0
         if block == nil or share == nil or generation == nil then
           generation = tonumber(ARGV[6])
@@ -64,6 +71,7 @@ enum RedisBudgetScripts {
           lost = 1
         end
         if damaged or mode == '1' then lost = 1 end
+        local before = {block, share}
         if lost == 1 then
           block = math.max(block or 0, now + recovery)
           share = math.max(share or 0, block)
@@ -71,18 +79,15 @@ enum RedisBudgetScripts {
         if mode == '2' then share = math.max(share, now + recovery) end
         if block > now + recovery then block = now + recovery end
         if share > now + recovery then share = now + recovery end
-        redis.call('HSET', KEYS[4], 'block', block, 'share', share, 'generation', generation)
-        local future = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now + lease), '+inf')
-        for i = 1, #future do redis.call('ZADD', KEYS[1], now + lease, future[i]) end
-        future = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf')
-        for i = 1, #future do redis.call('ZADD', KEYS[2], now, future[i]) end
+        if block ~= before[1] or share ~= before[2] or tonumber(fields[3]) ~= generation then
+          redis.call('HSET', KEYS[4], 'block', block, 'share', share, 'generation', generation)
+        end
         local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES')
         for i = 1, #expired, 2 do
           redis.call('ZREM', KEYS[1], expired[i])
           redis.call('ZADD', KEYS[2], expired[i + 1], expired[i])
         end
         redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (now - horizon))
-        local paused = tonumber(redis.call('GET', KEYS[3])) or 0
         if paused > now + 3600000000 then
           paused = now + 3600000000
           redis.call('SET', KEYS[3], paused)
