@@ -7,11 +7,6 @@ cd "$(dirname "$0")/.."
 SIM_PORT=${SIM_PORT:-9090}
 REDIS_PORT=${REDIS_PORT:-6390}
 FIRST_PORT=${FIRST_PORT:-8081}
-BIN=.build/debug
-export DEMO_MOENGAGE_API_KEY=demo-api-key
-export DEMO_MOENGAGE_SECRET_KEY=demo-secret-key
-export DEMO_MIGMA_API_KEY=demo-migma-key
-export DEMO_CALLER_TOKEN=demo-token
 
 work=$(mktemp -d)
 pids=()

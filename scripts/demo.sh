@@ -5,11 +5,6 @@ cd "$(dirname "$0")/.."
 . scripts/demo-lib.sh
 SIM_PORT=${SIM_PORT:-9090}
 GATEWAY_PORT=${GATEWAY_PORT:-8080}
-BIN=.build/debug
-export DEMO_MOENGAGE_API_KEY=demo-api-key
-export DEMO_MOENGAGE_SECRET_KEY=demo-secret-key
-export DEMO_MIGMA_API_KEY=demo-migma-key
-export DEMO_CALLER_TOKEN=demo-token
 
 config=$(mktemp --suffix=.yaml)
 sed -e "s/port: 8080/port: ${GATEWAY_PORT}/" -e "s#http://127.0.0.1:9090#http://127.0.0.1:${SIM_PORT}#" deploy/demo.yaml > "$config"
