@@ -11,9 +11,9 @@ help: ## List the targets
 
 deps: ## Install the system packages the build and the tests need (libcurl headers, redis-server), if missing
 	@if { [ ! -f /usr/include/x86_64-linux-gnu/curl/curl.h ] && [ ! -f /usr/include/curl/curl.h ]; } || [ ! -f /usr/include/zlib.h ] \
-		|| ! command -v pkg-config >/dev/null || [ ! -x /usr/bin/redis-server ]; then \
-		echo "installing libcurl4-openssl-dev zlib1g-dev pkg-config redis-server"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libcurl4-openssl-dev zlib1g-dev pkg-config redis-server; \
+		|| ! command -v pkg-config >/dev/null || [ ! -x /usr/bin/redis-server ] || ! command -v openssl >/dev/null; then \
+		echo "installing libcurl4-openssl-dev zlib1g-dev pkg-config redis-server openssl"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libcurl4-openssl-dev zlib1g-dev pkg-config redis-server openssl; \
 	fi
 
 build: deps ## Debug build
