@@ -48,7 +48,9 @@ import Testing
 
     @Test func storesAndReturnsLargeBinaryValues() async throws {
         try await RedisServerProcess.with { server in
-            let redis = client(server)
+            var options = RedisClientOptions()
+            options.commandTimeout = .seconds(20)  // 3 MiB each way on a debug build under a loaded test run: fidelity, not speed, is tested here
+            let redis = client(server, options: options)
             defer { redis.close() }
             let value = ByteBuffer(bytes: (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
             try await redis.command(["SET", "big", .bytes(value)])
