@@ -27,18 +27,20 @@ public enum GatewayApplication {
         let client = UpstreamClient(http: http, upstream: upstream, metrics: UpstreamMetrics(factory: metrics.factory))
         let workspaces = WorkspaceDirectory(configuration: configuration, secrets: secrets)
         let shared = configuration.redis.map {
-            SharedStore(configuration: $0, maxValueBytes: upstream.maxResponseBytes + 4_096, secrets: secrets, metrics: metrics, logger: logger)
+            SharedStore(
+                configuration: $0, workspaces: workspaces.all, maxValueBytes: upstream.maxResponseBytes + 4_096, secrets: secrets, metrics: metrics,
+                logger: logger)
         }
-        let sharedBudget = shared?.budget(workspaces: workspaces.all, upstream: upstream)
+        let sharedBudget = shared?.budget(upstream: upstream)
         let budget: any RateBudget =
             sharedBudget
             ?? InProcessRateBudget(workspaces: workspaces.all, safetyMargin: .milliseconds(upstream.safetyMarginMs))
         let cacheConfiguration = configuration.cache
         let retrying = RetryingUpstream(client: client, budget: budget)
         let ttlCeiling = Duration.seconds(max(cacheConfiguration.freshTTLSeconds, cacheConfiguration.settledTTLSeconds))
-        let tier = shared?.cacheTier(workspaces: workspaces.all, maxTTL: ttlCeiling)
+        let tier = shared?.cacheTier(maxTTL: ttlCeiling)
         let fetcher = CachedItemFetcher(
-            cache: InMemoryResponseCache(maxBytes: cacheConfiguration.maxBytes), shared: tier, leases: tier.flatMap { shared?.leases(through: $0, workspaces: workspaces.all) })
+            cache: InMemoryResponseCache(maxBytes: cacheConfiguration.maxBytes), shared: tier, leases: tier.flatMap { shared?.leases(through: $0) })
         let planGuard = PlanGuard(budget: budget, limits: configuration.limits)
         let ttlPolicy = CacheTTLPolicy(
             fresh: .seconds(cacheConfiguration.freshTTLSeconds), settled: .seconds(cacheConfiguration.settledTTLSeconds),
@@ -68,7 +70,8 @@ public enum GatewayApplication {
             responder: GatewayResponder(rpc: rpc, routes: router.buildResponder()),
             server: .http1(configuration: .init(additionalChannelHandlers: [disconnects.makeHandler()])),
             configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port), serverName: "campaign-gateway"),
-            services: [CurlClientService(client: http)] + (shared.map { [RedisHealthMonitor(redis: $0.client, health: $0.health, budget: sharedBudget, logger: logger)] } ?? []),
+            services: [CurlClientService(client: http)]
+                + (shared.map { [RedisHealthMonitor(redis: $0.client, health: $0.health, budget: sharedBudget, logger: logger)] } ?? []),
             onServerRunning: onServerRunning,
             logger: logger
         )
@@ -87,14 +90,20 @@ struct GatewayResponder<Routes: HTTPResponder<GatewayRequestContext>>: HTTPRespo
     }
 }
 
-/// The Redis the replicas share: its client, its health, and the components built on it.
+/// The Redis the replicas share: its client, its health, and the components built on it for `workspaces`.
 struct SharedStore {
     let client: RedisClient
     let health: SharedStoreHealth
     let configuration: RedisConfiguration
+    let workspaces: [UpstreamWorkspace]
+    /// The names of the cache's and the leases' keys.
+    let names: SharedKeyNames
 
-    /// A store for `configuration`, reading values of at most `maxValueBytes` (the largest a cache entry can be).
-    init(configuration: RedisConfiguration, maxValueBytes: Int, secrets: ResolvedSecrets, metrics: GatewayMetrics, logger: Logger) {
+    /// A store for `configuration` and `workspaces`, reading values of at most `maxValueBytes` (the largest a cache entry can be).
+    init(
+        configuration: RedisConfiguration, workspaces: [UpstreamWorkspace], maxValueBytes: Int, secrets: ResolvedSecrets, metrics: GatewayMetrics,
+        logger: Logger
+    ) {
         var options = RedisClientOptions()
         options.maxValueBytes = maxValueBytes
         options.connectTimeout = .milliseconds(configuration.connectTimeoutMs)
@@ -107,22 +116,22 @@ struct SharedStore {
             options: options)
         health = SharedStoreHealth(metrics: metrics.factory, logger: logger)
         self.configuration = configuration
+        self.workspaces = workspaces
+        names = SharedKeyNames(prefix: configuration.keyPrefix, workspaces: workspaces)
     }
 
     /// The cache every replica shares, behind this process's.
-    func cacheTier(workspaces: [UpstreamWorkspace], maxTTL: Duration) -> RedisCacheTier {
-        RedisCacheTier(
-            redis: client, names: SharedKeyNames(prefix: configuration.keyPrefix, workspaces: workspaces), maxTTL: maxTTL, health: health)
+    func cacheTier(maxTTL: Duration) -> RedisCacheTier {
+        RedisCacheTier(redis: client, names: names, maxTTL: maxTTL, health: health)
     }
 
     /// Leases that make calls identical across replicas once, their results travelling through `tier`.
-    func leases(through tier: RedisCacheTier, workspaces: [UpstreamWorkspace]) -> ReplicaCallLeases {
-        ReplicaCallLeases(
-            redis: client, tier: tier, names: SharedKeyNames(prefix: configuration.keyPrefix, workspaces: workspaces), health: health)
+    func leases(through tier: RedisCacheTier) -> ReplicaCallLeases {
+        ReplicaCallLeases(redis: client, tier: tier, names: names, health: health)
     }
 
     /// The budget every replica shares; a grant's lease is the longest an upstream call can take, plus slack.
-    func budget(workspaces: [UpstreamWorkspace], upstream: UpstreamConfiguration) -> RedisRateBudget {
+    func budget(upstream: UpstreamConfiguration) -> RedisRateBudget {
         RedisRateBudget(
             workspaces: workspaces, redis: client,
             settings: .init(

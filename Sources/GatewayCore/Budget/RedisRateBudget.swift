@@ -50,7 +50,10 @@ public final class RedisRateBudget: RateBudget {
         var keys: [String]
         var limits: [SlidingWindowSchedule.Limit]
         var share: [SlidingWindowSchedule.Limit]
+        /// The longest window.
         var horizon: Duration
+        /// How long until every call granted before now has left its window: the longest window plus the longest call.
+        var recovery: Duration
     }
 
     private struct Waiter {
@@ -94,18 +97,22 @@ public final class RedisRateBudget: RateBudget {
         var share: ContinuousClock.Instant
         var lost: Bool
         var generation: Int64
-        /// Converts a Redis time (µs) of the same answer to this replica's clock.
-        var instant: (Int64) -> ContinuousClock.Instant
+        private var localNow: ContinuousClock.Instant
+        private var redisNow: Int64
 
         init(_ values: [Int64]) throws(RedisError) {
             guard values.count >= 5 else { throw .protocolViolation("a budget answer without its guard") }
             lost = values[3] == 1
             generation = values[4]
-            let localNow = ContinuousClock.now
-            let redisNow = values[0]
-            instant = { localNow + .microseconds($0 - redisNow) }
+            localNow = .now
+            redisNow = values[0]
             block = localNow + .microseconds(values[1] - redisNow)
             share = localNow + .microseconds(values[2] - redisNow)
+        }
+
+        /// A Redis time (µs) of the same answer, on this replica's clock.
+        func instant(_ micros: Int64) -> ContinuousClock.Instant {
+            localNow + .microseconds(micros - redisNow)
         }
     }
 
@@ -141,10 +148,11 @@ public final class RedisRateBudget: RateBudget {
         for (account, limits) in limitsByAccount {
             // The hash tag keeps an account's keys in one Redis Cluster slot, as one script needs.
             let base = settings.keyPrefix + "budget:{" + account + "}"
+            let horizon = limits.map(\.window).max() ?? .zero
             accounts[account] = Account(
                 keys: [base + ":inflight", base + ":done", base + ":pause", base + ":guard"], limits: limits,
                 share: limits.map { SlidingWindowSchedule.Limit(calls: $0.calls / hint, window: $0.window) },
-                horizon: limits.map(\.window).max() ?? .zero)
+                horizon: horizon, recovery: horizon + settings.callLease)
         }
         self.accounts = accounts
         accountOfWorkspace = Dictionary(uniqueKeysWithValues: workspaces.map { ($0.name, $0.account) })
@@ -192,7 +200,7 @@ public final class RedisRateBudget: RateBudget {
         guard shared, let entry = accounts[account] else { return }
         Task {
             // On failure Redis keeps the grant in flight until its lease ends: it still counts, later.
-            _ = await run(completeScript, account: entry, name: account, arguments: [.string(String(grant.id))])
+            await run(completeScript, account: entry, name: account, arguments: [.string(String(grant.id))])
         }
     }
 
@@ -201,16 +209,15 @@ public final class RedisRateBudget: RateBudget {
     public func projectedCompletion(workspace: String, calls: Int, deadline: ContinuousClock.Instant?) async -> ContinuousClock.Instant {
         let account = accountOf(workspace)
         guard let entry = accounts[account], let degraded = state.withLock({ $0.accounts[account]?.degraded }) else { return .now }
-        if !degraded, let values = await run(stateScript, account: entry, name: account, arguments: [], deadline: deadline), values.count >= 7 {
-            let answerGuard = try? Guard(values)
-            if let answerGuard {
-                let shared = SlidingWindowSchedule(limits: entry.limits, inFlight: Int(values[6]), completions: values[7...].map(answerGuard.instant))
-                let (waiting, ownProjection) = ownProjection(account, entry: entry, calls: calls)
-                let start = max(ContinuousClock.now, answerGuard.instant(values[5]), answerGuard.block)
-                let projection = Self.project(shared, limits: entry.limits, count: waiting + calls, after: start)
-                let shareApplies = state.withLock { ($0.accounts[account]?.shareAlsoUntil ?? .now) > .now }
-                return shareApplies ? max(projection, ownProjection) : projection
-            }
+        if !degraded, let (values, answerGuard) = await run(stateScript, account: entry, name: account, arguments: [], deadline: deadline),
+            values.count >= 7
+        {
+            let shared = SlidingWindowSchedule(limits: entry.limits, inFlight: Int(values[6]), completions: values[7...].map(answerGuard.instant))
+            let (waiting, ownProjection) = ownProjection(account, entry: entry, calls: calls)
+            let start = max(ContinuousClock.now, answerGuard.instant(values[5]), answerGuard.block)
+            let projection = Self.project(shared, limits: entry.limits, count: waiting + calls, after: start)
+            let shareApplies = state.withLock { ($0.accounts[account]?.shareAlsoUntil ?? .now) > .now }
+            return shareApplies ? max(projection, ownProjection) : projection
         }
         // Degraded (perhaps just now: its block counts), or Redis slower than the deadline: this replica's share.
         return ownProjection(account, entry: entry, calls: calls).projection
@@ -226,7 +233,7 @@ public final class RedisRateBudget: RateBudget {
         }
         guard shared, let entry = accounts[account] else { return }
         let micros = max(1, (instant - .now).microseconds)
-        Task { _ = await run(pauseScript, account: entry, name: account, arguments: [.int(micros)]) }
+        Task { await run(pauseScript, account: entry, name: account, arguments: [.int(micros)]) }
     }
 
     // MARK: The store's health, from the probe
@@ -241,7 +248,7 @@ public final class RedisRateBudget: RateBudget {
     public func storeReachable() async {
         for (name, entry) in accounts {
             let degraded = state.withLock { $0.accounts[name]?.degraded == true }
-            _ = await run(stateScript, account: entry, name: name, arguments: [], returning: degraded)
+            await run(stateScript, account: entry, name: name, arguments: [], returning: degraded)
         }
     }
 
@@ -282,7 +289,7 @@ public final class RedisRateBudget: RateBudget {
     private func attempt(_ account: String) async -> Attempt {
         guard let entry = accounts[account] else { return .wait(Self.inFlightPoll) }
         let probeDue = state.withLock { $0.accounts[account].map { $0.degraded && $0.nextProbe <= .now } ?? false }
-        if probeDue { _ = await run(stateScript, account: entry, name: account, arguments: [], returning: true) }
+        if probeDue { await run(stateScript, account: entry, name: account, arguments: [], returning: true) }
         let grantID = UInt64.random(in: 1...UInt64.max)
         if state.withLock({ $0.accounts[account]?.degraded == false }) {
             if let wait = localWait(account, degraded: false) { return .wait(wait) }
@@ -292,7 +299,7 @@ public final class RedisRateBudget: RateBudget {
             let arguments: [RESPArgument] =
                 [.string(String(grantID)), ownAllows ? "1" : "0"]
                 + entry.limits.flatMap { [RESPArgument.int($0.calls), .int($0.window.microseconds)] }
-            if let values = await run(grantScript, account: entry, name: account, arguments: arguments) {
+            if let (values, _) = await run(grantScript, account: entry, name: account, arguments: arguments) {
                 guard values.count >= 7 else { return .wait(Self.inFlightPoll) }
                 switch values[5] {
                 case 1:
@@ -338,21 +345,22 @@ public final class RedisRateBudget: RateBudget {
     // MARK: Talking to Redis
 
     /// Runs `script` for the account with the common arguments before `arguments`, and applies
-    /// the guard it answers; nil (and the account degraded) when Redis failed. `returning`: the
-    /// account was degraded, and this run tells Redis it is back (shared again when it worked).
+    /// the guard it answers; its values and that guard, or nil (and the account degraded) when
+    /// Redis failed. `returning`: the account was degraded, and this run tells Redis it is back
+    /// (shared again when it worked).
+    @discardableResult
     private func run(
         _ script: RedisScript, account entry: Account, name account: String, arguments: [RESPArgument], returning: Bool = false,
         deadline: ContinuousClock.Instant? = nil
-    ) async -> [Int64]? {
+    ) async -> (values: [Int64], guard: Guard)? {
         let serverChanges = redis.serverChanges
         let (mode, seen) = state.withLock { state -> (String, Int64) in
             guard let local = state.accounts[account] else { return ("0", 0) }
             if serverChanges > local.serverChangesTold { return ("1", local.generation) }
             return (returning ? "2" : "0", local.generation)
         }
-        let recovery = entry.horizon + settings.callLease
         let common: [RESPArgument] = [
-            .int(entry.horizon.microseconds), .int(recovery.microseconds), .string(mode), .int(settings.callLease.microseconds), .int(seen),
+            .int(entry.horizon.microseconds), .int(entry.recovery.microseconds), .string(mode), .int(settings.callLease.microseconds), .int(seen),
             .int(Int64.random(in: 1...(1 << 50))),
         ]
         do {
@@ -379,9 +387,9 @@ public final class RedisRateBudget: RateBudget {
             if answerGuard.lost { health.budgetStateLost(accountNames[account] ?? "?", blockedFor: answerGuard.block - .now) }
             if redis.serverChanges > serverChanges {
                 // This command opened the connection that found a new server: tell it now.
-                _ = await run(stateScript, account: entry, name: account, arguments: [], deadline: deadline)
+                await run(stateScript, account: entry, name: account, arguments: [], deadline: deadline)
             }
-            return values
+            return (values, answerGuard)
         } catch RedisError.deadlineReached {
             return nil
         } catch {
@@ -399,7 +407,7 @@ public final class RedisRateBudget: RateBudget {
             let now = ContinuousClock.now
             state.accounts[account]?.degraded = true
             state.accounts[account]?.nextProbe = now + settings.probeInterval
-            let blocked = now + entry.horizon + settings.callLease
+            let blocked = now + entry.recovery
             let earlier = state.accounts[account]?.blockedUntil ?? blocked
             state.accounts[account]?.blockedUntil = max(earlier, blocked)
             return true

@@ -65,7 +65,7 @@ public final class SharedStoreHealth: Sendable {
     public func budgetStateLost(_ account: String, blockedFor: Duration) {
         logger.warning(
             "redis lost budget state: no upstream call for this account until the calls it may have forgotten have left their windows",
-            metadata: ["workspaces": "\(account)", "blocked_ms": "\(blockedFor.components.seconds * 1_000)"])
+            metadata: ["workspaces": "\(account)", "blocked_ms": "\(blockedFor.wholeMilliseconds)"])
     }
 
     private func update(_ change: (inout State) -> Void) {

@@ -75,14 +75,10 @@ public final class RedisCacheTier: SharedResponseCache {
         let commands: [[RESPArgument]] = values.map { entry in
             let ttlMs = Int64(max(1, min(entry.ttl, maxTTL).wholeMilliseconds))
             let key = names.cache(entry.key)
+            let body: EncodedJSON? = if case .present(let json) = entry.value { json } else { nil }
             var buffer = ByteBuffer()
-            switch entry.value {
-            case .present(let json):
-                buffer.writeString("2 \(wallNow) \(wallNow + ttlMs) p \(Self.check(key))\n")
-                buffer.writeBytes(json.bytes)
-            case .absent:
-                buffer.writeString("2 \(wallNow) \(wallNow + ttlMs) a \(Self.check(key))\n")
-            }
+            buffer.writeString("2 \(wallNow) \(wallNow + ttlMs) \(body == nil ? "a" : "p") \(Self.check(key))\n")
+            if let body { buffer.writeBytes(body.bytes) }
             return ["SET", .string(key), .bytes(buffer), "PX", .int(ttlMs + Int64(Self.staleRetention.wholeMilliseconds))]
         }
         do {

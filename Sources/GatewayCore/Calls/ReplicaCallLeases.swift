@@ -188,7 +188,7 @@ public final class ReplicaCallLeases: CrossReplicaCoalescing {
     private func fetchHoldingLeases(
         _ items: [String], scope: CallScope, token: String, fetch: @escaping @Sendable ([String]) async throws -> SharedAnswer
     ) async throws -> SharedAnswer {
-        let leaseKeys = items.map { names.lease(scope, $0) }
+        let leaseKeys = leaseKeys(items, scope)
         let renewal = Task { [redis] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: Self.leaseTTL / 3)
@@ -204,7 +204,9 @@ public final class ReplicaCallLeases: CrossReplicaCoalescing {
         } catch let error as GatewayError where error.jsonRPCCode == -32050 {
             // The upstream failed: the replicas waiting on this call answer with it (see `failureTTL`).
             let status = error.data?["upstream_status"]?.intValue ?? 0
-            await release(items, scope: scope, token: token, failure: SharedFailure(status: status, reason: error.data?["reason"]?.stringValue ?? "upstream failed"))
+            await release(
+                items, scope: scope, token: token,
+                failure: SharedFailure(status: status, reason: error.data?["reason"]?.stringValue ?? "upstream failed"))
             throw error
         } catch {
             // This request's own end (deadline, disconnect, budget): a waiter takes the call over.
@@ -213,9 +215,14 @@ public final class ReplicaCallLeases: CrossReplicaCoalescing {
         }
     }
 
+    /// The lease keys of `items`.
+    private func leaseKeys(_ items: [String], _ scope: CallScope) -> [String] {
+        items.map { names.lease(scope, $0) }
+    }
+
     /// The lease keys of `items`, then their failure keys (one hash slot: the account's).
     private func keys(_ items: [String], _ scope: CallScope) -> [String] {
-        let leases = items.map { names.lease(scope, $0) }
+        let leases = leaseKeys(items, scope)
         return leases + leases.map { $0 + ":failed" }
     }
 }
