@@ -88,6 +88,16 @@ private func at(_ seconds: Double) -> ContinuousClock.Instant {
         #expect(queue.count == 299)
     }
 
+    @Test func servesACallersEarlierRequestFirst() {
+        var queue = FairQueue<String>()
+        let start = ContinuousClock.now
+        queue.enqueue("later-1", id: 1, caller: "a", since: start + .seconds(1))
+        queue.enqueue("earlier-1", id: 2, caller: "a", since: start)
+        queue.enqueue("later-2", id: 3, caller: "a", since: start + .seconds(1))
+        queue.enqueue("earlier-2", id: 4, caller: "a", since: start)
+        #expect((0..<4).compactMap { _ in queue.next() } == ["earlier-1", "earlier-2", "later-1", "later-2"])
+    }
+
     @Test func removesACancelledWaiter() {
         var queue = FairQueue<Int>()
         queue.enqueue(1, id: 1, caller: "a")

@@ -1,10 +1,11 @@
 /// Waiting requests for one workspace's budget, served round-robin across callers.
 ///
-/// Each caller has a FIFO; `next()` takes the head of the next non-empty caller after the
-/// one served last, so a caller with 300 queued calls cannot starve a caller with one.
+/// Each caller has a queue, earliest request first (FIFO among equals); `next()` takes the head
+/// of the next non-empty caller after the one served last, so a caller with 300 queued calls
+/// cannot starve a caller with one, and a caller's earlier request is not held back by its later one.
 /// Pure value type.
 public struct FairQueue<Element: Sendable>: Sendable {
-    private var queues: [String: [(id: Int, element: Element)]] = [:]
+    private var queues: [String: [(id: Int, element: Element, since: ContinuousClock.Instant)]] = [:]
     /// Callers in the order they first queued; the rotation order.
     private var callers: [String] = []
     /// One past the caller served last (may equal `callers.count`, so a newly queued caller is next).
@@ -19,12 +20,13 @@ public struct FairQueue<Element: Sendable>: Sendable {
     /// How many are waiting.
     public var count: Int { queues.values.reduce(0) { $0 + $1.count } }
 
-    /// Queues `element` for `caller` under `id`.
-    public mutating func enqueue(_ element: Element, id: Int, caller: String) {
+    /// Queues `element` for `caller` under `id`, behind the caller's elements of requests that arrived no later than `since`.
+    public mutating func enqueue(_ element: Element, id: Int, caller: String, since: ContinuousClock.Instant = .now) {
         if queues[caller] == nil {
             callers.append(caller)
         }
-        queues[caller, default: []].append((id, element))
+        let position = queues[caller, default: []].lastIndex { $0.since <= since }.map { $0 + 1 } ?? 0
+        queues[caller, default: []].insert((id, element, since), at: position)
     }
 
     /// Takes the next element in round-robin order across callers.

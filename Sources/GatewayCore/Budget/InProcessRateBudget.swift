@@ -49,12 +49,12 @@ public final class InProcessRateBudget: RateBudget {
     }
 
     /// Waits for a grant; see `RateBudget.acquire`.
-    public func acquire(workspace name: String, caller: String) async throws -> BudgetGrant {
+    public func acquire(workspace name: String, caller: String, since: ContinuousClock.Instant) async throws -> BudgetGrant {
         try Task.checkCancellation()
         let workspace = account(of: name)
         let id = state.withLock { state -> Int in
             state.nextID += 1
-            state.workspaces[workspace]?.queue.enqueue(state.nextID, id: state.nextID, caller: caller)
+            state.workspaces[workspace]?.queue.enqueue(state.nextID, id: state.nextID, caller: caller, since: since)
             return state.nextID
         }
         do {

@@ -4,7 +4,8 @@
 public protocol RateBudget: Sendable {
     /// Waits until one upstream call may be made for `workspace` on behalf of `caller`.
     /// Throws `CancellationError` when the waiting task is cancelled (e.g. by its deadline).
-    func acquire(workspace: String, caller: String) async throws -> BudgetGrant
+    /// Within a caller, requests that arrived earlier (`since`) are granted first.
+    func acquire(workspace: String, caller: String, since: ContinuousClock.Instant) async throws -> BudgetGrant
 
     /// Reports that a granted call finished (answered, failed or abandoned); it then counts
     /// against the windows from this instant on. Every grant must be completed exactly once.
@@ -29,5 +30,12 @@ public struct BudgetGrant: Sendable, Hashable {
     public init(workspace: String, id: UInt64 = 0) {
         self.workspace = workspace
         self.id = id
+    }
+}
+
+extension RateBudget {
+    /// Waits until one upstream call may be made, for a request arriving now.
+    public func acquire(workspace: String, caller: String) async throws -> BudgetGrant {
+        try await acquire(workspace: workspace, caller: caller, since: .now)
     }
 }

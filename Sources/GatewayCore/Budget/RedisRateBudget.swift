@@ -166,7 +166,7 @@ public final class RedisRateBudget: RateBudget {
     // MARK: RateBudget
 
     /// Waits for a grant; see `RateBudget.acquire`.
-    public func acquire(workspace: String, caller: String) async throws -> BudgetGrant {
+    public func acquire(workspace: String, caller: String, since: ContinuousClock.Instant) async throws -> BudgetGrant {
         try Task.checkCancellation()
         let account = accountOf(workspace)
         let id = state.withLock { state -> Int in
@@ -176,7 +176,7 @@ public final class RedisRateBudget: RateBudget {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 let startDriver = state.withLock { state -> Bool in
-                    state.accounts[account]?.queue.enqueue(id, id: id, caller: caller)
+                    state.accounts[account]?.queue.enqueue(id, id: id, caller: caller, since: since)
                     state.accounts[account]?.waiters[id] = Waiter(workspace: workspace, continuation: continuation)
                     guard state.accounts[account]?.driving == false else { return false }
                     state.accounts[account]?.driving = true

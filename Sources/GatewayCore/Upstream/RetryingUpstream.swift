@@ -35,7 +35,7 @@ public struct RetryingUpstream: Sendable {
         var attempt = 0
         while true {
             attempt += 1
-            let grant = try await budget.acquire(workspace: workspace.name, caller: context.caller.name)
+            let grant = try await budget.acquire(workspace: workspace.name, caller: context.caller.name, since: context.arrived)
             do {
                 defer { budget.complete(grant) }
                 let response = try await client.send(request, workspace: workspace, context: context, accepting: accepting)
