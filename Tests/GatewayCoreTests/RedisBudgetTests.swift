@@ -24,7 +24,7 @@ import Testing
 
     private func replica(
         _ server: RedisServerProcess, limits: String, hint: Int = 1, prefix: String = "test:", lease: Duration = .seconds(5),
-        commandTimeout: Duration = .milliseconds(250), user: String? = nil
+        commandTimeout: Duration = .seconds(2), user: String? = nil
     ) throws -> (budget: RedisRateBudget, health: SharedStoreHealth, redis: RedisClient) {
         var options = RedisClientOptions()
         options.commandTimeout = commandTimeout
@@ -138,10 +138,10 @@ import Testing
         let log = CallLog()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (index, replica) in replicas.enumerated() {
-                group.addTask { try await load(replica.budget, index: index, callers: 3, duration: .seconds(5), hold: .milliseconds(5), log: log) }
+                group.addTask { try await load(replica.budget, index: index, callers: 3, duration: .seconds(6), hold: .milliseconds(5), log: log) }
             }
             group.addTask {
-                try await Task.sleep(for: .milliseconds(1_500))
+                try await Task.sleep(for: .milliseconds(2_500))
                 server.stop()
                 try await Task.sleep(for: .milliseconds(1_500))
                 #expect(replicas.allSatisfy { $0.health.isDegraded }, "both replicas noticed")
