@@ -1,4 +1,5 @@
 import CurlHTTP
+import Foundation
 import GatewayConfig
 import GatewayCore
 import Hummingbird
@@ -31,7 +32,7 @@ public enum GatewayApplication {
                 configuration: $0, workspaces: workspaces.all, maxValueBytes: upstream.maxResponseBytes + 4_096, secrets: secrets, metrics: metrics,
                 logger: logger)
         }
-        let sharedBudget = shared?.budget(upstream: upstream)
+        let sharedBudget = shared?.budget(upstream: upstream, listenPort: configuration.listen.port)
         let budget: any RateBudget =
             sharedBudget
             ?? InProcessRateBudget(workspaces: workspaces.all, safetyMargin: .milliseconds(upstream.safetyMarginMs))
@@ -131,12 +132,13 @@ struct SharedStore {
     }
 
     /// The budget every replica shares; a grant's lease is the longest an upstream call can take, plus slack.
-    func budget(upstream: UpstreamConfiguration) -> RedisRateBudget {
-        RedisRateBudget(
-            workspaces: workspaces, redis: client,
-            settings: .init(
-                keyPrefix: configuration.keyPrefix, replicasHint: configuration.replicasHint, safetyMargin: .milliseconds(upstream.safetyMarginMs),
-                callLease: .milliseconds(upstream.timeoutMs + upstream.connectTimeoutMs) + .seconds(5)),
-            health: health)
+    /// Known to Redis by host name and port (a restarted process takes its previous one's place),
+    /// or by a random id when the port is chosen by the kernel.
+    func budget(upstream: UpstreamConfiguration, listenPort: Int) -> RedisRateBudget {
+        var settings = RedisRateBudget.Settings(
+            keyPrefix: configuration.keyPrefix, replicasHint: configuration.replicasHint, safetyMargin: .milliseconds(upstream.safetyMarginMs),
+            callLease: .milliseconds(upstream.timeoutMs + upstream.connectTimeoutMs) + .seconds(5))
+        if listenPort != 0 { settings.replicaID = "\(ProcessInfo.processInfo.hostName):\(listenPort)" }
+        return RedisRateBudget(workspaces: workspaces, redis: client, settings: settings, health: health)
     }
 }

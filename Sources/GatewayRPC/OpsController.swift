@@ -22,6 +22,8 @@ struct OpsController: Sendable {
                 let reasons = redis.degradedReasons
                 body["redis"] = reasons.isEmpty ? "shared" : "degraded"
                 if !reasons.isEmpty { body["degraded"] = .array(reasons.map(JSON.string)) }
+                let holds = redis.budgetHolds
+                if !holds.isEmpty { body["held"] = .array(holds.map(JSON.string)) }
             }
             return HTTPJSON.response(readinessProblems.isEmpty ? .ok : .serviceUnavailable, .object(body))
         }

@@ -31,6 +31,8 @@ struct RedisHealthMonitor: Service {
                 try? await Task.sleep(for: .seconds(1))
             }
         }
+        // Stopped after the server has answered its last request: nothing of this replica's is unseen.
+        await budget?.leave()
         redis.close()
     }
 

@@ -26,9 +26,10 @@ final class RESPChannelHandler: ChannelDuplexHandler {
     private var waiting = CircularBuffer<Waiting>()
     private var failure: RedisError?
 
-    /// A handler reading bulk strings of at most `maxValueBytes`, arrays nested at most 8 deep.
+    /// A handler reading bulk strings of at most `maxValueBytes`, arrays nested at most 8 deep,
+    /// replies of at most one such value and 1 MiB more.
     init(maxValueBytes: Int) {
-        reader = RESPReader(maxBulkLength: maxValueBytes, maxDepth: 8)
+        reader = RESPReader(maxBulkLength: maxValueBytes, maxDepth: 8, maxReplyBytes: maxValueBytes + (1 << 20))
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

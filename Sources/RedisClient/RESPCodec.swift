@@ -19,6 +19,8 @@ public struct RESPReader: Sendable {
     public var maxArrayLength: Int
     /// Longest line (a simple string, an error, a number) before its CRLF.
     public var maxLineLength: Int
+    /// Most bytes of one whole reply (an array's elements together).
+    public var maxReplyBytes: Int
 
     /// A reply read in part: where reading resumes (bytes after the reader index), the arrays
     /// still open (innermost last), and how much of the current line is known to have no CR.
@@ -36,8 +38,12 @@ public struct RESPReader: Sendable {
     private var progress: Progress?
 
     /// A reader with the given limits.
-    public init(maxBulkLength: Int = 512 << 20, maxDepth: Int = 32, maxArrayLength: Int = 1 << 20, maxLineLength: Int = 64 << 10) {
+    public init(
+        maxBulkLength: Int = 512 << 20, maxDepth: Int = 32, maxArrayLength: Int = 1 << 20, maxLineLength: Int = 64 << 10,
+        maxReplyBytes: Int = 1 << 30
+    ) {
         self.maxBulkLength = maxBulkLength
+        self.maxReplyBytes = maxReplyBytes
         self.maxDepth = maxDepth
         self.maxArrayLength = maxArrayLength
         self.maxLineLength = maxLineLength
@@ -50,11 +56,18 @@ public struct RESPReader: Sendable {
         var cursor = buffer.readerIndex + state.offset
         while true {
             guard let (item, next) = try item(in: buffer, at: cursor, scanned: &state.lineScanned, depth: state.open.count) else {
+                // Every byte still unread belongs to this reply, as it has not ended.
+                guard buffer.readableBytes <= maxReplyBytes else {
+                    throw RESPProtocolError(description: "a reply of more than \(maxReplyBytes) bytes, over the limit")
+                }
                 state.offset = cursor - buffer.readerIndex
                 progress = state
                 return nil
             }
             cursor = next
+            guard cursor - buffer.readerIndex <= maxReplyBytes else {
+                throw RESPProtocolError(description: "a reply of more than \(maxReplyBytes) bytes, over the limit")
+            }
             state.lineScanned = 0
             var value: RESPValue
             switch item {

@@ -121,7 +121,7 @@ public final class RedisClient: Sendable {
     /// timeout still applies, and closes the connection.
     public func pipeline(_ commands: [[RESPArgument]], deadline: ContinuousClock.Instant? = nil) async throws(RedisError) -> [RESPValue] {
         if let deadline, deadline <= .now { throw .deadlineReached }
-        let connection = try await connection()
+        let connection = try await connection(by: deadline)
         return try await connection.send(commands, timeout: .nanoseconds(options.commandTimeout.nanoseconds), deadline: deadline)
     }
 
@@ -146,7 +146,8 @@ public final class RedisClient: Sendable {
         case backingOff
     }
 
-    private func connection() async throws(RedisError) -> RedisConnection {
+    /// A connection of the pool, opened when needed; with a `deadline`, stops waiting for one being opened then (it goes on for later commands).
+    private func connection(by deadline: ContinuousClock.Instant?) async throws(RedisError) -> RedisConnection {
         let pick = state.withLock { state -> Pick in
             let index = state.next
             state.next = (state.next + 1) % state.slots.count
@@ -167,9 +168,28 @@ public final class RedisClient: Sendable {
         case .backingOff: throw .unavailable("backing off after a failed connection")
         case .wait(let task):
             do {
-                return try await task.value
+                guard let deadline else { return try await task.value }
+                return try await Self.value(of: task, by: deadline)
             } catch {
                 throw error as? RedisError ?? .unavailable("connection attempt cancelled")
+            }
+        }
+    }
+
+    /// `task`'s value, or `deadlineReached` at `deadline`, whichever comes first; `task` itself is not cancelled.
+    private static func value<Value: Sendable>(of task: Task<Value, any Error>, by deadline: ContinuousClock.Instant) async throws -> Value {
+        let waiting = Locked<CheckedContinuation<Value, any Error>?>(nil)
+        let finish: @Sendable (Result<Value, any Error>) -> Void = { result in waiting.withLock { $0.take() }?.resume(with: result) }
+        return try await withCheckedThrowingContinuation { continuation in
+            waiting.withLock { $0 = continuation }
+            let timer = Task {
+                try await Task.sleep(until: deadline)
+                finish(.failure(RedisError.deadlineReached))
+            }
+            Task {
+                let result = await task.result
+                timer.cancel()
+                finish(result)
             }
         }
     }

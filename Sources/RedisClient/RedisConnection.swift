@@ -68,7 +68,9 @@ public struct RedisConnection: Sendable {
     /// Sends `commands` in one write and returns their replies in order (error replies included,
     /// as values). At `deadline` the wait ends (`deadlineReached`), the connection untouched:
     /// the replies still come in order and are dropped (a promise completes once).
-    public func send(_ commands: [[RESPArgument]], timeout: TimeAmount, deadline: ContinuousClock.Instant? = nil) async throws(RedisError) -> [RESPValue] {
+    public func send(_ commands: [[RESPArgument]], timeout: TimeAmount, deadline: ContinuousClock.Instant? = nil) async throws(RedisError)
+        -> [RESPValue]
+    {
         var bytes = channel.allocator.buffer(capacity: 128 * commands.count)
         for command in commands { RESPWriter.write(command, into: &bytes) }
         let replies = commands.map { _ in channel.eventLoop.makePromise(of: RESPValue.self) }

@@ -24,7 +24,7 @@ import Testing
 
     private func replica(
         _ server: RedisServerProcess, limits: String, hint: Int = 1, prefix: String = "test:", lease: Duration = .seconds(5),
-        commandTimeout: Duration = .seconds(2), user: String? = nil
+        commandTimeout: Duration = .seconds(2), user: String? = nil, forgetAfter: Duration = .seconds(3_600)
     ) throws -> (budget: RedisRateBudget, health: SharedStoreHealth, redis: RedisClient) {
         var options = RedisClientOptions()
         options.commandTimeout = commandTimeout
@@ -37,6 +37,7 @@ import Testing
         let health = SharedStoreHealth(metrics: NOOPMetricsHandler.instance, logger: quiet)
         var settings = RedisRateBudget.Settings(keyPrefix: prefix, replicasHint: hint, safetyMargin: .milliseconds(50), callLease: lease)
         settings.probeInterval = .milliseconds(200)
+        settings.forgetAfter = forgetAfter
         return (RedisRateBudget(workspaces: try workspaces(limits), redis: redis, settings: settings, health: health), health, redis)
     }
 
@@ -136,6 +137,7 @@ import Testing
         let replicas = try (0..<2).map { _ in try replica(server, limits: "[{calls: 10, per_seconds: 1}]", hint: 2, lease: .milliseconds(300)) }
         defer { replicas.forEach { $0.redis.close() } }
         let log = CallLog()
+        let started = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (index, replica) in replicas.enumerated() {
                 group.addTask { try await load(replica.budget, index: index, callers: 3, duration: .seconds(6), hold: .milliseconds(5), log: log) }
@@ -151,15 +153,15 @@ import Testing
         }
         #expect(log.peak(window: .seconds(1)) <= 10, "no breach across the fallback and the return")
         let granted = log.calls.withLock { $0.count }
-        #expect(granted >= 10, "the budget was used, not only kept: \(granted)")
+        #expect(granted >= 10, "the budget was used, not only kept: \(log.calls.withLock { $0.map { "\($0.replica)@\($0.granted - started)" } })")
         try await Task.sleep(for: .milliseconds(500))
         for replica in replicas { replica.budget.complete(try await replica.budget.acquire(workspace: "main", caller: "probe")) }
         #expect(replicas.allSatisfy { !$0.health.isDegraded }, "shared again by itself")
     }
 
-    /// The keys of account `moengage WS_MAIN` under `prefix`.
+    /// The keys of account `moengage 127.0.0.1:1 WS_MAIN` under `prefix`.
     private func budgetKey(_ prefix: String, _ name: String) -> RESPArgument {
-        .string("\(prefix)budget:{moengage WS_MAIN}:\(name)")
+        .string("\(prefix)budget:{moengage 127.0.0.1:1 WS_MAIN}:\(name)")
     }
 
     @Test func stateRedisLostBlocksEveryReplicaForAWindowInsteadOfGrantingAFreshBudget() async throws {
@@ -183,6 +185,7 @@ import Testing
             let late = await newcomer.budget.projectedCompletion(workspace: "main", calls: 1, deadline: nil)
             #expect(late - .now > .seconds(55), "a replica started after the loss is blocked too")
             #expect(!first.health.isDegraded && !second.health.isDegraded, "Redis works: shared, and blocked by it")
+            #expect(second.health.budgetHolds.first?.contains("no upstream call for") == true, "readiness says so: \(second.health.budgetHolds)")
         }
     }
 
@@ -280,5 +283,182 @@ import Testing
             #expect(ContinuousClock.now - started < .milliseconds(1_500), "answered by its deadline, not Redis' pace")
             #expect(!replica.health.isDegraded, "a request's deadline is not a Redis failure")
         }
+    }
+
+    @Test func valuesNoScriptWritesCountAsLostStateNeverACrash() async throws {
+        try await RedisServerProcess.with { server in
+            let hostile: [(field: String, value: String)] = [
+                ("block", "nan"), ("block", "inf"), ("share", "-inf"), ("block", "-1"), ("share", "1e300"), ("unseen", "-9223372036854775808"),
+                ("generation", "nan"), ("generation", "0.5"), ("generation", "0"), ("generation", "1e300"),
+            ]
+            for (index, change) in hostile.enumerated() {
+                let prefix = "hostile\(index):"
+                let replica = try replica(server, limits: "[{calls: 5, per_seconds: 60}]", prefix: prefix, lease: .seconds(1))
+                defer { replica.redis.close() }
+                replica.budget.complete(try await replica.budget.acquire(workspace: "main", caller: "a"))
+                try await replica.redis.command(["HSET", budgetKey(prefix, "guard"), .string(change.field), .string(change.value)])
+                let projected = await replica.budget.projectedCompletion(workspace: "main", calls: 1, deadline: nil)
+                #expect(projected - .now > .seconds(30), "\(change): blocked for a window, as for any damaged state")
+                #expect(!replica.health.isDegraded, "\(change): still served through Redis")
+                let generation = try await replica.redis.command(["HGET", budgetKey(prefix, "guard"), "generation"]).string
+                #expect(generation.flatMap { Int64($0) }.map { $0 >= 1 } == true, "\(change): the guard was made again: \(generation ?? "none")")
+            }
+            let paused = try replica(server, limits: "[{calls: 5, per_seconds: 60}]", prefix: "pausedinf:", lease: .seconds(1))
+            defer { paused.redis.close() }
+            paused.budget.complete(try await paused.budget.acquire(workspace: "main", caller: "a"))
+            try await paused.redis.command(["SET", budgetKey("pausedinf:", "pause"), "inf"])
+            let free = await paused.budget.projectedCompletion(workspace: "main", calls: 1, deadline: nil)
+            #expect(free - .now < .seconds(1), "a pause no script writes is no pause")
+        }
+    }
+
+    @Test func aSetOfCallsDeletedAloneIsFoundByItsMissingMarker() async throws {
+        try await RedisServerProcess.with { server in
+            for name in ["done", "inflight", "replicas"] {
+                // Only the calls of `done` and `inflight` count; a lost `replicas` forgets silent replicas: lost all the same.
+                let calls = name == "replicas" ? 0 : 4
+                let prefix = "deleted-\(name):"
+                let first = try replica(server, limits: "[{calls: 5, per_seconds: 60}]", prefix: prefix, lease: .seconds(1))
+                let second = try replica(server, limits: "[{calls: 5, per_seconds: 60}]", prefix: prefix, lease: .seconds(1))
+                defer {
+                    first.redis.close()
+                    second.redis.close()
+                }
+                _ = await second.budget.projectedCompletion(workspace: "main", calls: 1, deadline: nil)
+                for _ in 0..<calls { first.budget.complete(try await first.budget.acquire(workspace: "main", caller: "a")) }
+                if calls > 0 { _ = try await first.budget.acquire(workspace: "main", caller: "a") }  // in flight
+                try await Task.sleep(for: .milliseconds(100))
+                try await first.redis.command(["DEL", budgetKey(prefix, name)])
+                let projected = await second.budget.projectedCompletion(workspace: "main", calls: 1, deadline: nil)
+                #expect(projected - .now > .seconds(30), "\(name) lost: blocked for a window")
+            }
+        }
+    }
+
+    @Test func aReplicaCutOffWhileTheOthersReachRedisNeverMakesThemBreach() async throws {
+        try await RedisServerProcess.with { server in
+            let limits = "[{calls: 9, per_seconds: 1}]"
+            let admin = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: server.port))
+            defer { admin.close() }
+            try await admin.command(["ACL", "SETUSER", "cut", "on", ">pw-cut", "~*", "+@all"])
+            let replicas = try [nil, nil, "cut"].map {
+                try replica(server, limits: limits, hint: 3, lease: .milliseconds(200), user: $0, forgetAfter: .seconds(2))
+            }
+            defer { replicas.forEach { $0.redis.close() } }
+            let log = CallLog()
+            let cutAt = Locked<ContinuousClock.Instant?>(nil)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, replica) in replicas.enumerated() {
+                    group.addTask {
+                        try await load(replica.budget, index: index, callers: 3, duration: .seconds(7), hold: .milliseconds(5), log: log)
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(1))
+                    cutAt.withLock { $0 = .now }
+                    try await admin.command(["ACL", "SETUSER", "cut", "off"])
+                    try await admin.command(["CLIENT", "KILL", "USER", "cut"])
+                    try await Task.sleep(for: .milliseconds(4_500))
+                    #expect(replicas[2].health.isDegraded && !replicas[0].health.isDegraded)
+                    try await admin.command(["ACL", "SETUSER", "cut", "on"])
+                }
+                try await group.waitForAll()
+            }
+            #expect(log.peak(window: .seconds(1)) <= 9, "no breach while one replica calls on its share unseen: \(log.peak(window: .seconds(1)))")
+            // Once it has been silent a while, the others keep to their shares (3 each) while it may call on its own.
+            let cut = cutAt.withLock { $0 } ?? .now
+            let others = log.calls.withLock {
+                $0.filter { $0.replica != 2 && $0.granted > cut + .milliseconds(1_000) && $0.granted < cut + .milliseconds(3_500) }
+            }
+            let othersPeak =
+                others.map { call in others.filter { $0.granted <= call.granted && $0.granted > call.granted - .seconds(1) }.count }.max() ?? 0
+            #expect(othersPeak <= 6, "the two that reach Redis left the cut-off one its share: \(othersPeak)")
+            // Its fallback stops granting 2 s (`forgetAfter`) after it began, well before the others forget it.
+            let late = log.calls.withLock { $0.filter { $0.replica == 2 && $0.granted > cut + .milliseconds(3_000) && $0.granted < cut + .milliseconds(4_500) } }
+            #expect(late.isEmpty, "the cut-off replica stopped granting: \(late.map { $0.granted - cut })")
+        }
+    }
+
+    @Test func aReplicaRestartedWhileCutOffWaitsForItsPreviousProcesssCalls() async throws {
+        try await RedisServerProcess.with { server in
+            let limits = "[{calls: 10, per_seconds: 1}]"
+            let admin = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: server.port))
+            defer { admin.close() }
+            try await admin.command(["ACL", "SETUSER", "restarting", "on", ">pw-restarting", "~*", "+@all"])
+            func start(_ user: String?) throws -> (budget: RedisRateBudget, health: SharedStoreHealth, redis: RedisClient) {
+                try replica(server, limits: limits, hint: 2, lease: .milliseconds(200), user: user)
+            }
+            let steady = try start(nil)
+            let before = try start("restarting")
+            defer {
+                steady.redis.close()
+                before.redis.close()
+            }
+            let log = CallLog()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await load(steady.budget, index: 0, callers: 3, duration: .seconds(6), hold: .milliseconds(5), log: log) }
+                group.addTask {
+                    _ = await before.budget.projectedCompletion(workspace: "main", calls: 1, deadline: nil)
+                    try await Task.sleep(for: .milliseconds(500))
+                    try await admin.command(["ACL", "SETUSER", "restarting", "off"])
+                    try await admin.command(["CLIENT", "KILL", "USER", "restarting"])
+                    // The first process serves on its share after its block, unseen, then stops; a new one starts, still cut off.
+                    try await load(before.budget, index: 1, callers: 3, duration: .milliseconds(2_500), hold: .milliseconds(5), log: log)
+                    let after = try start("restarting")
+                    defer { after.redis.close() }
+                    _ = await after.budget.projectedCompletion(workspace: "main", calls: 1, deadline: nil)
+                    try await admin.command(["ACL", "SETUSER", "restarting", "on"])
+                    for _ in 0..<20 where after.health.isDegraded {
+                        await after.budget.storeReachable()  // the client may still be backing off (at most 200 ms)
+                        try await Task.sleep(for: .milliseconds(50))
+                    }
+                    try await load(after.budget, index: 1, callers: 3, duration: .seconds(2), hold: .milliseconds(5), log: log)
+                }
+                try await group.waitForAll()
+            }
+            #expect(log.peak(window: .seconds(1)) <= 10, "no breach: \(log.peak(window: .seconds(1)))")
+            #expect(log.calls.withLock { $0.filter { $0.replica == 1 }.count } >= 5)
+        }
+    }
+
+    /// A waiter's outcome when its own deadline would cancel it after `wait`: the error it got.
+    private func outcome(of waiting: Task<BudgetGrant, any Error>, cancelledAfter wait: Duration) async -> (any Error)? {
+        let cancel = Task {
+            try await Task.sleep(for: wait)
+            waiting.cancel()
+        }
+        defer { cancel.cancel() }
+        do {
+            _ = try await waiting.value
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func waitersADegradedBudgetsBlockOutlastsAreAnsweredAtOnce() async throws {
+        try await RedisServerProcess.with { server in
+            let replica = try replica(server, limits: "[{calls: 2, per_seconds: 60}]", lease: .seconds(1))
+            defer { replica.redis.close() }
+            for _ in 0..<2 { replica.budget.complete(try await replica.budget.acquire(workspace: "main", caller: "a")) }
+            let deadline = ContinuousClock.now + .seconds(3)
+            let waiting = Task { try await replica.budget.acquire(workspace: "main", claim: BudgetClaim(caller: "b") { deadline }) }
+            try await Task.sleep(for: .milliseconds(200))
+            replica.budget.storeUnreachable(because: "test: the probe failed")
+            let error = await outcome(of: waiting, cancelledAfter: .seconds(3))
+            #expect(
+                (error as? GatewayError)?.jsonRPCCode == -32029, "a -32029 to retry later, not a wait to the deadline: \(String(describing: error))")
+        }
+    }
+
+    @Test func waitersAnUpstreamPauseOutlastsAreAnsweredAtOnceInProcessToo() async throws {
+        let budget = InProcessRateBudget(workspaces: try workspaces("[{calls: 2, per_seconds: 1}]"), safetyMargin: .zero)
+        budget.pause(workspace: "main", until: .now + .seconds(60))
+        let deadline = ContinuousClock.now + .seconds(3)
+        let waiting = Task { try await budget.acquire(workspace: "main", claim: BudgetClaim(caller: "b") { deadline }) }
+        let error = await outcome(of: waiting, cancelledAfter: .seconds(3))
+        #expect((error as? GatewayError)?.jsonRPCCode == -32029, "\(String(describing: error))")
+        let patient = Task { try await budget.acquire(workspace: "main", caller: "c") }
+        #expect(await outcome(of: patient, cancelledAfter: .milliseconds(300)) is CancellationError, "a waiter with time to spare waits")
     }
 }

@@ -96,7 +96,7 @@ private func bulk(_ text: String) -> RESPValue { .bulkString(ByteBuffer(string: 
         #expect(throws: RESPProtocolError.self) { try reader.read(from: &input) }
     }
 
-    @Test func refusesOverLimitSizesAndNestingBeforeReadingThem() {
+    @Test func refusesOverLimitSizesAndNestingBeforeReadingThem() throws {
         var small = RESPReader(maxBulkLength: 10, maxDepth: 3, maxArrayLength: 4)
         var reader = RESPReader()
         var long = buffer("$11\r\n")
@@ -111,6 +111,15 @@ private func bulk(_ text: String) -> RESPValue { .bulkString(ByteBuffer(string: 
         #expect(throws: RESPProtocolError.self, "a line that never ends is refused, not buffered forever") { try reader.read(from: &endless) }
         var bareCR = buffer("+OK\rX\n")
         #expect(throws: RESPProtocolError.self) { try reader.read(from: &bareCR) }
+        // Many values each within the bulk limit, together over the reply's: refused while they arrive.
+        var bounded = RESPReader(maxBulkLength: 10, maxReplyBytes: 64)
+        var many = buffer("*100\r\n" + String(repeating: "$10\r\n0123456789\r\n", count: 3))
+        #expect(try bounded.read(from: &many) == nil, "within the reply's limit so far")
+        many.writeString(String(repeating: "$10\r\n0123456789\r\n", count: 3))
+        #expect(throws: RESPProtocolError.self) { try bounded.read(from: &many) }
+        var fits = RESPReader(maxBulkLength: 10, maxReplyBytes: 64)
+        var two = buffer("*2\r\n$10\r\n0123456789\r\n$10\r\n0123456789\r\n")
+        #expect(try fits.read(from: &two)?.array?.count == 2)
     }
 
     @Test func writesCommandsAsArraysOfBulkStrings() throws {

@@ -58,6 +58,19 @@ import Testing
         }
     }
 
+    @Test func aCommandsDeadlineBoundsTheWaitForAConnectionBeingSetUp() async throws {
+        let hung = try #require(LoopbackPort.silent(), "a listening socket")
+        defer { hung.close() }
+        var options = RedisClientOptions()
+        options.connectTimeout = .seconds(10)
+        options.commandTimeout = .seconds(10)
+        let redis = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: hung.port), options: options)
+        defer { redis.close() }
+        let started = ContinuousClock.now
+        await #expect(throws: RedisError.deadlineReached) { try await redis.command(["PING"], deadline: .now + .milliseconds(200)) }
+        #expect(ContinuousClock.now - started < .seconds(5), "the deadline, not the 10 s setup timeout, ended the wait")
+    }
+
     @Test func authenticatesAndSelectsTheDatabase() async throws {
         try await RedisServerProcess.with(password: "s3cret-redis-pass") { server in
             let unauthenticated = client(server)

@@ -49,12 +49,12 @@ public final class InProcessRateBudget: RateBudget {
     }
 
     /// Waits for a grant; see `RateBudget.acquire`.
-    public func acquire(workspace name: String, caller: String, since: ContinuousClock.Instant) async throws -> BudgetGrant {
+    public func acquire(workspace name: String, claim: BudgetClaim) async throws -> BudgetGrant {
         try Task.checkCancellation()
         let workspace = account(of: name)
         let id = state.withLock { state -> Int in
             state.nextID += 1
-            state.workspaces[workspace]?.queue.enqueue(state.nextID, id: state.nextID, caller: caller, since: since)
+            state.workspaces[workspace]?.queue.enqueue(state.nextID, id: state.nextID, caller: claim.caller, since: claim.arrived)
             return state.nextID
         }
         do {
@@ -69,6 +69,8 @@ public final class InProcessRateBudget: RateBudget {
                     return Self.nextGrantInstant(entry, now: .now)
                 }
                 guard let wakeAt else { return BudgetGrant(workspace: name) }
+                let paused = state.withLock { $0.workspaces[workspace]?.pausedUntil } ?? .now
+                if paused > claim.deadline() { throw GatewayError.outlasted(until: paused) }
                 try await Task.sleep(until: wakeAt, clock: .continuous)
             }
         } catch {

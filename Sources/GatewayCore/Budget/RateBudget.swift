@@ -2,10 +2,10 @@
 ///
 /// In process (`InProcessRateBudget`), or shared by every replica through Redis (`RedisRateBudget`).
 public protocol RateBudget: Sendable {
-    /// Waits until one upstream call may be made for `workspace` on behalf of `caller`.
-    /// Throws `CancellationError` when the waiting task is cancelled (e.g. by its deadline).
-    /// Within a caller, requests that arrived earlier (`since`) are granted first.
-    func acquire(workspace: String, caller: String, since: ContinuousClock.Instant) async throws -> BudgetGrant
+    /// Waits until one upstream call may be made for `workspace` on behalf of `claim`'s caller.
+    /// Throws `CancellationError` when the waiting task is cancelled (e.g. by its deadline), and
+    /// -32029 at once when a pause or block of the budget outlasts the claim's deadline.
+    func acquire(workspace: String, claim: BudgetClaim) async throws -> BudgetGrant
 
     /// Reports that a granted call finished (answered, failed or abandoned); it then counts
     /// against the windows from this instant on. Every grant must be completed exactly once.
@@ -17,6 +17,24 @@ public protocol RateBudget: Sendable {
 
     /// Grants nothing for `workspace` before `instant` (the upstream said 429 / Retry-After).
     func pause(workspace: String, until instant: ContinuousClock.Instant)
+}
+
+/// Who waits for a grant: the caller (grants go round-robin across callers), when its request
+/// arrived (a caller's earlier requests first) and its deadline (read when a pause or block begins).
+public struct BudgetClaim: Sendable {
+    /// The caller's name.
+    public var caller: String
+    /// When the request arrived.
+    public var arrived: ContinuousClock.Instant
+    /// The request's deadline (the latest waiter's, for a shared call).
+    public var deadline: @Sendable () -> ContinuousClock.Instant
+
+    /// A claim of `caller`'s request that arrived at `arrived`.
+    public init(caller: String, arrived: ContinuousClock.Instant = .now, deadline: @escaping @Sendable () -> ContinuousClock.Instant) {
+        self.caller = caller
+        self.arrived = arrived
+        self.deadline = deadline
+    }
 }
 
 /// Permission for one upstream call; hand it back with `RateBudget.complete`.
@@ -34,8 +52,8 @@ public struct BudgetGrant: Sendable, Hashable {
 }
 
 extension RateBudget {
-    /// Waits until one upstream call may be made, for a request arriving now.
+    /// Waits until one upstream call may be made, with no deadline but cancellation.
     public func acquire(workspace: String, caller: String) async throws -> BudgetGrant {
-        try await acquire(workspace: workspace, caller: caller, since: .now)
+        try await acquire(workspace: workspace, claim: BudgetClaim(caller: caller) { .now + .seconds(86_400 * 365) })
     }
 }

@@ -19,9 +19,12 @@ import RedisClient
 /// answers again (found by the probe, traffic or not), the replica tells it so (`mode` 2): for
 /// `recovery` every replica keeps to its share as well as to Redis, until the calls Redis never
 /// saw have left. State Redis lost (a restart, a flush, an eviction, a damaged key, a new
-/// server `run_id`) blocks every replica for `recovery` (see `RedisBudgetScripts`).
-/// Not covered: a replica cut off from Redis while the others still reach it; they cannot see
-/// its share (run `replicas_hint` as the replica count and keep Redis next to the replicas).
+/// server `run_id`) blocks every replica for `recovery` (see `RedisBudgetScripts`). A replica
+/// cut off from Redis while the others reach it goes silent there: the others keep to their
+/// shares until it has been forgotten and its calls have left their windows, and it stops
+/// granting before it is forgotten (`forgetAfter`). A replica that stops gracefully says
+/// goodbye (`leave`), so a rolling update costs nothing; one restarted under the same
+/// `replicaID` takes its place.
 public final class RedisRateBudget: RateBudget {
     /// How the budget uses Redis.
     public struct Settings: Sendable {
@@ -35,6 +38,11 @@ public final class RedisRateBudget: RateBudget {
         public var callLease: Duration
         /// How often a degraded account tries Redis again when asked.
         public var probeInterval: Duration = .seconds(1)
+        /// How long a silent replica may call on its share, unseen (at least a `recovery`): a replica
+        /// whose fallback has lasted this long less a `recovery` grants nothing more until Redis answers.
+        public var forgetAfter: Duration = .seconds(3_600)
+        /// How Redis knows this replica: the same for a restart of it, unique among the replicas.
+        public var replicaID = "r" + String(UInt64.random(in: 1...UInt64.max), radix: 36)
 
         /// Settings for a prefix, a replica count, a margin and a lease.
         public init(keyPrefix: String, replicasHint: Int, safetyMargin: Duration, callLease: Duration) {
@@ -54,10 +62,15 @@ public final class RedisRateBudget: RateBudget {
         var horizon: Duration
         /// How long until every call granted before now has left its window: the longest window plus the longest call.
         var recovery: Duration
+        /// How long a replica may be silent before it may be calling unseen: shortly before its fallback's block could end.
+        var silence: Duration
+        /// How long the fallback grants on its share: a silent replica is forgotten a `recovery` after that.
+        var fallback: Duration
     }
 
     private struct Waiter {
         var workspace: String
+        var deadline: @Sendable () -> ContinuousClock.Instant
         var continuation: CheckedContinuation<BudgetGrant, any Error>
     }
 
@@ -79,6 +92,10 @@ public final class RedisRateBudget: RateBudget {
         var blockedUntil: ContinuousClock.Instant?
         /// Until then the own share applies in shared mode too.
         var shareAlsoUntil: ContinuousClock.Instant?
+        /// While degraded: when the fallback stops granting (the others may forget this replica soon after).
+        var fallbackEnds: ContinuousClock.Instant?
+        /// Whether Redis has answered this process for the account.
+        var answered = false
     }
 
     private struct State {
@@ -91,23 +108,36 @@ public final class RedisRateBudget: RateBudget {
         case wait(Duration)
     }
 
-    /// The guard every script answers first (`now, block, share, lost, generation`), on this replica's clock.
+    /// The guard every script answers first (`now, block, share, lost, generation, unseen, orphans`), on this replica's clock.
     private struct Guard {
+        /// How many values it takes at the start of every answer.
+        static let count = 7
+        /// No value of an answer is further from zero (about 1,100 years in µs), so differences never overflow.
+        private static let magnitude: Int64 = 1 << 55
         var block: ContinuousClock.Instant
         var share: ContinuousClock.Instant
+        var unseen: ContinuousClock.Instant
+        var orphans: ContinuousClock.Instant
         var lost: Bool
         var generation: Int64
         private var localNow: ContinuousClock.Instant
         private var redisNow: Int64
 
         init(_ values: [Int64]) throws(RedisError) {
-            guard values.count >= 5 else { throw .protocolViolation("a budget answer without its guard") }
+            guard values.count >= Self.count else { throw .protocolViolation("a budget answer without its guard") }
+            guard values.allSatisfy({ $0 > -Self.magnitude && $0 < Self.magnitude }) else {
+                throw .protocolViolation("a budget answer out of range")
+            }
             lost = values[3] == 1
             generation = values[4]
-            localNow = .now
-            redisNow = values[0]
+            let localNow = ContinuousClock.now
+            let redisNow = values[0]
+            self.localNow = localNow
+            self.redisNow = redisNow
             block = localNow + .microseconds(values[1] - redisNow)
             share = localNow + .microseconds(values[2] - redisNow)
+            unseen = localNow + .microseconds(values[5] - redisNow)
+            orphans = localNow + .microseconds(values[6] - redisNow)
         }
 
         /// A Redis time (µs) of the same answer, on this replica's clock.
@@ -129,6 +159,8 @@ public final class RedisRateBudget: RateBudget {
     private let accountOfWorkspace: [String: String]
     /// How health reports and logs name an account: its workspace names (an account id can hold a key's digest).
     private let accountNames: [String: String]
+    /// Since when this replica knows its own calls: a younger one cannot tell what its previous process did.
+    private let recordSince = ContinuousClock.now
     private let state: Locked<State>
 
     /// A shared budget for `workspaces` (names on one account share it) through `redis`.
@@ -149,10 +181,12 @@ public final class RedisRateBudget: RateBudget {
             // The hash tag keeps an account's keys in one Redis Cluster slot, as one script needs.
             let base = settings.keyPrefix + "budget:{" + account + "}"
             let horizon = limits.map(\.window).max() ?? .zero
+            let recovery = horizon + settings.callLease
             accounts[account] = Account(
-                keys: [base + ":inflight", base + ":done", base + ":pause", base + ":guard"], limits: limits,
+                keys: [base + ":inflight", base + ":done", base + ":replicas", base + ":guard", base + ":pause"], limits: limits,
                 share: limits.map { SlidingWindowSchedule.Limit(calls: $0.calls / hint, window: $0.window) },
-                horizon: horizon, recovery: horizon + settings.callLease)
+                horizon: horizon, recovery: recovery, silence: recovery - min(.seconds(10), recovery / 2),
+                fallback: max(settings.forgetAfter, recovery))
         }
         self.accounts = accounts
         accountOfWorkspace = Dictionary(uniqueKeysWithValues: workspaces.map { ($0.name, $0.account) })
@@ -166,7 +200,7 @@ public final class RedisRateBudget: RateBudget {
     // MARK: RateBudget
 
     /// Waits for a grant; see `RateBudget.acquire`.
-    public func acquire(workspace: String, caller: String, since: ContinuousClock.Instant) async throws -> BudgetGrant {
+    public func acquire(workspace: String, claim: BudgetClaim) async throws -> BudgetGrant {
         try Task.checkCancellation()
         let account = accountOf(workspace)
         let id = state.withLock { state -> Int in
@@ -176,8 +210,8 @@ public final class RedisRateBudget: RateBudget {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 let startDriver = state.withLock { state -> Bool in
-                    state.accounts[account]?.queue.enqueue(id, id: id, caller: caller, since: since)
-                    state.accounts[account]?.waiters[id] = Waiter(workspace: workspace, continuation: continuation)
+                    state.accounts[account]?.queue.enqueue(id, id: id, caller: claim.caller, since: claim.arrived)
+                    state.accounts[account]?.waiters[id] = Waiter(workspace: workspace, deadline: claim.deadline, continuation: continuation)
                     guard state.accounts[account]?.driving == false else { return false }
                     state.accounts[account]?.driving = true
                     return true
@@ -210,11 +244,13 @@ public final class RedisRateBudget: RateBudget {
         let account = accountOf(workspace)
         guard let entry = accounts[account], let degraded = state.withLock({ $0.accounts[account]?.degraded }) else { return .now }
         if !degraded, let (values, answerGuard) = await run(stateScript, account: entry, name: account, arguments: [], deadline: deadline),
-            values.count >= 7
+            values.count >= Guard.count + 2
         {
-            let shared = SlidingWindowSchedule(limits: entry.limits, inFlight: Int(values[6]), completions: values[7...].map(answerGuard.instant))
+            let completions = values[(Guard.count + 2)...].map(answerGuard.instant)
+            let shared = SlidingWindowSchedule(limits: entry.limits, inFlight: Int(values[Guard.count + 1]), completions: completions)
             let (waiting, ownProjection) = ownProjection(account, entry: entry, calls: calls)
-            let start = max(ContinuousClock.now, answerGuard.instant(values[5]), answerGuard.block)
+            let blocked = state.withLock { $0.accounts[account]?.blockedUntil } ?? .now
+            let start = max(ContinuousClock.now, answerGuard.instant(values[Guard.count]), answerGuard.block, blocked)
             let projection = Self.project(shared, limits: entry.limits, count: waiting + calls, after: start)
             let shareApplies = state.withLock { ($0.accounts[account]?.shareAlsoUntil ?? .now) > .now }
             return shareApplies ? max(projection, ownProjection) : projection
@@ -249,6 +285,13 @@ public final class RedisRateBudget: RateBudget {
         for (name, entry) in accounts {
             let degraded = state.withLock { $0.accounts[name]?.degraded == true }
             await run(stateScript, account: entry, name: name, arguments: [], returning: degraded)
+        }
+    }
+
+    /// Tells Redis this replica stops, after its last call (a graceful stop): the others need not keep to their shares for it.
+    public func leave() async {
+        for (name, entry) in accounts where state.withLock({ $0.accounts[name]?.degraded == false }) {
+            _ = try? await redis.command(["ZREM", .string(entry.keys[2]), .string(settings.replicaID)])
         }
     }
 
@@ -300,8 +343,8 @@ public final class RedisRateBudget: RateBudget {
                 [.string(String(grantID)), ownAllows ? "1" : "0"]
                 + entry.limits.flatMap { [RESPArgument.int($0.calls), .int($0.window.microseconds)] }
             if let (values, _) = await run(grantScript, account: entry, name: account, arguments: arguments) {
-                guard values.count >= 7 else { return .wait(Self.inFlightPoll) }
-                switch values[5] {
+                guard values.count >= Guard.count + 2 else { return .wait(Self.inFlightPoll) }
+                switch values[Guard.count] {
                 case 1:
                     state.withLock { $0.accounts[account]?.own.grant() }
                     return .granted(grantID)
@@ -309,7 +352,8 @@ public final class RedisRateBudget: RateBudget {
                     // Redis asks for the share, known locally now: the next attempt waits for it.
                     return .wait(.zero)
                 default:
-                    return .wait(values[6] <= 0 ? Self.inFlightPoll : .microseconds(values[6]))
+                    let wait = values[Guard.count + 1]
+                    return .wait(wait <= 0 ? Self.inFlightPoll : .microseconds(wait))
                 }
             }
         }
@@ -326,6 +370,7 @@ public final class RedisRateBudget: RateBudget {
             let now = ContinuousClock.now
             if let blocked = local.blockedUntil, blocked > now { return blocked - now }
             guard degraded || (local.shareAlsoUntil.map { $0 > now } ?? false) else { return nil }
+            if degraded, let ends = local.fallbackEnds, ends <= now { return settings.probeInterval }
             if degraded, let paused = local.pausedUntil, paused > now { return paused - now }
             guard let allowed = local.own.nextAllowed(after: now) else { return Self.inFlightPoll }
             return allowed > now ? allowed - now : nil
@@ -338,7 +383,10 @@ public final class RedisRateBudget: RateBudget {
             guard let local = state.accounts[account] else { return (0, .now) }
             let now = ContinuousClock.now
             let start = max(now, local.degraded ? (local.pausedUntil ?? now) : now, local.blockedUntil ?? now)
-            return (local.queue.count, Self.project(local.own, limits: entry.share, count: local.queue.count + calls, after: start))
+            let projection = Self.project(local.own, limits: entry.share, count: local.queue.count + calls, after: start)
+            // Past the fallback's end nothing is granted until Redis answers.
+            if local.degraded, let ends = local.fallbackEnds, projection > ends { return (local.queue.count, start + .seconds(86_400)) }
+            return (local.queue.count, projection)
         }
     }
 
@@ -359,29 +407,46 @@ public final class RedisRateBudget: RateBudget {
             if serverChanges > local.serverChangesTold { return ("1", local.generation) }
             return (returning ? "2" : "0", local.generation)
         }
+        let recovery = entry.recovery
         let common: [RESPArgument] = [
-            .int(entry.horizon.microseconds), .int(entry.recovery.microseconds), .string(mode), .int(settings.callLease.microseconds), .int(seen),
-            .int(Int64.random(in: 1...(1 << 50))),
+            .int(entry.horizon.microseconds), .int(recovery.microseconds), .string(mode), .int(settings.callLease.microseconds), .int(seen),
+            // A silent replica is forgotten a `recovery` after its fallback stopped granting.
+            .int(Int64.random(in: 1...(1 << 50))), .string(settings.replicaID), .int(entry.silence.microseconds),
+            .int((entry.fallback + recovery).microseconds),
         ]
         do {
             let reply = try await script.run(on: redis, keys: entry.keys, arguments: common + arguments, deadline: deadline)
-            guard let values = reply.array?.compactMap(\.integer), values.count >= 5 else {
+            guard let values = reply.array?.compactMap(\.integer), values.count >= Guard.count else {
                 throw RedisError.protocolViolation("a budget answer without its fields")
             }
             let answerGuard = try Guard(values)
-            state.withLock { state in
-                guard var local = state.accounts[account] else { return }
+            let held = state.withLock { state -> (ContinuousClock.Instant?, ContinuousClock.Instant?)? in
+                guard var local = state.accounts[account] else { return nil }
                 local.serverChangesTold = max(local.serverChangesTold, serverChanges)
                 local.generation = answerGuard.generation
+                let now = ContinuousClock.now
+                let young = recordSince + recovery > now
                 if returning {
                     local.degraded = false
-                    // Others' calls before the fallback are in Redis now: the guard alone decides.
-                    local.blockedUntil = nil
+                    local.fallbackEnds = nil
+                    // Others' calls before the fallback are in Redis now: the guard alone decides; but a
+                    // process that began cut off cannot know what its previous one did meanwhile.
+                    local.blockedUntil = young && !local.answered ? recordSince + recovery : nil
                 }
-                if answerGuard.block > .now { local.blockedUntil = max(local.blockedUntil ?? answerGuard.block, answerGuard.block) }
-                if answerGuard.share > .now { local.shareAlsoUntil = max(local.shareAlsoUntil ?? answerGuard.share, answerGuard.share) }
+                local.answered = true
+                if answerGuard.block > now { local.blockedUntil = max(local.blockedUntil ?? answerGuard.block, answerGuard.block) }
+                let share = max(answerGuard.share, answerGuard.unseen, answerGuard.orphans)
+                if share > now { local.shareAlsoUntil = max(local.shareAlsoUntil ?? share, share) }
+                if answerGuard.orphans > now, young {
+                    // A silent replica's calls may be this one's previous process's: its share is not known to be free.
+                    let known = min(answerGuard.orphans, recordSince + recovery)
+                    local.blockedUntil = max(local.blockedUntil ?? known, known)
+                }
                 state.accounts[account] = local
+                return (local.blockedUntil, local.shareAlsoUntil)
             }
+            health.budgetHeld(accountNames[account] ?? "?", blocked: held?.0, share: held?.1)
+            if let blocked = held?.0 { failWaiters(account, outlastedBy: blocked) }
             health.storeAnswered()
             if returning { health.budgetShared(accountNames[account] ?? "?") }
             if answerGuard.lost { health.budgetStateLost(accountNames[account] ?? "?", blockedFor: answerGuard.block - .now) }
@@ -407,6 +472,7 @@ public final class RedisRateBudget: RateBudget {
             let now = ContinuousClock.now
             state.accounts[account]?.degraded = true
             state.accounts[account]?.nextProbe = now + settings.probeInterval
+            state.accounts[account]?.fallbackEnds = now + entry.fallback
             let blocked = now + entry.recovery
             let earlier = state.accounts[account]?.blockedUntil ?? blocked
             state.accounts[account]?.blockedUntil = max(earlier, blocked)
@@ -414,6 +480,21 @@ public final class RedisRateBudget: RateBudget {
         }
         health.storeFailed(reason)
         if changed { health.budgetOnShare(accountNames[account] ?? "?", reason: reason) }
+        if let blocked = state.withLock({ $0.accounts[account]?.blockedUntil }) { failWaiters(account, outlastedBy: blocked) }
+    }
+
+    /// Answers -32029 at once to the waiters whose deadline comes before `blocked` (a block begun while they waited).
+    private func failWaiters(_ account: String, outlastedBy blocked: ContinuousClock.Instant) {
+        guard blocked > .now else { return }
+        let outlasted = state.withLock { state -> [Waiter] in
+            guard let waiters = state.accounts[account]?.waiters else { return [] }
+            let ids = waiters.filter { $0.value.deadline() < blocked }.map(\.key)
+            return ids.compactMap { id in
+                _ = state.accounts[account]?.queue.remove(id: id)
+                return state.accounts[account]?.waiters.removeValue(forKey: id)
+            }
+        }
+        for waiter in outlasted { waiter.continuation.resume(throwing: GatewayError.outlasted(until: blocked)) }
     }
 
     // MARK: Helpers

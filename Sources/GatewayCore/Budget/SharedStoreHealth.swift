@@ -11,8 +11,15 @@ public final class SharedStoreHealth: Sendable {
     private struct State {
         var storeFailure: String?
         var accountsOnShare: [String: String] = [:]
+        var holds: [String: BudgetHold] = [:]
 
         var degraded: Bool { storeFailure != nil || !accountsOnShare.isEmpty }
+    }
+
+    /// Until when a budget Redis grants grants nothing, or keeps to this replica's share as well.
+    private struct BudgetHold {
+        var blocked: ContinuousClock.Instant?
+        var share: ContinuousClock.Instant?
     }
 
     private let state = Locked(State())
@@ -38,6 +45,29 @@ public final class SharedStoreHealth: Sendable {
             (state.storeFailure.map { ["redis: \($0)"] } ?? [])
                 + state.accountsOnShare.sorted { $0.key < $1.key }.map { "budget of \($0.key): \($0.value)" }
         }
+    }
+
+    /// What holds back budgets Redis grants (a lost state, calls Redis never saw), one line per account, sorted; empty when nothing does.
+    public var budgetHolds: [String] {
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            state.holds.sorted { $0.key < $1.key }.compactMap { account, hold in
+                if let blocked = hold.blocked, blocked > now {
+                    return
+                        "budget of \(account): no upstream call for \(Self.seconds(blocked - now)) s (calls Redis may have lost must leave their windows)"
+                }
+                if let share = hold.share, share > now {
+                    return
+                        "budget of \(account): this replica's share only for \(Self.seconds(share - now)) s (calls Redis never saw may be in a window)"
+                }
+                return nil
+            }
+        }
+    }
+
+    /// Redis answered for the budget of `account` (named by its workspaces): no grant before `blocked`, only this replica's share before `share`.
+    public func budgetHeld(_ account: String, blocked: ContinuousClock.Instant?, share: ContinuousClock.Instant?) {
+        state.withLock { $0.holds[account] = BudgetHold(blocked: blocked, share: share) }
     }
 
     /// A use of the store failed.
@@ -66,6 +96,10 @@ public final class SharedStoreHealth: Sendable {
         logger.warning(
             "redis lost budget state: no upstream call for this account until the calls it may have forgotten have left their windows",
             metadata: ["workspaces": "\(account)", "blocked_ms": "\(blockedFor.wholeMilliseconds)"])
+    }
+
+    private static func seconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds + (duration.components.attoseconds > 0 ? 1 : 0)
     }
 
     private func update(_ change: (inout State) -> Void) {

@@ -66,6 +66,10 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
             .rateBudgetExhausted, "The upstream rate budget cannot serve this request before its deadline",
             ["retry_after_ms": .int(retryAfterMs), "estimated_calls": .int(estimatedCalls)])
     }
+    /// -32029 for a call that waits on the budget: a pause or block lasts until `instant`, past its deadline.
+    static func outlasted(until instant: ContinuousClock.Instant) -> Self {
+        rateBudgetExhausted(retryAfterMs: Int(max(.zero, instant - .now).wholeMilliseconds), estimatedCalls: 1)
+    }
     /// -32050: the upstream failed; `status` 0 means no HTTP answer (timeout, dropped connection).
     public static func upstreamFailed(status: Int, upstreamCode: String? = nil, title: String? = nil, reason: String) -> Self {
         var data: [String: JSON] = ["upstream_status": .int(status), "reason": .string(reason)]

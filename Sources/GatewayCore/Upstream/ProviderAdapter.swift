@@ -15,6 +15,15 @@ public protocol ProviderAdapter: Sendable {
     func account(of workspace: WorkspaceConfiguration, apiKey: Secret?) -> String
 }
 
+extension ProviderAdapter {
+    /// `host:port` of a base URL (lower-cased host, the scheme's default port): one data centre of a provider.
+    static func origin(of baseURL: String) -> String {
+        let url = URLComponents(string: baseURL)
+        let port = url?.port ?? (url?.scheme?.lowercased() == "http" ? 80 : 443)
+        return "\(url?.host?.lowercased() ?? baseURL):\(port)"
+    }
+}
+
 extension Provider {
     /// This provider's adapter.
     public var adapter: any ProviderAdapter {
@@ -25,7 +34,7 @@ extension Provider {
     }
 }
 
-/// MoEngage: Basic auth of `workspace_id:api_key` plus `MOE-APPKEY`; one account per Workspace ID.
+/// MoEngage: Basic auth of `workspace_id:api_key` plus `MOE-APPKEY`; one account per data centre (host) and Workspace ID.
 public struct MoEngageAdapter: ProviderAdapter {
     /// The campaign stats endpoint.
     public static let statsPath = "/core-services/v1/campaign-stats"
@@ -54,7 +63,7 @@ public struct MoEngageAdapter: ProviderAdapter {
 
     /// See `ProviderAdapter.account`.
     public func account(of workspace: WorkspaceConfiguration, apiKey: Secret?) -> String {
-        "moengage \(workspace.workspaceID ?? workspace.name)"
+        "moengage \(Self.origin(of: workspace.baseURL)) \(workspace.workspaceID ?? workspace.name)"
     }
 
     /// The MoEngage Workspace ID of `workspace`; -32602 when it is another provider's (`api` names what was asked for).
@@ -86,9 +95,7 @@ public struct MigmaAdapter: ProviderAdapter {
     /// See `ProviderAdapter.account`.
     public func account(of workspace: WorkspaceConfiguration, apiKey: Secret?) -> String {
         let key = apiKey.map { SHA256.hash(data: Data($0.value.utf8)).map { String(format: "%02x", $0) }.joined() } ?? "name \(workspace.name)"
-        let url = URLComponents(string: workspace.baseURL)
-        let port = url?.port ?? (url?.scheme?.lowercased() == "http" ? 80 : 443)
-        return "migma \(url?.host?.lowercased() ?? workspace.baseURL):\(port) \(key)"
+        return "migma \(Self.origin(of: workspace.baseURL)) \(key)"
     }
 
     /// Migma's `data` object from a 200, or nil for a 404 (unknown campaign).

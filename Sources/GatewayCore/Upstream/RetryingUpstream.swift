@@ -35,7 +35,8 @@ public struct RetryingUpstream: Sendable {
         var attempt = 0
         while true {
             attempt += 1
-            let grant = try await budget.acquire(workspace: workspace.name, caller: context.caller.name, since: context.arrived)
+            let claim = BudgetClaim(caller: context.caller.name, arrived: context.arrived) { context.deadline }
+            let grant = try await budget.acquire(workspace: workspace.name, claim: claim)
             do {
                 defer { budget.complete(grant) }
                 let response = try await client.send(request, workspace: workspace, context: context, accepting: accepting)
