@@ -10,18 +10,6 @@ import Testing
 /// The shared budget against a real `redis-server`: several budget instances on one Redis stand
 /// for several replicas.
 @Suite struct RedisBudgetTests {
-    /// One workspace `main` with the given limits, as replicas would load it.
-    private func workspaces(_ limits: String) throws -> [UpstreamWorkspace] {
-        let configuration = try ConfigLoader.parse(
-            """
-            listen: {host: 127.0.0.1, port: 0}
-            workspaces:
-              main: {provider: moengage, base_url: "http://127.0.0.1:1", workspace_id: WS_MAIN, api_key_env: UNUSED_KEY, rate_limits: \(limits)}
-            callers: [{name: unused, token_env: UNUSED_TOKEN, workspaces: [main]}]
-            """)
-        return configuration.workspaces.map { UpstreamWorkspace(configuration: $0, apiKey: nil, secretKey: nil) }
-    }
-
     private func replica(
         _ server: RedisServerProcess, limits: String, hint: Int = 1, prefix: String = "test:", lease: Duration = .seconds(5),
         commandTimeout: Duration = .seconds(2), user: String? = nil, forgetAfter: Duration = .seconds(3_600)
@@ -38,7 +26,7 @@ import Testing
         var settings = RedisRateBudget.Settings(keyPrefix: prefix, replicasHint: hint, safetyMargin: .milliseconds(50), callLease: lease)
         settings.probeInterval = .milliseconds(200)
         settings.forgetAfter = forgetAfter
-        return (RedisRateBudget(workspaces: try workspaces(limits), redis: redis, settings: settings, health: health), health, redis)
+        return (RedisRateBudget(workspaces: try BudgetFixtures.workspaces(limits), redis: redis, settings: settings, health: health), health, redis)
     }
 
     /// Grant and completion instants of every call, for checking windows afterwards.
@@ -459,7 +447,7 @@ import Testing
     }
 
     @Test func waitersAnUpstreamPauseOutlastsAreAnsweredAtOnceInProcessToo() async throws {
-        let budget = InProcessRateBudget(workspaces: try workspaces("[{calls: 2, per_seconds: 1}]"), safetyMargin: .zero)
+        let budget = InProcessRateBudget(workspaces: try BudgetFixtures.workspaces("[{calls: 2, per_seconds: 1}]"), safetyMargin: .zero)
         budget.pause(workspace: "main", until: .now + .seconds(60))
         let deadline = ContinuousClock.now + .seconds(3)
         let waiting = Task { try await budget.acquire(workspace: "main", claim: BudgetClaim(caller: "b") { deadline }) }

@@ -107,6 +107,22 @@ private func statsParams(_ ids: [String], from start: String, to end: String, ex
         }
     }
 
+    @Test func manyIdenticalQueriesAtOnceAreAllAdmittedThoughTogetherTheyWouldOverrunTheBudget() async throws {
+        // 40 identical queries of 9 calls: 360 calls, were they not one query's, against 100 a minute.
+        try await GatewayHarness.with(simulator: GatewayHarness.simulatorConfiguration(faults: .init(latencyMs: 150))) { gateway in
+            let ids = gateway.simulator.catalog.campaigns.prefix(25).map(\.id)
+            let params = statsParams(ids, from: "2025-03-01", to: "2025-05-14", extra: ["timeout_ms": 20_000])
+            let answers = try await withThrowingTaskGroup(of: JSON?.self) { group in
+                for _ in 0..<40 { group.addTask { try await gateway.call("campaigns.getStats", params).json } }
+                var all: [JSON?] = []
+                for try await answer in group { all.append(answer) }
+                return all
+            }
+            #expect(answers.allSatisfy { $0?["result"]?["campaigns"] != nil }, "\(answers.compactMap { $0?["error"] }.prefix(3))")
+            #expect(try await gateway.upstreamCalls().count == 9)
+        }
+    }
+
     @Test func fetchesOnlyTheCampaignsAnOverlappingQueryLacks() async throws {
         try await GatewayHarness.with { gateway in
             let ids = gateway.simulator.catalog.campaigns.prefix(40).map(\.id)

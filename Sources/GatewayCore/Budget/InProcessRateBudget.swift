@@ -16,7 +16,13 @@ public final class InProcessRateBudget: RateBudget {
         var schedule: SlidingWindowSchedule
         var queue = FairQueue<Int>()
         var granted: Set<Int> = []
+        var admitted = AdmittedCalls()
         var pausedUntil: ContinuousClock.Instant?
+
+        /// When `calls` more calls, after every call waiting or admitted, could all have been granted.
+        func projectedCompletion(of calls: Int, now: ContinuousClock.Instant) -> ContinuousClock.Instant {
+            schedule.projectedCompletion(of: queue.count + admitted.total + calls, after: max(now, pausedUntil ?? now))
+        }
     }
 
     private struct State {
@@ -55,6 +61,7 @@ public final class InProcessRateBudget: RateBudget {
         let id = state.withLock { state -> Int in
             state.nextID += 1
             state.workspaces[workspace]?.queue.enqueue(state.nextID, id: state.nextID, caller: claim.caller, since: claim.arrived)
+            state.workspaces[workspace]?.admitted.take(claim.admission?.id)
             return state.nextID
         }
         do {
@@ -94,10 +101,20 @@ public final class InProcessRateBudget: RateBudget {
     /// See `RateBudget.projectedCompletion`.
     public func projectedCompletion(workspace name: String, calls: Int, deadline: ContinuousClock.Instant?) async -> ContinuousClock.Instant {
         let workspace = account(of: name)
+        return state.withLock { $0.workspaces[workspace]?.projectedCompletion(of: calls, now: .now) } ?? .now
+    }
+
+    /// See `RateBudget.admit`.
+    public func admit(workspace name: String, calls: Int, by deadline: ContinuousClock.Instant) async -> AdmissionOutcome {
+        let workspace = account(of: name)
         return state.withLock { state in
-            guard let entry = state.workspaces[workspace] else { return .now }
-            let start = max(.now, entry.pausedUntil ?? .now)
-            return entry.schedule.projectedCompletion(of: entry.queue.count + calls, after: start)
+            let completion = state.workspaces[workspace]?.projectedCompletion(of: calls, now: .now) ?? .now
+            guard completion <= deadline else { return .refused(completion: completion) }
+            let id = state.workspaces[workspace]?.admitted.add(calls)
+            return .admitted(
+                BudgetAdmission(id: id ?? 0) { [self] id, calls in
+                    self.state.withLock { $0.workspaces[workspace]?.admitted.release(id, calls: calls) }
+                })
         }
     }
 

@@ -11,16 +11,22 @@ public protocol RateBudget: Sendable {
     /// against the windows from this instant on. Every grant must be completed exactly once.
     func complete(_ grant: BudgetGrant)
 
-    /// When `calls` more calls could all have been granted, counting every call already waiting;
-    /// a shared budget asks its store until `deadline` at the latest.
+    /// When `calls` more calls could all have been granted, counting every call already waiting or
+    /// admitted; a shared budget asks its store until `deadline` at the latest.
     func projectedCompletion(workspace: String, calls: Int, deadline: ContinuousClock.Instant?) async -> ContinuousClock.Instant
+
+    /// Admits `calls` more calls when, as projected (`projectedCompletion`), they could all have
+    /// been granted by `deadline`: decided and counted at once, so that of two requests asking
+    /// together for the last slots only one is admitted.
+    func admit(workspace: String, calls: Int, by deadline: ContinuousClock.Instant) async -> AdmissionOutcome
 
     /// Grants nothing for `workspace` before `instant` (the upstream said 429 / Retry-After).
     func pause(workspace: String, until instant: ContinuousClock.Instant)
 }
 
 /// Who waits for a grant: the caller (grants go round-robin across callers), when its request
-/// arrived (a caller's earlier requests first) and its deadline (read when a pause or block begins).
+/// arrived (a caller's earlier requests first), its deadline (read when a pause or block begins)
+/// and the admission the call was planned under (its wait takes up one of the admitted calls).
 public struct BudgetClaim: Sendable {
     /// The caller's name.
     public var caller: String
@@ -28,11 +34,17 @@ public struct BudgetClaim: Sendable {
     public var arrived: ContinuousClock.Instant
     /// The request's deadline (the latest waiter's, for a shared call).
     public var deadline: @Sendable () -> ContinuousClock.Instant
+    /// The admission of the request's plan, for a planned call (not a retry).
+    public var admission: BudgetAdmission?
 
-    /// A claim of `caller`'s request that arrived at `arrived`.
-    public init(caller: String, arrived: ContinuousClock.Instant = .now, deadline: @escaping @Sendable () -> ContinuousClock.Instant) {
+    /// A claim of `caller`'s request that arrived at `arrived`, for a call of `admission` if any.
+    public init(
+        caller: String, arrived: ContinuousClock.Instant = .now, admission: BudgetAdmission? = nil,
+        deadline: @escaping @Sendable () -> ContinuousClock.Instant
+    ) {
         self.caller = caller
         self.arrived = arrived
+        self.admission = admission
         self.deadline = deadline
     }
 }

@@ -96,6 +96,8 @@ public final class RedisRateBudget: RateBudget {
         var fallbackEnds: ContinuousClock.Instant?
         /// Whether Redis has answered this process for the account.
         var answered = false
+        /// Calls admitted here and not waiting yet.
+        var admitted = AdmittedCalls()
     }
 
     private struct State {
@@ -211,6 +213,7 @@ public final class RedisRateBudget: RateBudget {
             try await withCheckedThrowingContinuation { continuation in
                 let startDriver = state.withLock { state -> Bool in
                     state.accounts[account]?.queue.enqueue(id, id: id, caller: claim.caller, since: claim.arrived)
+                    state.accounts[account]?.admitted.take(claim.admission?.id)
                     state.accounts[account]?.waiters[id] = Waiter(workspace: workspace, deadline: claim.deadline, continuation: continuation)
                     guard state.accounts[account]?.driving == false else { return false }
                     state.accounts[account]?.driving = true
@@ -241,22 +244,58 @@ public final class RedisRateBudget: RateBudget {
     /// See `RateBudget.projectedCompletion`: from Redis' schedule while shared (and this
     /// replica's share while it applies), from the share while degraded.
     public func projectedCompletion(workspace: String, calls: Int, deadline: ContinuousClock.Instant?) async -> ContinuousClock.Instant {
+        await project(calls, workspace: workspace, deadline: deadline, admitting: false).completion
+    }
+
+    /// See `RateBudget.admit`: admitted on this replica (the others' waiting calls are unknown here).
+    public func admit(workspace: String, calls: Int, by deadline: ContinuousClock.Instant) async -> AdmissionOutcome {
+        let (completion, admission) = await project(calls, workspace: workspace, deadline: deadline, admitting: true)
+        return admission.map(AdmissionOutcome.admitted) ?? .refused(completion: completion)
+    }
+
+    /// When `calls` more calls, after this replica's waiting and admitted ones, could all have been
+    /// granted; `admitting`, they are admitted in the same step when that is by `deadline`.
+    private func project(
+        _ calls: Int, workspace: String, deadline: ContinuousClock.Instant?, admitting: Bool
+    ) async -> (completion: ContinuousClock.Instant, admission: BudgetAdmission?) {
         let account = accountOf(workspace)
-        guard let entry = accounts[account], let degraded = state.withLock({ $0.accounts[account]?.degraded }) else { return .now }
+        guard let entry = accounts[account], let degraded = state.withLock({ $0.accounts[account]?.degraded }) else {
+            return (.now, admitting ? BudgetAdmission(id: 0) { _, _ in } : nil)
+        }
+        // Redis' schedule and the earliest it allows a grant; none when degraded (perhaps just now:
+        // its block counts) or Redis is slower than the deadline: then this replica's share decides.
+        var shared: (schedule: SlidingWindowSchedule, start: ContinuousClock.Instant)?
         if !degraded, let (values, answerGuard) = await run(stateScript, account: entry, name: account, arguments: [], deadline: deadline),
             values.count >= Guard.count + 2
         {
             let completions = values[(Guard.count + 2)...].map(answerGuard.instant)
-            let shared = SlidingWindowSchedule(limits: entry.limits, inFlight: Int(values[Guard.count + 1]), completions: completions)
-            let (waiting, ownProjection) = ownProjection(account, entry: entry, calls: calls)
-            let blocked = state.withLock { $0.accounts[account]?.blockedUntil } ?? .now
-            let start = max(ContinuousClock.now, answerGuard.instant(values[Guard.count]), answerGuard.block, blocked)
-            let projection = Self.project(shared, limits: entry.limits, count: waiting + calls, after: start)
-            let shareApplies = state.withLock { ($0.accounts[account]?.shareAlsoUntil ?? .now) > .now }
-            return shareApplies ? max(projection, ownProjection) : projection
+            shared = (
+                SlidingWindowSchedule(limits: entry.limits, inFlight: Int(values[Guard.count + 1]), completions: completions),
+                max(answerGuard.instant(values[Guard.count]), answerGuard.block)
+            )
         }
-        // Degraded (perhaps just now: its block counts), or Redis slower than the deadline: this replica's share.
-        return ownProjection(account, entry: entry, calls: calls).projection
+        return state.withLock { state in
+            guard var local = state.accounts[account] else { return (.now, nil) }
+            let now = ContinuousClock.now
+            let count = local.queue.count + local.admitted.total + calls
+            let ownStart = max(now, local.degraded ? (local.pausedUntil ?? now) : now, local.blockedUntil ?? now)
+            var completion = Self.project(local.own, limits: entry.share, count: count, after: ownStart)
+            // Past the fallback's end nothing is granted until Redis answers.
+            if local.degraded, let ends = local.fallbackEnds, completion > ends { completion = ownStart + .seconds(86_400) }
+            if let shared {
+                let projection = Self.project(shared.schedule, limits: entry.limits, count: count, after: max(now, shared.start, local.blockedUntil ?? now))
+                completion = (local.shareAlsoUntil ?? now) > now ? max(projection, completion) : projection
+            }
+            guard admitting, let deadline, completion <= deadline else { return (completion, nil) }
+            let id = local.admitted.add(calls)
+            state.accounts[account] = local
+            return (
+                completion,
+                BudgetAdmission(id: id) { [self] id, calls in
+                    self.state.withLock { $0.accounts[account]?.admitted.release(id, calls: calls) }
+                }
+            )
+        }
     }
 
     /// See `RateBudget.pause`: in Redis for every replica, and locally for the fallback.
@@ -374,19 +413,6 @@ public final class RedisRateBudget: RateBudget {
             if degraded, let paused = local.pausedUntil, paused > now { return paused - now }
             guard let allowed = local.own.nextAllowed(after: now) else { return Self.inFlightPoll }
             return allowed > now ? allowed - now : nil
-        }
-    }
-
-    /// This replica's waiters, and when they and `calls` more would all be granted within its share.
-    private func ownProjection(_ account: String, entry: Account, calls: Int) -> (waiting: Int, projection: ContinuousClock.Instant) {
-        state.withLock { state in
-            guard let local = state.accounts[account] else { return (0, .now) }
-            let now = ContinuousClock.now
-            let start = max(now, local.degraded ? (local.pausedUntil ?? now) : now, local.blockedUntil ?? now)
-            let projection = Self.project(local.own, limits: entry.share, count: local.queue.count + calls, after: start)
-            // Past the fallback's end nothing is granted until Redis answers.
-            if local.degraded, let ends = local.fallbackEnds, projection > ends { return (local.queue.count, start + .seconds(86_400)) }
-            return (local.queue.count, projection)
         }
     }
 

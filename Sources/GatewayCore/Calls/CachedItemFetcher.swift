@@ -168,26 +168,42 @@ public struct CachedItemFetcher: Sendable {
         return CachedAnswer(answer: answer, expires: expires)
     }
 
-    /// Completes `lookup`: its fresh values and hits, plus its needed items fetched `chunkSize`
-    /// per call through `call` and cached for `ttl(item)`.
+    /// A fetch begun (`begin`): what the cache held, the calls it started or joined, and its request.
+    public struct Fetch: Sendable {
+        let lookup: Lookup
+        let scope: CallScope
+        let claim: ItemCallCoalescer.Claim?
+        let context: CallContext
+    }
+
+    /// Begins completing `lookup`: its needed items are fetched `chunkSize` per call (of
+    /// `callsPerChunk` upstream calls) through `call` and cached for `ttl(item)`, by calls started
+    /// now or identical ones of other requests joined now, whose calls are let go of from the
+    /// context's admission at once (so that they never count twice). Wait for it with `finish`.
+    public func begin(
+        _ lookup: Lookup, scope: CallScope, chunkSize: Int, callsPerChunk: Int, ttl: @escaping @Sendable (String) -> Duration,
+        context: CallContext, call: @escaping @Sendable ([String], CallContext) async throws -> ItemsAnswer
+    ) -> Fetch {
+        // A pure hit: no coalescing, no deadline timer, no task group.
+        guard !lookup.needed.isEmpty else { return Fetch(lookup: lookup, scope: scope, claim: nil, context: context) }
+        let claim = coalescer.claim(lookup.needed, scope: scope, chunkSize: chunkSize, deadline: context.deadline, allowance: context.allowance)
+        context.admission?.release(claim.joined.count * callsPerChunk)
+        for chunk in claim.owned {
+            startSharedCall(chunk, scope: scope, ttl: ttl, context: context.sharing(chunk.call), call: call)
+        }
+        return Fetch(lookup: lookup, scope: scope, claim: claim, context: context)
+    }
+
+    /// Completes a fetch: its lookup's fresh values and hits, plus the values of its calls.
     ///
     /// A shared call runs while some request waits on it, until the latest deadline among them
     /// (`call` gets a context whose deadline says so); this request stops waiting when its own
     /// deadline passes or it is cancelled, and a call nobody waits on any more is cancelled.
     /// Throws the upstream's `GatewayError` when a call fails and an item it covered has no
     /// expired entry to fall back on.
-    public func fetch(
-        _ lookup: Lookup, scope: CallScope, chunkSize: Int, ttl: @escaping @Sendable (String) -> Duration, context: CallContext,
-        call: @escaping @Sendable ([String], CallContext) async throws -> ItemsAnswer
-    ) async throws -> Fetched {
-        guard !lookup.needed.isEmpty else {
-            // A pure hit: no coalescing, no deadline timer, no task group.
-            return Fetched(values: lookup.values, usage: UpstreamUsage(cacheHits: lookup.hits))
-        }
-        let claim = coalescer.claim(lookup.needed, scope: scope, chunkSize: chunkSize, deadline: context.deadline, allowance: context.allowance)
-        for chunk in claim.owned {
-            startSharedCall(chunk, scope: scope, ttl: ttl, context: context.sharing(chunk.call), call: call)
-        }
+    public func finish(_ fetch: Fetch) async throws -> Fetched {
+        let (lookup, scope, context) = (fetch.lookup, fetch.scope, fetch.context)
+        guard let claim = fetch.claim else { return Fetched(values: lookup.values, usage: UpstreamUsage(cacheHits: lookup.hits)) }
         let waits = claim.owned.map { ($0, true) } + claim.joined.map { ($0, false) }
         return try await withDeadline(context.deadline) { [coalescer] in
             try await withThrowingTaskGroup(of: (ItemCallCoalescer.Chunk, Result<SharedAnswer, any Error>, Bool).self) { group in

@@ -40,6 +40,8 @@ public struct CallContext: Sendable {
     public let headerTimeout: Result<Int?, GatewayError>
     /// The client: work that must wait is cancelled when it leaves.
     public let client: any ClientPresence
+    /// The budget's admission of the calls planned (`PlanGuard.admit`), taken up by their grants.
+    public var admission: BudgetAdmission?
     private var fixedDeadline: ContinuousClock.Instant
     private let sharedDeadline: (@Sendable () -> ContinuousClock.Instant)?
 
@@ -86,6 +88,7 @@ public struct CallContext: Sendable {
         arrived = context.arrived
         headerTimeout = context.headerTimeout
         client = context.client
+        admission = context.admission
         fixedDeadline = context.fixedDeadline
         self.sharedDeadline = sharedDeadline
     }

@@ -92,7 +92,7 @@ public struct PlanExecutor: Sendable {
         let estimated = zip(work, lookups).reduce(0) { total, pair in
             total + (pair.1.needed.count + pair.0.chunkSize - 1) / pair.0.chunkSize * pair.0.callsPerChunk
         }
-        try await planGuard.check(estimated, workspace: workspace, context: context, dryRun: dryRun)
+        let context = try await planGuard.admit(estimated, workspace: workspace, context: context, dryRun: dryRun)
         let hits = lookups.reduce(0) { $0 + $1.hits }
         if dryRun { return .planned(await plan(estimated, cacheHits: hits, workspace: workspace)) }
         if lookups.allSatisfy(\.needed.isEmpty) {
@@ -102,15 +102,15 @@ public struct PlanExecutor: Sendable {
                     values: lookups.map(\.values), usage: UpstreamUsage(cacheHits: hits), pureHitUntil: lookups.compactMap(\.freshUntil).min() ?? .now
                 ))
         }
+        // Begun here, at once after the admission: calls joined are let go of before another request is admitted.
+        let fetches = zip(work, lookups).map { entry, lookup in
+            fetcher.begin(
+                lookup, scope: entry.scope, chunkSize: entry.chunkSize, callsPerChunk: entry.callsPerChunk, ttl: entry.ttl, context: context,
+                call: entry.call)
+        }
         let fetched = try await withThrowingTaskGroup(of: (Int, CachedItemFetcher.Fetched).self) { [fetcher] group in
-            for (index, (entry, lookup)) in zip(work, lookups).enumerated() {
-                group.addTask {
-                    (
-                        index,
-                        try await fetcher.fetch(
-                            lookup, scope: entry.scope, chunkSize: entry.chunkSize, ttl: entry.ttl, context: context, call: entry.call)
-                    )
-                }
+            for (index, fetch) in fetches.enumerated() {
+                group.addTask { (index, try await fetcher.finish(fetch)) }
             }
             return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
         }

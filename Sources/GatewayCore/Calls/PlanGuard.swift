@@ -17,18 +17,24 @@ public struct PlanGuard: Sendable {
 
     /// Throws when `calls` more upstream calls for `workspace` cannot be made within this request:
     /// with every call the inbound HTTP request planned before (a batch's other elements, earlier
-    /// pages) they must fit the call limit, and the budget must be able to grant them before the
-    /// deadline. A real run counts them against the request's allowance; a dry run counts nothing.
-    public func check(_ calls: Int, workspace: String, context: CallContext, dryRun: Bool) async throws {
+    /// pages) they must fit the call limit, and the budget must admit them (grant them, after every
+    /// call waiting or admitted before, by the deadline). A real run counts them against the
+    /// request's allowance and answers the context to make them with (it carries the admission); a
+    /// dry run counts nothing.
+    public func admit(_ calls: Int, workspace: String, context: CallContext, dryRun: Bool) async throws -> CallContext {
         try context.allowance.check(calls)
-        guard calls > 0, !dryRun else { return }
+        guard calls > 0, !dryRun else { return context }
         // A batch element that waited for its turn past the request's deadline has nothing left to plan with.
         guard context.remainingMs > 0 else { throw GatewayError.deadlineExceeded }
-        let completion = await budget.projectedCompletion(workspace: workspace, calls: calls, deadline: context.deadline)
-        if completion > context.deadline {
+        switch await budget.admit(workspace: workspace, calls: calls, by: context.deadline) {
+        case .refused(let completion):
             throw GatewayError.rateBudgetExhausted(retryAfterMs: max(1, (completion - context.deadline).wholeMilliseconds), estimatedCalls: calls)
+        case .admitted(let admission):
+            try context.allowance.reserve(calls)
+            var admitted = context
+            admitted.admission = admission
+            return admitted
         }
-        try context.allowance.reserve(calls)
     }
 
     /// Milliseconds until the budget could have granted `calls` more calls for `workspace`.

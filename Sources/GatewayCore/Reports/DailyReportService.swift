@@ -59,7 +59,7 @@ public struct DailyReportService: Sendable {
     /// up front like any plan the budget cannot serve before the deadline).
     public func rawZip(day: CalendarDay, workspace: UpstreamWorkspace, context: CallContext) async throws -> RawReport {
         let signer = try Self.signer(for: workspace)
-        try await planGuard.check(1, workspace: workspace.name, context: context, dryRun: false)
+        let context = try await planGuard.admit(1, workspace: workspace.name, context: context, dryRun: false)
         return try await withDeadline(context.deadline) { [self] in
             try await download(day, signer: signer, workspace: workspace, context: context) { response, redaction in
                 Self.isZip(response) ? .zip(response.body) : .missing(Self.failureMessage(response, redaction: redaction))

@@ -88,22 +88,23 @@ public struct StatsService: Sendable {
         }
     }
 
-    /// Throws -32013 past the per-request call limit, or -32029 when the budget cannot grant `calls` before the deadline.
-    func checkAffordable(_ calls: Int, request: StatsRequest) async throws {
-        try await planGuard.check(calls, workspace: request.workspace.name, context: request.context, dryRun: request.params.dryRun)
+    /// Throws -32013 past the per-request call limit, or -32029 when the budget cannot grant `calls` before the deadline;
+    /// the context to make them with.
+    func admit(_ calls: Int, request: StatsRequest) async throws -> CallContext {
+        try await planGuard.admit(calls, workspace: request.workspace.name, context: request.context, dryRun: request.params.dryRun)
     }
 
     // MARK: Every campaign of the range
 
     private func collectAllCampaigns(_ request: StatsRequest) async throws -> Collection {
         let windows = request.plan.windows
-        try await checkAffordable(windows.count, request: request)
+        let firstPagesContext = try await admit(windows.count, request: request)
         if request.params.dryRun { return .planOnly(await path.executor.plan(windows.count, cacheHits: 0, workspace: request.workspace.name)) }
         var collected = CollectedStats(windows: windows)
         let pages = try await withDeadline(request.context.deadline) { [self] in
             try await withThrowingTaskGroup(of: (Int, StatsPage).self) { group in
                 for (index, window) in windows.enumerated() {
-                    group.addTask { (index, try await fetchPage(ids: nil, offset: 0, window: window, request: request, context: request.context)) }
+                    group.addTask { (index, try await fetchPage(ids: nil, offset: 0, window: window, request: request, context: firstPagesContext)) }
                 }
                 var firstPages: [(Int, StatsPage)] = []
                 for try await page in group { firstPages.append(page) }
@@ -111,14 +112,14 @@ public struct StatsService: Sendable {
                     let (sum, overflow) = total.addingReportingOverflow(page.1.pageCount - 1)
                     return overflow ? Int.max : sum
                 }
-                try await checkAffordable(remaining, request: request)
+                let laterPagesContext = try await admit(remaining, request: request)
                 for (index, first) in firstPages where first.pageCount > 1 {
                     for page in 1..<first.pageCount {
                         group.addTask {
                             let offset = page * StatsPlan.maxIDsPerCall
                             return (
                                 index,
-                                try await fetchPage(ids: nil, offset: offset, window: windows[index], request: request, context: request.context)
+                                try await fetchPage(ids: nil, offset: offset, window: windows[index], request: request, context: laterPagesContext)
                             )
                         }
                     }

@@ -35,7 +35,10 @@ public struct RetryingUpstream: Sendable {
         var attempt = 0
         while true {
             attempt += 1
-            let claim = BudgetClaim(caller: context.caller.name, arrived: context.arrived) { context.deadline }
+            // A retry was not planned: only the first attempt takes up an admitted call.
+            let claim = BudgetClaim(caller: context.caller.name, arrived: context.arrived, admission: attempt == 1 ? context.admission : nil) {
+                context.deadline
+            }
             let grant = try await budget.acquire(workspace: workspace.name, claim: claim)
             do {
                 defer { budget.complete(grant) }

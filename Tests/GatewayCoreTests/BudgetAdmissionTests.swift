@@ -1,0 +1,63 @@
+import GatewayConfig
+import GatewayCore
+import Logging
+import Metrics
+import RedisClient
+import ServerTesting
+import Testing
+
+/// Admissions (`RateBudget.admit`) on both budgets: requests planned at the same instant cannot
+/// all count on the same slots, and admitted calls stop counting once waiting or let go of.
+@Suite struct BudgetAdmissionTests {
+    /// The in-process budget, then a shared one on a real `redis-server`, for workspace `main` with `limits`.
+    private func withEachBudget(_ limits: String, _ body: (any RateBudget) async throws -> Void) async throws {
+        let workspaces = try BudgetFixtures.workspaces(limits)
+        try await body(InProcessRateBudget(workspaces: workspaces, safetyMargin: .milliseconds(50)))
+        try await RedisServerProcess.with { server in
+            let redis = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: server.port))
+            defer { redis.close() }
+            var quiet = Logger(label: "test")
+            quiet.logLevel = .critical
+            let settings = RedisRateBudget.Settings(keyPrefix: "test:", replicasHint: 1, safetyMargin: .milliseconds(50), callLease: .seconds(5))
+            let health = SharedStoreHealth(metrics: NOOPMetricsHandler.instance, logger: quiet)
+            try await body(RedisRateBudget(workspaces: workspaces, redis: redis, settings: settings, health: health))
+        }
+    }
+
+    private func admitted(_ outcome: AdmissionOutcome) -> BudgetAdmission? {
+        if case .admitted(let admission) = outcome { return admission }
+        return nil
+    }
+
+    @Test func ofTwoRequestsAskingTogetherForTheLastSlotsOnlyOneIsAdmitted() async throws {
+        try await withEachBudget("[{calls: 3, per_seconds: 60}]") { budget in
+            let deadline = ContinuousClock.now + .seconds(5)
+            async let first = budget.admit(workspace: "main", calls: 3, by: deadline)
+            async let second = budget.admit(workspace: "main", calls: 3, by: deadline)
+            let outcomes = await [first, second]
+            #expect(outcomes.compactMap(admitted).count == 1, "\(budget)")
+            for case .refused(let completion) in outcomes { #expect(completion > deadline) }
+            withExtendedLifetime(outcomes) {}
+        }
+    }
+
+    @Test func admittedCallsCountUntilTheirGrantsTakeThemUpOrTheRequestEnds() async throws {
+        try await withEachBudget("[{calls: 3, per_seconds: 60}]") { budget in
+            let deadline = ContinuousClock.now + .seconds(5)
+            func admit(_ calls: Int) async -> BudgetAdmission? { admitted(await budget.admit(workspace: "main", calls: calls, by: deadline)) }
+            let planned = try #require(await admit(2))
+            #expect(await admit(2) == nil, "two admitted of three leave one")
+            planned.release(1)  // e.g. it joined another request's call
+            var other = await admit(2)
+            #expect(other != nil, "what it let go of counts no more")
+            // Its planned call waits and is granted: it counts as in flight, no longer as admitted.
+            let grant = try await budget.acquire(workspace: "main", claim: BudgetClaim(caller: "a", admission: planned) { deadline })
+            #expect(await admit(1) == nil, "one in flight and two admitted fill the three")
+            withExtendedLifetime(other) {}
+            other = nil  // that request ended without calling
+            #expect(await admit(2) != nil, "its admission ended with it")
+            budget.complete(grant)
+            withExtendedLifetime(planned) {}
+        }
+    }
+}
