@@ -47,17 +47,27 @@ import Testing
             func admit(_ calls: Int) async -> BudgetAdmission? { admitted(await budget.admit(workspace: "main", calls: calls, by: deadline)) }
             let planned = try #require(await admit(2))
             #expect(await admit(2) == nil, "two admitted of three leave one")
-            planned.release(1)  // e.g. it joined another request's call
-            var other = await admit(2)
-            #expect(other != nil, "what it let go of counts no more")
-            // Its planned call waits and is granted: it counts as in flight, no longer as admitted.
+            // One of its calls waits and is granted: it counts as in flight, no longer as admitted.
             let grant = try await budget.acquire(workspace: "main", claim: BudgetClaim(caller: "a", admission: planned) { deadline })
+            var other = await admit(1)
+            #expect(other != nil, "one in flight and one admitted leave one")
             #expect(await admit(1) == nil, "one in flight and two admitted fill the three")
             withExtendedLifetime(other) {}
             other = nil  // that request ended without calling
-            #expect(await admit(2) != nil, "its admission ended with it")
+            #expect(await admit(1) != nil, "its admission ended with it")
             budget.complete(grant)
             withExtendedLifetime(planned) {}
+        }
+    }
+
+    @Test func aPlanIsAdmittedOnlyWhenItsLastCallCanBeAnsweredByTheDeadline() async throws {
+        try await withEachBudget("[{calls: 5, per_seconds: 1}]") { budget in
+            let grant = try await budget.acquire(workspace: "main", caller: "a")
+            try await Task.sleep(for: .milliseconds(400))
+            budget.complete(grant)  // calls take about 400 ms
+            let soon = await budget.admit(workspace: "main", calls: 1, by: .now + .milliseconds(150))
+            #expect(admitted(soon) == nil, "granted at once, but answered after the deadline")
+            #expect(admitted(await budget.admit(workspace: "main", calls: 1, by: .now + .seconds(2))) != nil)
         }
     }
 }

@@ -107,11 +107,12 @@ private func statsParams(_ ids: [String], from start: String, to end: String, ex
         }
     }
 
-    @Test func manyIdenticalQueriesAtOnceAreAllAdmittedThoughTogetherTheyWouldOverrunTheBudget() async throws {
-        // 40 identical queries of 9 calls: 360 calls, were they not one query's, against 100 a minute.
-        try await GatewayHarness.with(simulator: GatewayHarness.simulatorConfiguration(faults: .init(latencyMs: 150))) { gateway in
+    @Test func identicalQueriesAtTheBudgetsEdgeAllJoinTheOneThatFits() async throws {
+        // The budget fits one query's 9 calls a minute: 40 identical ones at once all join it.
+        let yaml = GatewayHarness.yaml(mainRateLimits: "[{calls: 9, per_seconds: 60}]")
+        try await GatewayHarness.with(simulator: GatewayHarness.simulatorConfiguration(faults: .init(latencyMs: 150)), yaml: yaml) { gateway in
             let ids = gateway.simulator.catalog.campaigns.prefix(25).map(\.id)
-            let params = statsParams(ids, from: "2025-03-01", to: "2025-05-14", extra: ["timeout_ms": 20_000])
+            let params = statsParams(ids, from: "2025-03-01", to: "2025-05-14", extra: ["timeout_ms": 10_000])
             let answers = try await withThrowingTaskGroup(of: JSON?.self) { group in
                 for _ in 0..<40 { group.addTask { try await gateway.call("campaigns.getStats", params).json } }
                 var all: [JSON?] = []
@@ -120,6 +121,20 @@ private func statsParams(_ ids: [String], from start: String, to end: String, ex
             }
             #expect(answers.allSatisfy { $0?["result"]?["campaigns"] != nil }, "\(answers.compactMap { $0?["error"] }.prefix(3))")
             #expect(try await gateway.upstreamCalls().count == 9)
+        }
+    }
+
+    @Test func aRefusedQueryLeavesNoCallBehindForTheNextOne() async throws {
+        let yaml = GatewayHarness.yaml(extra: "upstream: {safety_margin_ms: 0}", mainRateLimits: "[{calls: 1, per_seconds: 2}]")
+        try await GatewayHarness.with(yaml: yaml) { gateway in
+            let ids = gateway.simulator.catalog.campaigns.prefix(20).map(\.id)
+            let first = try await gateway.call("campaigns.getStats", statsParams(Array(ids[0..<10]), from: "2025-03-01", to: "2025-03-30"))
+            #expect(first.json?["result"] != nil)
+            let second = statsParams(Array(ids[10..<20]), from: "2025-03-01", to: "2025-03-30", extra: ["timeout_ms": 500])
+            #expect(try await gateway.call("campaigns.getStats", second).json?["error"]?["code"] == -32029)
+            try await Task.sleep(for: .milliseconds(2_200))
+            let again = try await gateway.call("campaigns.getStats", second)
+            #expect(again.json?["result"]?["upstream"]?["calls"] == 1, "asked afresh, not joined to the refused query's call: \(again.json ?? nil)")
         }
     }
 

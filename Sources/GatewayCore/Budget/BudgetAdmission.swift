@@ -1,26 +1,20 @@
 /// Calls a request was admitted for (`RateBudget.admit`): they count in the budget's projections,
 /// so that requests admitted at the same instant cannot all count on the same slots, until the
-/// request's own acquires take them up one by one (`BudgetClaim.admission`), it lets go of calls
-/// it will not make (`release`), or it ends.
+/// request's own acquires take them up one by one (`BudgetClaim.admission`) or it ends.
 public final class BudgetAdmission: Sendable {
     /// The admission's id in its account's `AdmittedCalls`.
     let id: Int
-    private let letGo: @Sendable (_ id: Int, _ calls: Int?) -> Void
+    private let letGo: @Sendable (_ id: Int) -> Void
 
-    /// An admission whose calls `letGo` lets go of (some, or all when nil).
-    init(id: Int, letGo: @escaping @Sendable (_ id: Int, _ calls: Int?) -> Void) {
+    /// An admission whose remaining calls `letGo` lets go of when it ends.
+    init(id: Int, letGo: @escaping @Sendable (_ id: Int) -> Void) {
         self.id = id
         self.letGo = letGo
     }
 
-    /// Lets go of `calls` calls the request will not make itself (e.g. calls of other requests it joined).
-    public func release(_ calls: Int) {
-        if calls > 0 { letGo(id, calls) }
-    }
-
     deinit {
         // The request is over: what it never acquired no longer counts.
-        letGo(id, nil)
+        letGo(id)
     }
 }
 
@@ -49,14 +43,28 @@ struct AdmittedCalls: Sendable {
 
     /// One call of admission `id` (if any, and if it has calls left) begins to wait.
     mutating func take(_ id: Int?) {
-        release(id, calls: 1)
+        guard let id, let left = remaining[id] else { return }
+        total -= 1
+        remaining[id] = left == 1 ? nil : left - 1
     }
 
-    /// Admission `id` lets go of `calls` of its calls (all when nil).
-    mutating func release(_ id: Int?, calls: Int?) {
-        guard let id, let left = remaining[id] else { return }
-        let gone = min(left, calls ?? left)
-        total -= gone
-        remaining[id] = left - gone == 0 ? nil : left - gone
+    /// Admission `id` ended: its calls left count no more.
+    mutating func release(_ id: Int) {
+        total -= remaining.removeValue(forKey: id) ?? 0
+    }
+}
+
+/// How long one account's upstream calls typically take from grant to completion (a moving
+/// average): a projection counts it after the last grant, so that a plan admitted is answered,
+/// not just granted, by its deadline.
+struct TypicalCallDuration: Sendable {
+    /// The average so far (zero before the first call).
+    private(set) var value: Duration = .zero
+    private var seen = false
+
+    /// Counts a call that took `duration`.
+    mutating func record(_ duration: Duration) {
+        value = seen ? (value * 4 + duration) / 5 : duration
+        seen = true
     }
 }

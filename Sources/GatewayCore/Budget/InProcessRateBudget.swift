@@ -17,11 +17,12 @@ public final class InProcessRateBudget: RateBudget {
         var queue = FairQueue<Int>()
         var granted: Set<Int> = []
         var admitted = AdmittedCalls()
+        var typical = TypicalCallDuration()
         var pausedUntil: ContinuousClock.Instant?
 
-        /// When `calls` more calls, after every call waiting or admitted, could all have been granted.
+        /// When `calls` more calls, after every call waiting or admitted, could all have been granted and answered.
         func projectedCompletion(of calls: Int, now: ContinuousClock.Instant) -> ContinuousClock.Instant {
-            schedule.projectedCompletion(of: queue.count + admitted.total + calls, after: max(now, pausedUntil ?? now))
+            schedule.projectedCompletion(of: queue.count + admitted.total + calls, after: max(now, pausedUntil ?? now)) + typical.value
         }
     }
 
@@ -95,7 +96,11 @@ public final class InProcessRateBudget: RateBudget {
     /// See `RateBudget.complete`.
     public func complete(_ grant: BudgetGrant) {
         let workspace = account(of: grant.workspace)
-        state.withLock { $0.workspaces[workspace]?.schedule.complete(at: .now) }
+        let now = ContinuousClock.now
+        state.withLock { state in
+            state.workspaces[workspace]?.schedule.complete(at: now)
+            state.workspaces[workspace]?.typical.record(now - grant.granted)
+        }
     }
 
     /// See `RateBudget.projectedCompletion`.
@@ -112,8 +117,8 @@ public final class InProcessRateBudget: RateBudget {
             guard completion <= deadline else { return .refused(completion: completion) }
             let id = state.workspaces[workspace]?.admitted.add(calls)
             return .admitted(
-                BudgetAdmission(id: id ?? 0) { [self] id, calls in
-                    self.state.withLock { $0.workspaces[workspace]?.admitted.release(id, calls: calls) }
+                BudgetAdmission(id: id ?? 0) { [self] id in
+                    self.state.withLock { $0.workspaces[workspace]?.admitted.release(id) }
                 })
         }
     }

@@ -11,8 +11,9 @@ public protocol RateBudget: Sendable {
     /// against the windows from this instant on. Every grant must be completed exactly once.
     func complete(_ grant: BudgetGrant)
 
-    /// When `calls` more calls could all have been granted, counting every call already waiting or
-    /// admitted; a shared budget asks its store until `deadline` at the latest.
+    /// When `calls` more calls could all have been granted and answered (a typical call's duration
+    /// after the last grant), counting every call already waiting or admitted; a shared budget asks
+    /// its store until `deadline` at the latest.
     func projectedCompletion(workspace: String, calls: Int, deadline: ContinuousClock.Instant?) async -> ContinuousClock.Instant
 
     /// Admits `calls` more calls when, as projected (`projectedCompletion`), they could all have
@@ -55,11 +56,14 @@ public struct BudgetGrant: Sendable, Hashable {
     public let workspace: String
     /// The grant's id where the budget tracks grants one by one (a shared budget), else 0.
     public let id: UInt64
+    /// When it was granted.
+    public let granted: ContinuousClock.Instant
 
-    /// Creates a grant.
+    /// Creates a grant made now.
     public init(workspace: String, id: UInt64 = 0) {
         self.workspace = workspace
         self.id = id
+        granted = .now
     }
 }
 

@@ -98,6 +98,8 @@ public final class RedisRateBudget: RateBudget {
         var answered = false
         /// Calls admitted here and not waiting yet.
         var admitted = AdmittedCalls()
+        /// How long this replica's calls take.
+        var typical = TypicalCallDuration()
     }
 
     private struct State {
@@ -231,7 +233,9 @@ public final class RedisRateBudget: RateBudget {
     public func complete(_ grant: BudgetGrant) {
         let account = accountOf(grant.workspace)
         let shared = state.withLock { state -> Bool in
-            state.accounts[account]?.own.complete(at: .now)
+            let now = ContinuousClock.now
+            state.accounts[account]?.own.complete(at: now)
+            state.accounts[account]?.typical.record(now - grant.granted)
             return state.accounts[account]?.degraded == false
         }
         guard shared, let entry = accounts[account] else { return }
@@ -260,7 +264,7 @@ public final class RedisRateBudget: RateBudget {
     ) async -> (completion: ContinuousClock.Instant, admission: BudgetAdmission?) {
         let account = accountOf(workspace)
         guard let entry = accounts[account], let degraded = state.withLock({ $0.accounts[account]?.degraded }) else {
-            return (.now, admitting ? BudgetAdmission(id: 0) { _, _ in } : nil)
+            return (.now, admitting ? BudgetAdmission(id: 0) { _ in } : nil)
         }
         // Redis' schedule and the earliest it allows a grant; none when degraded (perhaps just now:
         // its block counts) or Redis is slower than the deadline: then this replica's share decides.
@@ -286,13 +290,14 @@ public final class RedisRateBudget: RateBudget {
                 let projection = Self.project(shared.schedule, limits: entry.limits, count: count, after: max(now, shared.start, local.blockedUntil ?? now))
                 completion = (local.shareAlsoUntil ?? now) > now ? max(projection, completion) : projection
             }
+            completion = completion + local.typical.value
             guard admitting, let deadline, completion <= deadline else { return (completion, nil) }
             let id = local.admitted.add(calls)
             state.accounts[account] = local
             return (
                 completion,
-                BudgetAdmission(id: id) { [self] id, calls in
-                    self.state.withLock { $0.accounts[account]?.admitted.release(id, calls: calls) }
+                BudgetAdmission(id: id) { [self] id in
+                    self.state.withLock { $0.accounts[account]?.admitted.release(id) }
                 }
             )
         }

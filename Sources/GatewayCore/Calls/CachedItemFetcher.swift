@@ -168,41 +168,62 @@ public struct CachedItemFetcher: Sendable {
         return CachedAnswer(answer: answer, expires: expires)
     }
 
-    /// A fetch begun (`begin`): what the cache held, the calls it started or joined, and its request.
+    /// A fetch claimed (`claim`): what the cache held, the calls it owns (started by `start`) and
+    /// those of other requests it joined, and how to make its calls.
     public struct Fetch: Sendable {
         let lookup: Lookup
         let scope: CallScope
         let claim: ItemCallCoalescer.Claim?
-        let context: CallContext
+        let callsPerChunk: Int
+        let ttl: @Sendable (String) -> Duration
+        let call: @Sendable ([String], CallContext) async throws -> ItemsAnswer
+
+        /// Upstream calls the fetch makes itself (the calls it joined cost it nothing).
+        public var startingCalls: Int { (claim?.owned.count ?? 0) * callsPerChunk }
     }
 
-    /// Begins completing `lookup`: its needed items are fetched `chunkSize` per call (of
-    /// `callsPerChunk` upstream calls) through `call` and cached for `ttl(item)`, by calls started
-    /// now or identical ones of other requests joined now, whose calls are let go of from the
-    /// context's admission at once (so that they never count twice). Wait for it with `finish`.
-    public func begin(
+    /// Claims the calls that complete `lookup`: its needed items are fetched `chunkSize` per call
+    /// (of `callsPerChunk` upstream calls) through `call` and cached for `ttl(item)`, by identical
+    /// calls of other requests in flight, joined now, or by calls this request owns from now on
+    /// (identical requests arriving later join them) and `start`s once admitted. The request
+    /// (`context`) waits on each until its deadline. Then `start` and `finish`, or `abandon`.
+    public func claim(
         _ lookup: Lookup, scope: CallScope, chunkSize: Int, callsPerChunk: Int, ttl: @escaping @Sendable (String) -> Duration,
         context: CallContext, call: @escaping @Sendable ([String], CallContext) async throws -> ItemsAnswer
     ) -> Fetch {
         // A pure hit: no coalescing, no deadline timer, no task group.
-        guard !lookup.needed.isEmpty else { return Fetch(lookup: lookup, scope: scope, claim: nil, context: context) }
-        let claim = coalescer.claim(lookup.needed, scope: scope, chunkSize: chunkSize, deadline: context.deadline, allowance: context.allowance)
-        context.admission?.release(claim.joined.count * callsPerChunk)
-        for chunk in claim.owned {
-            startSharedCall(chunk, scope: scope, ttl: ttl, context: context.sharing(chunk.call), call: call)
-        }
-        return Fetch(lookup: lookup, scope: scope, claim: claim, context: context)
+        let claim =
+            lookup.needed.isEmpty
+            ? nil : coalescer.claim(lookup.needed, scope: scope, chunkSize: chunkSize, deadline: context.deadline, allowance: context.allowance)
+        return Fetch(lookup: lookup, scope: scope, claim: claim, callsPerChunk: callsPerChunk, ttl: ttl, call: call)
     }
 
-    /// Completes a fetch: its lookup's fresh values and hits, plus the values of its calls.
+    /// Starts the calls `fetch` owns, for the admitted request `context` and whoever joins them.
+    public func start(_ fetch: Fetch, context: CallContext) {
+        for chunk in fetch.claim?.owned ?? [] {
+            startSharedCall(chunk, scope: fetch.scope, ttl: fetch.ttl, context: context.sharing(chunk.call), call: fetch.call)
+        }
+    }
+
+    /// The request will not wait on `fetch` (it was not admitted): it leaves every call, and a call
+    /// it owns that other requests joined meanwhile starts for them.
+    public func abandon(_ fetch: Fetch, context: CallContext) {
+        guard let claim = fetch.claim else { return }
+        for chunk in claim.joined { coalescer.leave(chunk, waiter: claim.waiter, scope: fetch.scope) }
+        for chunk in claim.owned where !coalescer.leave(chunk, waiter: claim.waiter, scope: fetch.scope) {
+            startSharedCall(chunk, scope: fetch.scope, ttl: fetch.ttl, context: context.sharing(chunk.call), call: fetch.call)
+        }
+    }
+
+    /// Completes a started fetch: its lookup's fresh values and hits, plus the values of its calls.
     ///
     /// A shared call runs while some request waits on it, until the latest deadline among them
     /// (`call` gets a context whose deadline says so); this request stops waiting when its own
     /// deadline passes or it is cancelled, and a call nobody waits on any more is cancelled.
     /// Throws the upstream's `GatewayError` when a call fails and an item it covered has no
     /// expired entry to fall back on.
-    public func finish(_ fetch: Fetch) async throws -> Fetched {
-        let (lookup, scope, context) = (fetch.lookup, fetch.scope, fetch.context)
+    public func finish(_ fetch: Fetch, context: CallContext) async throws -> Fetched {
+        let (lookup, scope) = (fetch.lookup, fetch.scope)
         guard let claim = fetch.claim else { return Fetched(values: lookup.values, usage: UpstreamUsage(cacheHits: lookup.hits)) }
         let waits = claim.owned.map { ($0, true) } + claim.joined.map { ($0, false) }
         return try await withDeadline(context.deadline) { [coalescer] in

@@ -89,14 +89,16 @@ final class ItemCallCoalescer: Sendable {
     }
 
     /// The request `waiter` stops waiting on `chunk`; the last waiter to leave a call still
-    /// running cancels it and forgets it.
-    func leave(_ chunk: Chunk, waiter: Int, scope: CallScope) {
+    /// running (or not started yet) cancels it and forgets it: then true.
+    @discardableResult
+    func leave(_ chunk: Chunk, waiter: Int, scope: CallScope) -> Bool {
         let abandoned = table.withLock { table -> Bool in
             guard chunk.call.leave(waiter) else { return false }
             forget(chunk, scope: scope, in: &table)
             return true
         }
         if abandoned { chunk.call.cancel() }
+        return abandoned
     }
 
     /// Forgets a finished call (after its answer is cached, so late requests hit the cache).

@@ -92,7 +92,7 @@ public struct PlanExecutor: Sendable {
         let estimated = zip(work, lookups).reduce(0) { total, pair in
             total + (pair.1.needed.count + pair.0.chunkSize - 1) / pair.0.chunkSize * pair.0.callsPerChunk
         }
-        let context = try await planGuard.admit(estimated, workspace: workspace, context: context, dryRun: dryRun)
+        try planGuard.check(estimated, context: context, dryRun: dryRun)
         let hits = lookups.reduce(0) { $0 + $1.hits }
         if dryRun { return .planned(await plan(estimated, cacheHits: hits, workspace: workspace)) }
         if lookups.allSatisfy(\.needed.isEmpty) {
@@ -102,15 +102,25 @@ public struct PlanExecutor: Sendable {
                     values: lookups.map(\.values), usage: UpstreamUsage(cacheHits: hits), pureHitUntil: lookups.compactMap(\.freshUntil).min() ?? .now
                 ))
         }
-        // Begun here, at once after the admission: calls joined are let go of before another request is admitted.
+        // Claimed before the budget is asked: calls joined from identical requests cost nothing, and
+        // identical requests arriving from now on join this one's calls.
         let fetches = zip(work, lookups).map { entry, lookup in
-            fetcher.begin(
+            fetcher.claim(
                 lookup, scope: entry.scope, chunkSize: entry.chunkSize, callsPerChunk: entry.callsPerChunk, ttl: entry.ttl, context: context,
                 call: entry.call)
         }
+        let admitted: CallContext
+        do {
+            admitted = try await planGuard.admit(
+                estimated, starting: fetches.reduce(0) { $0 + $1.startingCalls }, workspace: workspace, context: context)
+        } catch {
+            for fetch in fetches { fetcher.abandon(fetch, context: context) }
+            throw error
+        }
+        for fetch in fetches { fetcher.start(fetch, context: admitted) }
         let fetched = try await withThrowingTaskGroup(of: (Int, CachedItemFetcher.Fetched).self) { [fetcher] group in
             for (index, fetch) in fetches.enumerated() {
-                group.addTask { (index, try await fetcher.finish(fetch)) }
+                group.addTask { (index, try await fetcher.finish(fetch, context: admitted)) }
             }
             return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
         }

@@ -15,26 +15,40 @@ public struct PlanGuard: Sendable {
     /// The per-request call limit.
     public var callLimit: Int { limits.maxUpstreamCallsPerRequest }
 
-    /// Throws when `calls` more upstream calls for `workspace` cannot be made within this request:
-    /// with every call the inbound HTTP request planned before (a batch's other elements, earlier
-    /// pages) they must fit the call limit, and the budget must admit them (grant them, after every
-    /// call waiting or admitted before, by the deadline). A real run counts them against the
-    /// request's allowance and answers the context to make them with (it carries the admission); a
-    /// dry run counts nothing.
-    public func admit(_ calls: Int, workspace: String, context: CallContext, dryRun: Bool) async throws -> CallContext {
+    /// Throws -32013 when `calls` more upstream calls would pass the request's call limit with
+    /// every call the inbound HTTP request planned before (a batch's other elements, earlier
+    /// pages), and -32004 when a real run of them has no time left. Counts nothing.
+    public func check(_ calls: Int, context: CallContext, dryRun: Bool) throws {
         try context.allowance.check(calls)
-        guard calls > 0, !dryRun else { return context }
         // A batch element that waited for its turn past the request's deadline has nothing left to plan with.
-        guard context.remainingMs > 0 else { throw GatewayError.deadlineExceeded }
-        switch await budget.admit(workspace: workspace, calls: calls, by: context.deadline) {
-        case .refused(let completion):
-            throw GatewayError.rateBudgetExhausted(retryAfterMs: max(1, (completion - context.deadline).wholeMilliseconds), estimatedCalls: calls)
-        case .admitted(let admission):
-            try context.allowance.reserve(calls)
-            var admitted = context
-            admitted.admission = admission
-            return admitted
+        guard calls == 0 || dryRun || context.remainingMs > 0 else { throw GatewayError.deadlineExceeded }
+    }
+
+    /// Admits a real run's `calls` (checked) of which it makes `starting` itself (the rest are
+    /// identical calls of other requests it joined): the budget must admit those (grant them, after
+    /// every call waiting or admitted before, in time to be answered by the deadline), else -32029.
+    /// Counts `calls` against the request's allowance; answers the context to make them with (it
+    /// carries the admission).
+    public func admit(_ calls: Int, starting: Int, workspace: String, context: CallContext) async throws -> CallContext {
+        var admitted = context
+        if starting > 0 {
+            switch await budget.admit(workspace: workspace, calls: starting, by: context.deadline) {
+            case .refused(let completion):
+                throw GatewayError.rateBudgetExhausted(
+                    retryAfterMs: max(1, (completion - context.deadline).wholeMilliseconds), estimatedCalls: starting)
+            case .admitted(let admission):
+                admitted.admission = admission
+            }
         }
+        try context.allowance.reserve(calls)
+        return admitted
+    }
+
+    /// `check` then, for a real run, `admit` of calls this request makes all itself.
+    public func admit(_ calls: Int, workspace: String, context: CallContext, dryRun: Bool) async throws -> CallContext {
+        try check(calls, context: context, dryRun: dryRun)
+        guard calls > 0, !dryRun else { return context }
+        return try await admit(calls, starting: calls, workspace: workspace, context: context)
     }
 
     /// Milliseconds until the budget could have granted `calls` more calls for `workspace`.
