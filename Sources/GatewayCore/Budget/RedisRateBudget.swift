@@ -96,6 +96,8 @@ public final class RedisRateBudget: RateBudget {
         var fallbackEnds: ContinuousClock.Instant?
         /// Whether Redis has answered this process for the account.
         var answered = false
+        /// When Redis last answered it (its mark among the replicas is no older, but for the answer's way back).
+        var lastAnswered: ContinuousClock.Instant?
         /// Calls admitted here and not waiting yet.
         var admitted = AdmittedCalls()
         /// How long this replica's calls take.
@@ -465,6 +467,7 @@ public final class RedisRateBudget: RateBudget {
                     local.blockedUntil = young && !local.answered ? recordSince + recovery : nil
                 }
                 local.answered = true
+                local.lastAnswered = now
                 if answerGuard.block > now { local.blockedUntil = max(local.blockedUntil ?? answerGuard.block, answerGuard.block) }
                 let share = max(answerGuard.share, answerGuard.unseen, answerGuard.orphans)
                 if share > now { local.shareAlsoUntil = max(local.shareAlsoUntil ?? share, share) }
@@ -503,7 +506,11 @@ public final class RedisRateBudget: RateBudget {
             let now = ContinuousClock.now
             state.accounts[account]?.degraded = true
             state.accounts[account]?.nextProbe = now + settings.probeInterval
-            state.accounts[account]?.fallbackEnds = now + entry.fallback
+            // The others forget this replica counting from its last mark in Redis (made no earlier than
+            // its last answer here), not from when it noticed the failure (a command may wait out its
+            // timeout first): its fallback ends by their count, give or take half a recovery.
+            let counted = state.accounts[account]?.lastAnswered.map { min(now, $0 + entry.recovery / 2) } ?? now
+            state.accounts[account]?.fallbackEnds = counted + entry.fallback
             let blocked = now + entry.recovery
             let earlier = state.accounts[account]?.blockedUntil ?? blocked
             state.accounts[account]?.blockedUntil = max(earlier, blocked)
