@@ -70,4 +70,33 @@ import Testing
             #expect(admitted(await budget.admit(workspace: "main", calls: 1, by: .now + .seconds(2))) != nil)
         }
     }
+
+    @Test func aPlanAdmittedOnOneReplicaCountsOnTheOthers() async throws {
+        try await RedisServerProcess.with { server in
+            let workspaces = try BudgetFixtures.workspaces("[{calls: 3, per_seconds: 60}]")
+            let redis = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: server.port))
+            defer { redis.close() }
+            var quiet = Logger(label: "test")
+            quiet.logLevel = .critical
+            let replicas = (0..<2).map { _ in
+                RedisRateBudget(
+                    workspaces: workspaces, redis: redis,
+                    settings: RedisRateBudget.Settings(keyPrefix: "test:", replicasHint: 1, safetyMargin: .milliseconds(50), callLease: .seconds(5)),
+                    health: SharedStoreHealth(metrics: NOOPMetricsHandler.instance, logger: quiet))
+            }
+            let deadline = ContinuousClock.now + .seconds(5)
+            let first = try #require(admitted(await replicas[0].admit(workspace: "main", calls: 2, by: deadline)))
+            #expect(admitted(await replicas[1].admit(workspace: "main", calls: 2, by: deadline)) == nil, "two of three are the first replica's")
+            // The plan refused there was told to Redis before it was refused, and is taken back.
+            var last: BudgetAdmission?
+            for _ in 0..<20 where last == nil {
+                last = admitted(await replicas[0].admit(workspace: "main", calls: 1, by: deadline))
+                if last == nil { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(last != nil, "the last slot, within a second (the refused plan's calls told would hold it for 2 s)")
+            #expect(admitted(await replicas[1].admit(workspace: "main", calls: 1, by: deadline)) == nil, "all three are the first replica's")
+            withExtendedLifetime(last) {}
+            withExtendedLifetime(first) {}
+        }
+    }
 }

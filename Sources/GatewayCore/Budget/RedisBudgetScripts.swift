@@ -148,10 +148,36 @@ enum RedisBudgetScripts {
         end
         redis.call('ZREMRANGEBYSCORE', KEYS[2], '(0', after(now - horizon))
         local answer = {now, block, share, lost, generation, unseen, orphans}
+        -- Calls a replica waits on or has admitted: `demand` holds `count:time` per replica id.
+        local function tell(demand)
+          if demand == nil or demand ~= demand then return end
+          local count = math.max(0, math.min(demand, 1000000))
+          redis.call('HSET', KEYS[6], ARGV[7], string.format('%.0f', count) .. ':' .. string.format('%.0f', now))
+        end
+        -- The other replicas' demand, as each told it within the last 2 s (those still asking do, at
+        -- least twice a second); older or unreadable entries are removed, a damaged key deleted.
+        local function othersDemand()
+          local entries = redis.pcall('HGETALL', KEYS[6])
+          if type(entries) == 'table' and entries['err'] then
+            redis.call('DEL', KEYS[6])
+            return 0
+          end
+          local total = 0
+          for i = 1, #entries, 2 do
+            local count, at = string.match(entries[i + 1], '^(%d+):(%d+)$')
+            count, at = tonumber(count), tonumber(at)
+            if count == nil or at == nil or at < now - 2000000 then
+              redis.call('HDEL', KEYS[6], entries[i])
+            elseif entries[i] ~= ARGV[7] and at <= now then
+              total = total + math.min(count, 1000000)
+            end
+          end
+          return total
+        end
         """
 
     /// ARGV after the common nine: grant id, whether this replica's share allows a call now (1/0),
-    /// then pairs of (calls, window µs). Answers `…, 1` when granted, else `…, 0, wait µs` (wait
+    /// this replica's demand after this call (see `state`), then pairs of (calls, window µs). Answers `…, 1` when granted, else `…, 0, wait µs` (wait
     /// 0: in-flight calls fill a limit, look again shortly) or `…, 2, wait µs` (the replica must
     /// keep to its share, which allows no call now).
     static let grant =
@@ -165,9 +191,10 @@ enum RedisBudgetScripts {
             if block > now then return answered(0, block - now) end
             if math.max(share, unseen, orphans) > now and ARGV[11] ~= '1' then return answered(2, 0) end
             if paused > now then return answered(0, paused - now) end
+            tell(tonumber(ARGV[12]))
             local inflight = redis.call('ZCOUNT', KEYS[1], '(0', '+inf')
             local earliest = now
-            for i = 12, #ARGV, 2 do
+            for i = 13, #ARGV, 2 do
               local calls = tonumber(ARGV[i])
               local window = tonumber(ARGV[i + 1])
               local room = calls - inflight
@@ -204,13 +231,16 @@ enum RedisBudgetScripts {
             return answer
             """
 
-    /// Answers `…, paused until, in flight, completion times…` (completions within the horizon,
-    /// oldest first), for projections.
+    /// ARGV after the common nine, optional: this replica's demand (calls waiting or admitted,
+    /// for the others' projections). Answers `…, paused until, in flight, the other replicas'
+    /// demand, completion times…` (completions within the horizon, oldest first), for projections.
     static let state =
         prelude + """
 
+            tell(tonumber(ARGV[10]))
             answer[8] = paused
             answer[9] = redis.call('ZCOUNT', KEYS[1], '(0', '+inf')
+            answer[10] = othersDemand()
             local done = redis.call('ZRANGEBYSCORE', KEYS[2], '(0', '+inf', 'WITHSCORES')
             for i = 2, #done, 2 do answer[#answer + 1] = tonumber(done[i]) end
             return answer

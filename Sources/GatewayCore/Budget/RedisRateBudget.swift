@@ -100,6 +100,9 @@ public final class RedisRateBudget: RateBudget {
         var lastAnswered: ContinuousClock.Instant?
         /// Calls admitted here and not waiting yet.
         var admitted = AdmittedCalls()
+
+        /// Calls this replica waits on or has admitted, as the others' projections count them.
+        var demand: Int { queue.count + admitted.total }
         /// How long this replica's calls take.
         var typical = TypicalCallDuration()
     }
@@ -189,7 +192,8 @@ public final class RedisRateBudget: RateBudget {
             let horizon = limits.map(\.window).max() ?? .zero
             let recovery = horizon + settings.callLease
             accounts[account] = Account(
-                keys: [base + ":inflight", base + ":done", base + ":replicas", base + ":guard", base + ":pause"], limits: limits,
+                keys: [base + ":inflight", base + ":done", base + ":replicas", base + ":guard", base + ":pause", base + ":demand"],
+                limits: limits,
                 share: limits.map { SlidingWindowSchedule.Limit(calls: $0.calls / hint, window: $0.window) },
                 horizon: horizon, recovery: recovery, silence: recovery - min(.seconds(10), recovery / 2),
                 fallback: max(settings.forgetAfter, recovery))
@@ -253,14 +257,14 @@ public final class RedisRateBudget: RateBudget {
         await project(calls, workspace: workspace, deadline: deadline, admitting: false).completion
     }
 
-    /// See `RateBudget.admit`: admitted on this replica (the others' waiting calls are unknown here).
+    /// See `RateBudget.admit`: counting the calls the other replicas wait on or admitted, as each told Redis.
     public func admit(workspace: String, calls: Int, by deadline: ContinuousClock.Instant) async -> AdmissionOutcome {
         let (completion, admission) = await project(calls, workspace: workspace, deadline: deadline, admitting: true)
         return admission.map(AdmissionOutcome.admitted) ?? .refused(completion: completion)
     }
 
-    /// When `calls` more calls, after this replica's waiting and admitted ones, could all have been
-    /// granted; `admitting`, they are admitted in the same step when that is by `deadline`.
+    /// When `calls` more calls, after every replica's waiting and admitted ones, could all have been
+    /// granted and answered; `admitting`, they are admitted in the same step when that is by `deadline`.
     private func project(
         _ calls: Int, workspace: String, deadline: ContinuousClock.Instant?, admitting: Bool
     ) async -> (completion: ContinuousClock.Instant, admission: BudgetAdmission?) {
@@ -268,19 +272,23 @@ public final class RedisRateBudget: RateBudget {
         guard let entry = accounts[account], let degraded = state.withLock({ $0.accounts[account]?.degraded }) else {
             return (.now, admitting ? BudgetAdmission(id: 0) { _ in } : nil)
         }
-        // Redis' schedule and the earliest it allows a grant; none when degraded (perhaps just now:
-        // its block counts) or Redis is slower than the deadline: then this replica's share decides.
-        var shared: (schedule: SlidingWindowSchedule, start: ContinuousClock.Instant)?
-        if !degraded, let (values, answerGuard) = await run(stateScript, account: entry, name: account, arguments: [], deadline: deadline),
-            values.count >= Guard.count + 2
+        // Redis' schedule, the earliest it allows a grant and the other replicas' demand (this one's
+        // told in the same step, with the calls to admit); none when degraded (perhaps just now: its
+        // block counts) or Redis is slower than the deadline: then this replica's share decides.
+        var shared: (schedule: SlidingWindowSchedule, start: ContinuousClock.Instant, othersDemand: Int)?
+        let demand = state.withLock { $0.accounts[account]?.demand ?? 0 } + (admitting ? calls : 0)
+        if !degraded,
+            let (values, answerGuard) = await run(
+                stateScript, account: entry, name: account, arguments: [.int(Int64(demand))], deadline: deadline),
+            values.count >= Guard.count + 3
         {
-            let completions = values[(Guard.count + 2)...].map(answerGuard.instant)
+            let completions = values[(Guard.count + 3)...].map(answerGuard.instant)
             shared = (
                 SlidingWindowSchedule(limits: entry.limits, inFlight: Int(values[Guard.count + 1]), completions: completions),
-                max(answerGuard.instant(values[Guard.count]), answerGuard.block)
+                max(answerGuard.instant(values[Guard.count]), answerGuard.block), Int(values[Guard.count + 2])
             )
         }
-        return state.withLock { state in
+        let decided = state.withLock { state -> (completion: ContinuousClock.Instant, admission: BudgetAdmission?) in
             guard var local = state.accounts[account] else { return (.now, nil) }
             let now = ContinuousClock.now
             let count = local.queue.count + local.admitted.total + calls
@@ -289,7 +297,8 @@ public final class RedisRateBudget: RateBudget {
             // Past the fallback's end nothing is granted until Redis answers.
             if local.degraded, let ends = local.fallbackEnds, completion > ends { completion = ownStart + .seconds(86_400) }
             if let shared {
-                let projection = Self.project(shared.schedule, limits: entry.limits, count: count, after: max(now, shared.start, local.blockedUntil ?? now))
+                let projection = Self.project(
+                    shared.schedule, limits: entry.limits, count: count + shared.othersDemand, after: max(now, shared.start, local.blockedUntil ?? now))
                 completion = (local.shareAlsoUntil ?? now) > now ? max(projection, completion) : projection
             }
             completion = completion + local.typical.value
@@ -303,6 +312,11 @@ public final class RedisRateBudget: RateBudget {
                 }
             )
         }
+        if admitting, decided.admission == nil, shared != nil {
+            // Redis was told of the calls before they were refused: it is told again without them.
+            Task { await run(stateScript, account: entry, name: account, arguments: [.int(Int64(state.withLock { $0.accounts[account]?.demand ?? 0 }))]) }
+        }
+        return decided
     }
 
     /// See `RateBudget.pause`: in Redis for every replica, and locally for the fallback.
@@ -338,6 +352,7 @@ public final class RedisRateBudget: RateBudget {
     public func leave() async {
         for (name, entry) in accounts where state.withLock({ $0.accounts[name]?.degraded == false }) {
             _ = try? await redis.command(["ZREM", .string(entry.keys[2]), .string(settings.replicaID)])
+            _ = try? await redis.command(["HDEL", .string(entry.keys[5]), .string(settings.replicaID)])
         }
     }
 
@@ -382,11 +397,15 @@ public final class RedisRateBudget: RateBudget {
         let grantID = UInt64.random(in: 1...UInt64.max)
         if state.withLock({ $0.accounts[account]?.degraded == false }) {
             if let wait = localWait(account, degraded: false) { return .wait(wait) }
-            let ownAllows = state.withLock { state in
-                state.accounts[account].map { ($0.own.nextAllowed(after: .now) ?? .now + .seconds(1)) <= .now } ?? false
+            let (ownAllows, demand) = state.withLock { state in
+                (
+                    state.accounts[account].map { ($0.own.nextAllowed(after: .now) ?? .now + .seconds(1)) <= .now } ?? false,
+                    state.accounts[account].map { $0.demand } ?? 0
+                )
             }
+            // The call asked for here leaves the demand when granted.
             let arguments: [RESPArgument] =
-                [.string(String(grantID)), ownAllows ? "1" : "0"]
+                [.string(String(grantID)), ownAllows ? "1" : "0", .int(Int64(max(0, demand - 1)))]
                 + entry.limits.flatMap { [RESPArgument.int($0.calls), .int($0.window.microseconds)] }
             if let (values, _) = await run(grantScript, account: entry, name: account, arguments: arguments) {
                 guard values.count >= Guard.count + 2 else { return .wait(Self.inFlightPoll) }
