@@ -300,6 +300,27 @@ import Testing
         }
     }
 
+    @Test func aDamagedDemandCountsAsNoneAndLosesNothing() async throws {
+        try await RedisServerProcess.with { server in
+            let replica = try replica(server, limits: "[{calls: 5, per_seconds: 60}]", lease: .seconds(1))
+            defer { replica.redis.close() }
+            replica.budget.complete(try await replica.budget.acquire(workspace: "main", caller: "a"))
+            let key = budgetKey("test:", "demand")
+            for damage: [RESPArgument] in [
+                ["HSET", key, "other", "junk", "stale", "4:1", "negative", "-3:1", "future", "7:99999999999999999"],
+                ["DEL", key], ["SET", key, "not a hash"],
+                ["HSET", key, "other", "junk", "stale", "4:1", "negative", "-3:1", "future", "7:99999999999999999"],
+            ] {
+                try await replica.redis.command(damage)
+                let projected = await replica.budget.projectedCompletion(workspace: "main", calls: 4, deadline: nil)
+                #expect(projected - .now < .seconds(1), "\(damage): four more of five fit now")
+                #expect(!replica.health.isDegraded)
+            }
+            let left = try await replica.redis.command(["HKEYS", key]).array?.compactMap(\.string) ?? []
+            #expect(Set(left).isDisjoint(with: ["other", "stale", "negative"]), "unreadable and stale entries removed: \(left)")
+        }
+    }
+
     @Test func aSetOfCallsDeletedAloneIsFoundByItsMissingMarker() async throws {
         try await RedisServerProcess.with { server in
             for name in ["done", "inflight", "replicas"] {

@@ -6,9 +6,10 @@
 /// time), `replicas` (sorted set: replica id → when it last ran a script), `guard` (hash:
 /// `block`, no grant before this time; `share`, until then each replica keeps to its share as
 /// well; `unseen`, until then calls Redis never saw may be in a window; `orphans`, the same for
-/// calls of a replica that went silent; `generation`) and
-/// `pause` (string: no grant before this time). Each sorted set holds a marker of the guard's
-/// generation at score 0, below every time.
+/// calls of a replica that went silent; `generation`), `pause` (string: no grant before this
+/// time) and `demand` (hash: replica id → `calls:time`, the calls it waits on or admitted, as it
+/// told them then; for projections only, so a damaged one is simply made again). Each sorted set
+/// holds a marker of the guard's generation at score 0, below every time.
 ///
 /// The rule is the in-process one (`SlidingWindowSchedule`): a call counts from its grant until a
 /// full window after it completed; a new grant is allowed when, for every limit, in-flight calls
@@ -151,8 +152,12 @@ enum RedisBudgetScripts {
         -- Calls a replica waits on or has admitted: `demand` holds `count:time` per replica id.
         local function tell(demand)
           if demand == nil or demand ~= demand then return end
-          local count = math.max(0, math.min(demand, 1000000))
-          redis.call('HSET', KEYS[6], ARGV[7], string.format('%.0f', count) .. ':' .. string.format('%.0f', now))
+          local value = string.format('%.0f', math.max(0, math.min(demand, 1000000))) .. ':' .. string.format('%.0f', now)
+          local told = redis.pcall('HSET', KEYS[6], ARGV[7], value)
+          if type(told) == 'table' and told['err'] then
+            redis.call('DEL', KEYS[6])
+            redis.call('HSET', KEYS[6], ARGV[7], value)
+          end
         end
         -- The other replicas' demand, as each told it within the last 2 s (those still asking do, at
         -- least twice a second); older or unreadable entries are removed, a damaged key deleted.
