@@ -54,17 +54,20 @@ struct AdmittedCalls: Sendable {
     }
 }
 
-/// How long one account's upstream calls typically take from grant to completion (a moving
-/// average): a projection counts it after the last grant, so that a plan admitted is answered,
-/// not just granted, by its deadline.
+/// How long one account's upstream calls typically take from grant to completion: the median of
+/// the last 15, so that one hung or instant call moves it little. A projection counts it after the
+/// last grant, so that a plan admitted is answered, not just granted, by its deadline.
 struct TypicalCallDuration: Sendable {
-    /// The average so far (zero before the first call).
+    private static let kept = 15
+    private var recent: [Duration] = []
+    private var next = 0
+    /// The median so far (zero before the first call).
     private(set) var value: Duration = .zero
-    private var seen = false
 
     /// Counts a call that took `duration`.
     mutating func record(_ duration: Duration) {
-        value = seen ? (value * 4 + duration) / 5 : duration
-        seen = true
+        if recent.count < Self.kept { recent.append(duration) } else { recent[next] = duration }
+        next = (next + 1) % Self.kept
+        value = recent.sorted()[recent.count / 2]
     }
 }
