@@ -66,6 +66,16 @@ private func at(_ seconds: Double) -> ContinuousClock.Instant {
         #expect(schedule.projectedCompletion(of: 11, after: at(5)) == at(120))
         #expect(SlidingWindowSchedule(limits: [.init(calls: 10, window: .seconds(60))]).projectedCompletion(of: 10, after: at(5)) == at(5))
     }
+
+    @Test func projectsEachCallFreeingItsSlotAWindowAfterItIsAnswered() {
+        // Two calls per 10 s, each taking 1 s: the third is granted when the first has been answered
+        // and its window has passed (at 11 s), and answered at 12 s.
+        let schedule = SlidingWindowSchedule(limits: [.init(calls: 2, window: .seconds(10))])
+        #expect(schedule.projectedCompletion(of: 2, after: at(0), callDuration: .seconds(1)) == at(1))
+        #expect(schedule.projectedCompletion(of: 3, after: at(0), callDuration: .seconds(1)) == at(12))
+        let busy = SlidingWindowSchedule(limits: [.init(calls: 2, window: .seconds(10))], inFlight: 2, completions: [])
+        #expect(busy.projectedCompletion(of: 1, after: at(0), callDuration: .seconds(1)) == at(12), "in-flight calls answered after a call's duration")
+    }
 }
 
 @Suite struct FairQueueTests {

@@ -55,19 +55,25 @@ struct AdmittedCalls: Sendable {
 }
 
 /// How long one account's upstream calls typically take from grant to completion: the median of
-/// the last 15, so that one hung or instant call moves it little. A projection counts it after the
-/// last grant, so that a plan admitted is answered, not just granted, by its deadline.
+/// the last 15 within a minute (one hung or instant call moves it little, and a slow spell is
+/// forgotten once it is over, though refused plans make no calls to show it), zero with fewer
+/// than 3. Projections count it for every call, so that a plan admitted is answered, not just
+/// granted, by its deadline.
 struct TypicalCallDuration: Sendable {
     private static let kept = 15
-    private var recent: [Duration] = []
-    private var next = 0
-    /// The median so far (zero before the first call).
-    private(set) var value: Duration = .zero
+    private static let fewest = 3
+    private static let memory: Duration = .seconds(60)
+    private var recent: [(at: ContinuousClock.Instant, took: Duration)] = []
 
-    /// Counts a call that took `duration`.
-    mutating func record(_ duration: Duration) {
-        if recent.count < Self.kept { recent.append(duration) } else { recent[next] = duration }
-        next = (next + 1) % Self.kept
-        value = recent.sorted()[recent.count / 2]
+    /// Counts a call that took `duration`, completed at `now`.
+    mutating func record(_ duration: Duration, at now: ContinuousClock.Instant) {
+        recent.append((now, duration))
+        if recent.count > Self.kept { recent.removeFirst() }
+    }
+
+    /// The typical duration as of `now`.
+    func value(at now: ContinuousClock.Instant) -> Duration {
+        let current = recent.filter { now - $0.at < Self.memory }.map(\.took).sorted()
+        return current.count < Self.fewest ? .zero : current[current.count / 2]
     }
 }

@@ -22,7 +22,7 @@ public final class InProcessRateBudget: RateBudget {
 
         /// When `calls` more calls, after every call waiting or admitted, could all have been granted and answered.
         func projectedCompletion(of calls: Int, now: ContinuousClock.Instant) -> ContinuousClock.Instant {
-            schedule.projectedCompletion(of: queue.count + admitted.total + calls, after: max(now, pausedUntil ?? now)) + typical.value
+            schedule.projectedCompletion(of: queue.count + admitted.total + calls, after: max(now, pausedUntil ?? now), callDuration: typical.value(at: now))
         }
     }
 
@@ -99,7 +99,7 @@ public final class InProcessRateBudget: RateBudget {
         let now = ContinuousClock.now
         state.withLock { state in
             state.workspaces[workspace]?.schedule.complete(at: now)
-            state.workspaces[workspace]?.typical.record(now - grant.granted)
+            state.workspaces[workspace]?.typical.record(now - grant.granted, at: now)
         }
     }
 

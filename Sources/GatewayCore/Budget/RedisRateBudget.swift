@@ -241,7 +241,7 @@ public final class RedisRateBudget: RateBudget {
         let shared = state.withLock { state -> Bool in
             let now = ContinuousClock.now
             state.accounts[account]?.own.complete(at: now)
-            state.accounts[account]?.typical.record(now - grant.granted)
+            state.accounts[account]?.typical.record(now - grant.granted, at: now)
             return state.accounts[account]?.degraded == false
         }
         guard shared, let entry = accounts[account] else { return }
@@ -293,15 +293,16 @@ public final class RedisRateBudget: RateBudget {
             let now = ContinuousClock.now
             let count = local.queue.count + local.admitted.total + calls
             let ownStart = max(now, local.degraded ? (local.pausedUntil ?? now) : now, local.blockedUntil ?? now)
-            var completion = Self.project(local.own, limits: entry.share, count: count, after: ownStart)
+            let callDuration = local.typical.value(at: now)
+            var completion = Self.project(local.own, limits: entry.share, count: count, after: ownStart, callDuration: callDuration)
             // Past the fallback's end nothing is granted until Redis answers.
             if local.degraded, let ends = local.fallbackEnds, completion > ends { completion = ownStart + .seconds(86_400) }
             if let shared {
                 let projection = Self.project(
-                    shared.schedule, limits: entry.limits, count: count + shared.othersDemand, after: max(now, shared.start, local.blockedUntil ?? now))
+                    shared.schedule, limits: entry.limits, count: count + shared.othersDemand, after: max(now, shared.start, local.blockedUntil ?? now),
+                    callDuration: callDuration)
                 completion = (local.shareAlsoUntil ?? now) > now ? max(projection, completion) : projection
             }
-            completion = completion + local.typical.value
             guard admitting, let deadline, completion <= deadline else { return (completion, nil) }
             let id = local.admitted.add(calls)
             state.accounts[account] = local
@@ -568,12 +569,13 @@ public final class RedisRateBudget: RateBudget {
         accountOfWorkspace[workspace] ?? workspace
     }
 
-    /// When the last of `count` calls could be granted; far off when a limit allows none.
+    /// When the last of `count` calls, each taking `callDuration`, could be answered; far off when a limit allows none.
     private static func project(
-        _ schedule: SlidingWindowSchedule, limits: [SlidingWindowSchedule.Limit], count: Int, after start: ContinuousClock.Instant
+        _ schedule: SlidingWindowSchedule, limits: [SlidingWindowSchedule.Limit], count: Int, after start: ContinuousClock.Instant,
+        callDuration: Duration
     ) -> ContinuousClock.Instant {
         guard limits.allSatisfy({ $0.calls > 0 }) else { return start + .seconds(86_400) }
-        return schedule.projectedCompletion(of: count, after: start)
+        return schedule.projectedCompletion(of: count, after: start, callDuration: callDuration)
     }
 }
 

@@ -67,16 +67,16 @@ public struct SlidingWindowSchedule: Sendable {
         }
     }
 
-    /// When the last of `count` more calls could be granted if in-flight calls completed now and
-    /// each new call completed the moment it was granted (an optimistic bound, for failing fast).
-    public func projectedCompletion(of count: Int, after now: ContinuousClock.Instant) -> ContinuousClock.Instant {
-        var simulated = completions + Array(repeating: now, count: inFlight)
+    /// When the last of `count` more calls could be answered if every call, in flight or new, took
+    /// `callDuration` from now or from its grant (a call frees its slot a window after it completes).
+    public func projectedCompletion(of count: Int, after now: ContinuousClock.Instant, callDuration: Duration = .zero) -> ContinuousClock.Instant {
+        var simulated = completions + Array(repeating: now + callDuration, count: inFlight)
         var last = now
         for _ in 0..<count {
             last = Self.nextAllowed(after: now, inFlight: 0, completions: simulated, limits: limits) ?? now
-            simulated.append(last)
+            simulated.append(last + callDuration)
         }
-        return last
+        return count > 0 ? last + callDuration : last
     }
 
     private static func nextAllowed(
