@@ -140,6 +140,24 @@ private func statsParams(_ ids: [String], from start: String, to end: String, ex
         }
     }
 
+    @Test func aQueryJoiningACallAnsweredAfterItsDeadlineIsRefusedAtOnce() async throws {
+        let yaml = GatewayHarness.yaml(extra: "upstream: {safety_margin_ms: 0}", mainRateLimits: "[{calls: 1, per_seconds: 2}]")
+        try await GatewayHarness.with(yaml: yaml) { gateway in
+            let ids = gateway.simulator.catalog.campaigns.prefix(20).map(\.id)
+            _ = try await gateway.call("campaigns.getStats", statsParams(Array(ids[0..<10]), from: "2025-03-01", to: "2025-03-30"))
+            // Its call waits about 2 s for the budget; the same question with a 700 ms deadline joins it.
+            let later = Array(ids[10..<20])
+            async let patient = gateway.call("campaigns.getStats", statsParams(later, from: "2025-03-01", to: "2025-03-30", extra: ["timeout_ms": 10_000]))
+            try await Task.sleep(for: .milliseconds(200))
+            let asked = ContinuousClock.now
+            let hurried = try await gateway.call(
+                "campaigns.getStats", statsParams(later, from: "2025-03-01", to: "2025-03-30", extra: ["timeout_ms": 700])).json
+            #expect(hurried?["error"]?["code"] == -32029, "\(hurried ?? nil)")
+            #expect(ContinuousClock.now - asked < .milliseconds(600), "refused at once, not at its deadline")
+            #expect(try await patient.json?["result"]?["upstream"]?["calls"] == 1)
+        }
+    }
+
     @Test func fetchesOnlyTheCampaignsAnOverlappingQueryLacks() async throws {
         try await GatewayHarness.with { gateway in
             let ids = gateway.simulator.catalog.campaigns.prefix(40).map(\.id)

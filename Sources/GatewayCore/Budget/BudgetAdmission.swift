@@ -4,11 +4,14 @@
 public final class BudgetAdmission: Sendable {
     /// The admission's id in its account's `AdmittedCalls`.
     let id: Int
+    /// When the calls were projected to be answered.
+    public let completion: ContinuousClock.Instant
     private let letGo: @Sendable (_ id: Int) -> Void
 
-    /// An admission whose remaining calls `letGo` lets go of when it ends.
-    init(id: Int, letGo: @escaping @Sendable (_ id: Int) -> Void) {
+    /// An admission of calls projected to be answered at `completion`, whose remaining calls `letGo` lets go of when it ends.
+    init(id: Int, completion: ContinuousClock.Instant, letGo: @escaping @Sendable (_ id: Int) -> Void) {
         self.id = id
+        self.completion = completion
         self.letGo = letGo
     }
 

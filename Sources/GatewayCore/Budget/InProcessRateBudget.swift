@@ -117,7 +117,7 @@ public final class InProcessRateBudget: RateBudget {
             guard completion <= deadline else { return .refused(completion: completion) }
             let id = state.workspaces[workspace]?.admitted.add(calls)
             return .admitted(
-                BudgetAdmission(id: id ?? 0) { [self] id in
+                BudgetAdmission(id: id ?? 0, completion: completion) { [self] id in
                     self.state.withLock { $0.workspaces[workspace]?.admitted.release(id) }
                 })
         }

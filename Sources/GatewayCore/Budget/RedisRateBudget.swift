@@ -270,7 +270,7 @@ public final class RedisRateBudget: RateBudget {
     ) async -> (completion: ContinuousClock.Instant, admission: BudgetAdmission?) {
         let account = accountOf(workspace)
         guard let entry = accounts[account], let degraded = state.withLock({ $0.accounts[account]?.degraded }) else {
-            return (.now, admitting ? BudgetAdmission(id: 0) { _ in } : nil)
+            return (.now, admitting ? BudgetAdmission(id: 0, completion: .now) { _ in } : nil)
         }
         // Redis' schedule, the earliest it allows a grant and the other replicas' demand (this one's
         // told in the same step, with the calls to admit); none when degraded (perhaps just now: its
@@ -308,7 +308,7 @@ public final class RedisRateBudget: RateBudget {
             state.accounts[account] = local
             return (
                 completion,
-                BudgetAdmission(id: id) { [self] id in
+                BudgetAdmission(id: id, completion: completion) { [self] id in
                     self.state.withLock { $0.accounts[account]?.admitted.release(id) }
                 }
             )

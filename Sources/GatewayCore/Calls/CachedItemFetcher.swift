@@ -180,6 +180,8 @@ public struct CachedItemFetcher: Sendable {
 
         /// Upstream calls the fetch makes itself (the calls it joined cost it nothing).
         public var startingCalls: Int { (claim?.owned.count ?? 0) * callsPerChunk }
+        /// When the last of the calls it joined was projected answered (nil: none joined, or not known).
+        public var joinedAnswerBy: ContinuousClock.Instant? { claim?.joined.compactMap(\.call.answerBy).max() }
     }
 
     /// Claims the calls that complete `lookup`: its needed items are fetched `chunkSize` per call
@@ -198,9 +200,11 @@ public struct CachedItemFetcher: Sendable {
         return Fetch(lookup: lookup, scope: scope, claim: claim, callsPerChunk: callsPerChunk, ttl: ttl, call: call)
     }
 
-    /// Starts the calls `fetch` owns, for the admitted request `context` and whoever joins them.
+    /// Starts the calls `fetch` owns, for the admitted request `context` and whoever joins them
+    /// (who learn when the admission projected them answered).
     public func start(_ fetch: Fetch, context: CallContext) {
         for chunk in fetch.claim?.owned ?? [] {
+            chunk.call.answerBy = context.admission?.completion
             startSharedCall(chunk, scope: fetch.scope, ttl: fetch.ttl, context: context.sharing(chunk.call), call: fetch.call)
         }
     }

@@ -125,6 +125,7 @@ final class SharedCall: Sendable {
         var task: Task<Void, Never>?
         var finished = false
         var abandoned = false
+        var answerBy: ContinuousClock.Instant?
     }
 
     /// The call's result, for every waiter.
@@ -139,6 +140,12 @@ final class SharedCall: Sendable {
     /// The allowances of the requests waiting now, longest-waiting first: who pays for calls past the plan.
     var payers: [CallAllowance] {
         interest.withLock { interest in interest.allowances.sorted { $0.key < $1.key }.map(\.value) }
+    }
+
+    /// When its owner's admission projected it answered (nil until admitted, or when started unadmitted).
+    var answerBy: ContinuousClock.Instant? {
+        get { interest.withLock { $0.answerBy } }
+        set { interest.withLock { $0.answerBy = newValue } }
     }
 
     fileprivate func join(_ waiter: Int, deadline: ContinuousClock.Instant, allowance: CallAllowance) {

@@ -112,7 +112,8 @@ public struct PlanExecutor: Sendable {
         let admitted: CallContext
         do {
             admitted = try await planGuard.admit(
-                estimated, starting: fetches.reduce(0) { $0 + $1.startingCalls }, workspace: workspace, context: context)
+                estimated, starting: fetches.reduce(0) { $0 + $1.startingCalls }, joinedAnswerBy: fetches.compactMap(\.joinedAnswerBy).max(),
+                workspace: workspace, context: context)
         } catch {
             for fetch in fetches { fetcher.abandon(fetch, context: context) }
             throw error

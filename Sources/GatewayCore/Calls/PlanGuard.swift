@@ -29,7 +29,15 @@ public struct PlanGuard: Sendable {
     /// every call waiting or admitted before, in time to be answered by the deadline), else -32029.
     /// Counts `calls` against the request's allowance; answers the context to make them with (it
     /// carries the admission).
-    public func admit(_ calls: Int, starting: Int, workspace: String, context: CallContext) async throws -> CallContext {
+    /// A request joining calls projected answered only after its deadline (`joinedAnswerBy`) is
+    /// refused at once as well.
+    public func admit(
+        _ calls: Int, starting: Int, joinedAnswerBy: ContinuousClock.Instant? = nil, workspace: String, context: CallContext
+    ) async throws -> CallContext {
+        if let joinedAnswerBy, joinedAnswerBy > context.deadline {
+            throw GatewayError.rateBudgetExhausted(
+                retryAfterMs: max(1, (joinedAnswerBy - context.deadline).wholeMilliseconds), estimatedCalls: starting)
+        }
         var admitted = context
         if starting > 0 {
             switch await budget.admit(workspace: workspace, calls: starting, by: context.deadline) {
