@@ -124,36 +124,44 @@ private func statsParams(_ ids: [String], from start: String, to end: String, ex
         }
     }
 
+    /// One call per 4 s, each taking 3 s: while a first call is in flight, the next can be granted
+    /// only 4 s after it is answered, however long the machine takes to send the next request.
+    private static let slowAndScarce = (
+        yaml: GatewayHarness.yaml(extra: "upstream: {safety_margin_ms: 0}", mainRateLimits: "[{calls: 1, per_seconds: 4}]"),
+        simulator: GatewayHarness.simulatorConfiguration(faults: .init(latencyMs: 3_000))
+    )
+
     @Test func aRefusedQueryLeavesNoCallBehindForTheNextOne() async throws {
-        let yaml = GatewayHarness.yaml(extra: "upstream: {safety_margin_ms: 0}", mainRateLimits: "[{calls: 1, per_seconds: 2}]")
-        try await GatewayHarness.with(yaml: yaml) { gateway in
+        try await GatewayHarness.with(simulator: Self.slowAndScarce.simulator, yaml: Self.slowAndScarce.yaml) { gateway in
             let ids = gateway.simulator.catalog.campaigns.prefix(20).map(\.id)
-            let first = try await gateway.call("campaigns.getStats", statsParams(Array(ids[0..<10]), from: "2025-03-01", to: "2025-03-30"))
-            #expect(first.json?["result"] != nil)
-            let second = statsParams(Array(ids[10..<20]), from: "2025-03-01", to: "2025-03-30", extra: ["timeout_ms": 500])
-            let refused = try await gateway.call("campaigns.getStats", second).json
+            async let first = gateway.call("campaigns.getStats", statsParams(Array(ids[0..<10]), from: "2025-03-01", to: "2025-03-30"))
+            try await Task.sleep(for: .milliseconds(500))
+            let question = { (timeoutMs: Int) in
+                statsParams(Array(ids[10..<20]), from: "2025-03-01", to: "2025-03-30", extra: ["timeout_ms": .int(timeoutMs)])
+            }
+            let refused = try await gateway.call("campaigns.getStats", question(1_500)).json
             #expect(refused?["error"]?["code"] == -32029, "\(refused ?? nil)")
-            try await Task.sleep(for: .milliseconds(2_200))
-            let again = try await gateway.call(
-                "campaigns.getStats", statsParams(Array(ids[10..<20]), from: "2025-03-01", to: "2025-03-30", extra: ["timeout_ms": 10_000]))
+            #expect(try await first.json?["result"] != nil)
+            let again = try await gateway.call("campaigns.getStats", question(30_000))
             #expect(again.json?["result"]?["upstream"]?["calls"] == 1, "asked afresh, not joined to the refused query's call: \(again.json ?? nil)")
         }
     }
 
     @Test func aQueryJoiningACallAnsweredAfterItsDeadlineIsRefusedAtOnce() async throws {
-        let yaml = GatewayHarness.yaml(extra: "upstream: {safety_margin_ms: 0}", mainRateLimits: "[{calls: 1, per_seconds: 2}]")
-        try await GatewayHarness.with(yaml: yaml) { gateway in
+        try await GatewayHarness.with(simulator: Self.slowAndScarce.simulator, yaml: Self.slowAndScarce.yaml) { gateway in
             let ids = gateway.simulator.catalog.campaigns.prefix(20).map(\.id)
-            _ = try await gateway.call("campaigns.getStats", statsParams(Array(ids[0..<10]), from: "2025-03-01", to: "2025-03-30"))
-            // Its call waits about 2 s for the budget; the same question with a 700 ms deadline joins it.
-            let later = Array(ids[10..<20])
-            async let patient = gateway.call("campaigns.getStats", statsParams(later, from: "2025-03-01", to: "2025-03-30", extra: ["timeout_ms": 10_000]))
-            try await Task.sleep(for: .milliseconds(200))
+            async let first = gateway.call("campaigns.getStats", statsParams(Array(ids[0..<10]), from: "2025-03-01", to: "2025-03-30"))
+            try await Task.sleep(for: .milliseconds(500))
+            // Its call is granted 4 s after the first is answered; the same question with a 2 s deadline joins it.
+            let later = statsParams(Array(ids[10..<20]), from: "2025-03-01", to: "2025-03-30", extra: ["timeout_ms": 30_000])
+            async let patient = gateway.call("campaigns.getStats", later)
+            try await Task.sleep(for: .seconds(1))
             let asked = ContinuousClock.now
             let hurried = try await gateway.call(
-                "campaigns.getStats", statsParams(later, from: "2025-03-01", to: "2025-03-30", extra: ["timeout_ms": 700])).json
+                "campaigns.getStats", statsParams(Array(ids[10..<20]), from: "2025-03-01", to: "2025-03-30", extra: ["timeout_ms": 2_000])).json
             #expect(hurried?["error"]?["code"] == -32029, "\(hurried ?? nil)")
-            #expect(ContinuousClock.now - asked < .milliseconds(600), "refused at once, not at its deadline")
+            #expect(ContinuousClock.now - asked < .milliseconds(1_500), "refused at once, not at its deadline")
+            #expect(try await first.json?["result"] != nil)
             #expect(try await patient.json?["result"]?["upstream"]?["calls"] == 1)
         }
     }
