@@ -133,7 +133,8 @@ import Testing
             group.addTask {
                 try await Task.sleep(for: .milliseconds(2_500))
                 server.stop()
-                try await Task.sleep(for: .milliseconds(1_500))
+                // A command may wait out its 2 s timeout for a connection before the replica notices.
+                for _ in 0..<60 where !replicas.allSatisfy({ $0.health.isDegraded }) { try await Task.sleep(for: .milliseconds(50)) }
                 #expect(replicas.allSatisfy { $0.health.isDegraded }, "both replicas noticed")
                 try await server.startAgain()
             }
