@@ -68,6 +68,8 @@ import Testing
             grants.forEach(budget.complete)  // calls take about 900 ms
             let soon = await budget.admit(workspace: "main", calls: 1, by: .now + .milliseconds(450))
             #expect(admitted(soon) == nil, "granted at once, but answered after the deadline")
+            let tight = await budget.admit(workspace: "main", calls: 1, by: .now + .milliseconds(1_000))
+            #expect(admitted(tight) == nil, "answered just before the deadline, if no slower than typical: no margin left")
             #expect(admitted(await budget.admit(workspace: "main", calls: 1, by: .now + .seconds(10))) != nil)
         }
     }

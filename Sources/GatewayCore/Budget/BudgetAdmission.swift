@@ -74,6 +74,12 @@ struct TypicalCallDuration: Sendable {
         if recent.count > Self.kept { recent.removeFirst() }
     }
 
+    /// How much earlier than its deadline a plan must be projected answered to be admitted: calls
+    /// vary around the typical duration (a quarter of it), and answers take a moment to send (25 ms).
+    func margin(at now: ContinuousClock.Instant) -> Duration {
+        value(at: now) / 4 + .milliseconds(25)
+    }
+
     /// The typical duration as of `now`.
     func value(at now: ContinuousClock.Instant) -> Duration {
         let current = recent.filter { now - $0.at < Self.memory }.map(\.took).sorted()

@@ -114,7 +114,8 @@ public final class InProcessRateBudget: RateBudget {
         let workspace = account(of: name)
         return state.withLock { state in
             let completion = state.workspaces[workspace]?.projectedCompletion(of: calls, now: .now) ?? .now
-            guard completion <= deadline else { return .refused(completion: completion) }
+            let margin = state.workspaces[workspace]?.typical.margin(at: .now) ?? .zero
+            guard completion + margin <= deadline else { return .refused(completion: completion + margin) }
             let id = state.workspaces[workspace]?.admitted.add(calls)
             return .admitted(
                 BudgetAdmission(id: id ?? 0, completion: completion) { [self] id in

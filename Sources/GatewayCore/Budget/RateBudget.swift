@@ -17,8 +17,8 @@ public protocol RateBudget: Sendable {
     func projectedCompletion(workspace: String, calls: Int, deadline: ContinuousClock.Instant?) async -> ContinuousClock.Instant
 
     /// Admits `calls` more calls when, as projected (`projectedCompletion`), they could all have
-    /// been granted by `deadline`: decided and counted at once, so that of two requests asking
-    /// together for the last slots only one is admitted.
+    /// been answered by `deadline` with a margin for calls slower than typical: decided and counted
+    /// at once, so that of two requests asking together for the last slots only one is admitted.
     func admit(workspace: String, calls: Int, by deadline: ContinuousClock.Instant) async -> AdmissionOutcome
 
     /// Grants nothing for `workspace` before `instant` (the upstream said 429 / Retry-After).

@@ -303,7 +303,9 @@ public final class RedisRateBudget: RateBudget {
                     callDuration: callDuration)
                 completion = (local.shareAlsoUntil ?? now) > now ? max(projection, completion) : projection
             }
-            guard admitting, let deadline, completion <= deadline else { return (completion, nil) }
+            guard admitting else { return (completion, nil) }
+            completion = completion + local.typical.margin(at: now)
+            guard let deadline, completion <= deadline else { return (completion, nil) }
             let id = local.admitted.add(calls)
             state.accounts[account] = local
             return (
