@@ -28,22 +28,21 @@ public struct PlanGuard: Sendable {
     /// identical calls of other requests it joined): the budget must admit those (grant them, after
     /// every call waiting or admitted before, in time to be answered by the deadline), else -32029.
     /// Counts `calls` against the request's allowance; answers the context to make them with (it
-    /// carries the admission).
-    /// A request joining calls projected answered only after its deadline (`joinedAnswerBy`) is
-    /// refused at once as well.
+    /// carries the admission). A request joining calls projected answered only after its deadline
+    /// (`joinedAnswerBy`) is refused at once as well.
     public func admit(
         _ calls: Int, starting: Int, joinedAnswerBy: ContinuousClock.Instant? = nil, workspace: String, context: CallContext
     ) async throws -> CallContext {
-        if let joinedAnswerBy, joinedAnswerBy > context.deadline {
-            throw GatewayError.rateBudgetExhausted(
-                retryAfterMs: max(1, (joinedAnswerBy - context.deadline).wholeMilliseconds), estimatedCalls: starting)
+        /// -32029 for calls answered only at `answered`, past the deadline.
+        func refusal(answered: ContinuousClock.Instant) -> GatewayError {
+            .rateBudgetExhausted(retryAfterMs: max(1, (answered - context.deadline).wholeMilliseconds), estimatedCalls: starting)
         }
+        if let joinedAnswerBy, joinedAnswerBy > context.deadline { throw refusal(answered: joinedAnswerBy) }
         var admitted = context
         if starting > 0 {
             switch await budget.admit(workspace: workspace, calls: starting, by: context.deadline) {
             case .refused(let completion):
-                throw GatewayError.rateBudgetExhausted(
-                    retryAfterMs: max(1, (completion - context.deadline).wholeMilliseconds), estimatedCalls: starting)
+                throw refusal(answered: completion)
             case .admitted(let admission):
                 admitted.admission = admission
             }
