@@ -4,7 +4,7 @@ import PackageDescription
 /// campaign-gateway: one internal RPC surface in front of MoEngage and Migma.
 let package = Package(
     name: "campaign-gateway",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "campaign-gateway", targets: ["CampaignGatewayCLI"]),
         .executable(name: "moengage-sim", targets: ["MoEngageSimCLI"]),
@@ -24,6 +24,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
     ],
     targets: [
         // libcurl as a system library plus a shim of typed, non-variadic wrappers.
@@ -73,6 +77,15 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The API's messages and gRPC service code, generated from proto-docs/ and third_party/proto/ by `make generate` (committed).
+        .target(
+            name: "GatewayProto",
+            dependencies: [
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            ]
+        ),
         // The YAML configuration: schema, validation, secret resolution.
         .target(
             name: "GatewayConfig",
@@ -85,7 +98,7 @@ let package = Package(
         .target(
             name: "GatewayCore",
             dependencies: [
-                "CurlHTTP", "DynamicJSON", "GatewayConfig", "Dates", "LockedState", "RedisClient",
+                "CurlHTTP", "DynamicJSON", "GatewayConfig", "Dates", "LockedState", "RedisClient", "GatewayProto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
@@ -97,8 +110,11 @@ let package = Package(
         .target(
             name: "GatewayRPC",
             dependencies: [
-                "GatewayCore", "GatewayConfig", "DynamicJSON", "CurlHTTP", "RedisClient",
+                "GatewayCore", "GatewayConfig", "DynamicJSON", "CurlHTTP", "RedisClient", "GatewayProto",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

@@ -9,10 +9,12 @@ enum HTTPJSON {
         response(status, bytes: ByteBuffer(bytes: document.encodedBytes()), headers: headers)
     }
 
-    /// A response with JSON text already written as its body and `Content-Type: application/json`.
-    static func response(_ status: HTTPResponse.Status, bytes: ByteBuffer, headers: HTTPFields = [:]) -> Response {
+    /// A response with its body already written, `Content-Type: application/json` unless told otherwise.
+    static func response(
+        _ status: HTTPResponse.Status, bytes: ByteBuffer, headers: HTTPFields = [:], contentType: String = "application/json"
+    ) -> Response {
         var fields = headers
-        fields[.contentType] = "application/json"
+        fields[.contentType] = contentType
         return Response(status: status, headers: fields, body: .init(byteBuffer: bytes))
     }
 
@@ -23,7 +25,8 @@ enum HTTPJSON {
 }
 
 extension HTTPJSON {
-    /// An error in Connect's shape, `{code, message, data}` (our `data` beside Connect's fields),
+    /// An error in Connect's shape, `{code, message, details}` (the `google.rpc` details of
+    /// `ErrorStatus`), with our JSON-RPC `data` beside Connect's fields,
     /// with Connect's HTTP status and, for a budget refusal, `Retry-After`; `enveloped` puts it
     /// under `error` (the raw zip route).
     static func error(_ error: GatewayError, headers: HTTPFields, enveloped: Bool = false) -> Response {
@@ -31,7 +34,9 @@ extension HTTPJSON {
         if let retryAfterMs = error.retryAfterMs {
             fields[.retryAfter] = String((retryAfterMs + 999) / 1_000)
         }
-        var body: [String: JSON] = ["code": .string(error.connectCode), "message": .string(error.message)]
+        var body: [String: JSON] = [
+            "code": .string(error.connectCode), "message": .string(error.message), "details": ErrorStatus(error: error).connectDetails,
+        ]
         if let data = error.data { body["data"] = data }
         return response(.init(code: error.connectHTTPStatus), enveloped ? ["error": .object(body)] : .object(body), headers: fields)
     }

@@ -4,7 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 
-/// Serves `POST /rpc` (JSON-RPC 2.0) and the Connect unary paths, both through one dispatcher.
+/// Serves `POST /rpc` (JSON-RPC 2.0) and the Connect unary paths (JSON and binary), all through one dispatcher.
 struct RPCController: Sendable {
     let dispatcher: RPCDispatcher
     let registry: MethodRegistry
@@ -23,21 +23,18 @@ struct RPCController: Sendable {
         router.post("/rpc") { request, context in
             await serveJSONRPC(request, channel: context.channel)
         }
-        for method in registry.connectMethods {
-            router.post(RouterPath(method.connectPath!)) { request, context in
-                await serveConnect(request, method: method.name, channel: context.channel)
-            }
+        for method in registry.rpcMethods {
+            let path = RouterPath(method.rpc!.path)
+            router.post(path) { request, context in await serveConnect(request, method: method, channel: context.channel) }
+            router.get(path) { request, context in await serveConnect(request, method: method, channel: context.channel) }
         }
-        for service in Self.connectServices {
-            router.post(RouterPath("/gateway.v1.\(service)/{method}")) { _, context in
+        for service in ProtoCatalog.generated.serviceNames where service.hasPrefix("gateway.") {
+            router.post(RouterPath("/\(service)/{method}")) { _, context in
                 let method = context.parameters.get("method") ?? ""
-                return HTTPJSON.error(.methodNotFound("gateway.v1.\(service)/\(method)"), headers: [:])
+                return HTTPJSON.error(.methodNotFound("\(service)/\(method)"), headers: [:])
             }
         }
     }
-
-    /// The Connect services of the API; an unknown method of one answers `unimplemented` (501).
-    static let connectServices = ["CampaignService", "ReportService"]
 
     private enum BodyOutcome {
         case body(ByteBuffer)
@@ -56,11 +53,13 @@ struct RPCController: Sendable {
     /// The stored answer to a repeat of a request the answer cache answered whole, counted and logged
     /// like the call it repeats; nil when there is none (or `Connect-Timeout-Ms` is unreadable, which
     /// the call itself must answer).
-    private func replayed(_ key: AnswerReplay.Key, context: CallContext, headers: HTTPFields) -> Response? {
+    private func replayed(
+        _ key: AnswerReplay.Key, context: CallContext, headers: HTTPFields, contentType: String = "application/json"
+    ) -> Response? {
         let started = ContinuousClock.now
         guard case .success = context.headerTimeout, let entry = replay.lookup(key, now: started) else { return nil }
         dispatcher.record(method: entry.method, code: "ok", context: context, since: started)
-        return HTTPJSON.response(.ok, bytes: entry.body, headers: headers)
+        return HTTPJSON.response(.ok, bytes: entry.body, headers: headers, contentType: contentType)
     }
 
     /// The context of an authenticated request on `channel`.
@@ -105,33 +104,46 @@ struct RPCController: Sendable {
         return answered(answer, method: nil, key: key, headers: idHeader)
     }
 
-    private func serveConnect(_ request: Request, method: String, channel: any Channel) async -> Response {
+    /// Serves one Connect unary call (POST, or GET with the message in the query), JSON or binary.
+    private func serveConnect(_ request: Request, method: RPCMethod, channel: any Channel) async -> Response {
         let arrived = ContinuousClock.now
         let identity = RequestHeaders.identify(request, logger: logger)
         let idHeader: HTTPFields = [RequestHeaders.requestIDHeader: identity.requestID]
         guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else {
             return HTTPJSON.error(.unauthenticated, headers: idHeader)
         }
-        guard let contentType = request.headers[.contentType], contentType.lowercased().hasPrefix("application/json") else {
-            return HTTPJSON.response(
-                .unsupportedMediaType, ["code": "invalid_argument", "message": "Content-Type must be application/json"], headers: idHeader)
-        }
-        guard case .body(let body) = await readBody(request) else {
-            return HTTPJSON.response(
-                .contentTooLarge, ["code": "resource_exhausted", "message": .string("the body is over \(maxBodyBytes) bytes")], headers: idHeader)
+        let unary: ConnectUnary
+        switch await ConnectUnary.read(request, maxBodyBytes: maxBodyBytes) {
+        case .success(let read): unary = read
+        case .failure(let refusal): return refusal.response(headers: idHeader)
         }
         let context = self.context(request, caller: caller, identity: identity, arrived: arrived, channel: channel)
-        let key = AnswerReplay.Key(route: method, caller: caller.name, body: body)
-        if let replayed = replayed(key, context: context, headers: idHeader) { return replayed }
-        let params: JSON
-        do {
-            params = body.readableBytes == 0 ? .object([:]) : try JSON.parse(body.readableBytesView)
-        } catch {
-            return HTTPJSON.error(.parseError(error), headers: idHeader)
+        let key = AnswerReplay.Key(route: method.rpc!.path + unary.codec.replaySuffix, caller: caller.name, body: unary.body)
+        if let replayed = replayed(key, context: context, headers: idHeader, contentType: unary.codec.contentType) { return replayed }
+        let body: RequestBody
+        switch unary.codec {
+        case .json:
+            do {
+                body = .json(unary.body.readableBytes == 0 ? nil : try JSON.parse(unary.body.readableBytesView), .protoJSON)
+            } catch {
+                return HTTPJSON.error(.parseError(error), headers: idHeader)
+            }
+        case .proto:
+            body = .binary(Array(unary.body.readableBytesView))
         }
-        switch await dispatcher.invoke(methodName: method, params: params, context: context) {
+        switch await dispatcher.invoke(methodName: method.name, body: body, context: context) {
+        case .success(let answer) where unary.codec == .json:
+            return answered(answer, method: method.name, key: key, headers: idHeader)
         case .success(let answer):
-            return answered(answer, method: method, key: key, headers: idHeader)
+            do throws(GatewayError) {
+                let bytes = ByteBuffer(bytes: try ProtoAnswer.binary(answer.document, of: method, logger: context.logger))
+                if let expires = answer.cachedUntil {
+                    replay.store(key, AnswerReplay.Entry(body: bytes, method: method.name, expires: expires))
+                }
+                return HTTPJSON.response(.ok, bytes: bytes, headers: idHeader, contentType: ConnectUnary.Codec.proto.contentType)
+            } catch {
+                return HTTPJSON.error(error, headers: idHeader)
+            }
         case .failure(let error):
             return HTTPJSON.error(error, headers: idHeader)
         }

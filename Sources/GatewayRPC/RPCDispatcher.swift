@@ -2,6 +2,7 @@ import DynamicJSON
 import Foundation
 import GatewayCore
 import Logging
+import SwiftProtobuf
 
 /// What a call answered, and until when it is the answer cache's whole answer (nil: it is not).
 public struct MethodAnswer: Sendable {
@@ -23,6 +24,14 @@ public struct MethodAnswer: Sendable {
         self.cachedUntil = cachedUntil
         self.method = method
     }
+}
+
+/// A request message as its transport carries it.
+enum RequestBody: Sendable {
+    /// JSON (JSON-RPC params or a Connect JSON body), nil when absent.
+    case json(JSON?, JSONRequestDialect)
+    /// Binary protobuf (Connect `application/proto`, gRPC).
+    case binary([UInt8])
 }
 
 /// Runs method calls for both transports: JSON-RPC 2.0 (single, batch, notifications) and Connect.
@@ -47,9 +56,9 @@ public struct RPCDispatcher: Sendable {
     }
 
     /// Runs one call of `methodName` for the request's (authenticated) caller.
-    public func invoke(methodName: String, params: JSON?, context: CallContext) async -> Result<MethodAnswer, GatewayError> {
+    func invoke(methodName: String, body: RequestBody, context: CallContext) async -> Result<MethodAnswer, GatewayError> {
         let started = ContinuousClock.now
-        let result = await run(methodName: methodName, params: params, context: context)
+        let result = await run(methodName: methodName, body: body, context: context)
         let code: String
         switch result {
         case .success: code = "ok"
@@ -68,23 +77,27 @@ public struct RPCDispatcher: Sendable {
             metadata: ["method": "\(method)", "caller": "\(context.caller.name)", "code": "\(code)", "duration_ms": "\(elapsed.milliseconds)"])
     }
 
-    private func run(methodName: String, params: JSON?, context request: CallContext) async -> Result<MethodAnswer, GatewayError> {
+    private func run(methodName: String, body: RequestBody, context request: CallContext) async -> Result<MethodAnswer, GatewayError> {
         guard let method = registry.method(named: methodName) else { return .failure(.methodNotFound(methodName)) }
         guard method.isPublic || request.caller.mayCall(method: methodName) else { return .failure(.forbiddenMethod(methodName)) }
-        let paramMs = params?["timeout_ms"]?.intValue.flatMap { (1...CallContext.maxTimeoutMs).contains($0) ? $0 : nil }
+        let message: any SwiftProtobuf.Message
         let context: CallContext
-        do {
-            context = try request.forCall(paramMs: paramMs, defaultMs: defaultTimeoutMs)
+        do throws(GatewayError) {
+            switch body {
+            case .json(let json, let dialect): message = try method.request.decode(json: json, dialect: dialect)
+            case .binary(let bytes): message = try method.request.decode(binary: bytes)
+            }
+            context = try request.forCall(paramMs: method.requestedTimeoutMs(message), defaultMs: defaultTimeoutMs)
         } catch {
             return .failure(error)
         }
         do {
             // An answer the cache holds whole is given at once: no task, no watch on the connection.
-            if let cached = try method.cachedAnswer?(params, context) {
+            if let cached = try method.cachedAnswer?(message, context) {
                 return .success(MethodAnswer(document: .encoded(cached.answer), cachedUntil: cached.expires))
             }
             let outcome = await context.client.whileConnected(logger: context.logger) { () async -> Result<JSONDocument, any Error> in
-                do { return .success(try await method.handler(params, context)) } catch { return .failure(error) }
+                do { return .success(try await method.handler(message, context)) } catch { return .failure(error) }
             }
             return .success(MethodAnswer(try outcome.get()))
         } catch {
@@ -141,7 +154,7 @@ public struct RPCDispatcher: Sendable {
         case .array?: return MethodAnswer(Self.errorResponse(id: validID, .invalidParams(field: "params", reason: "must be an object (by-name)")))
         default: return MethodAnswer(Self.errorResponse(id: validID, .invalidRequest("params must be an object")))
         }
-        let result = await invoke(methodName: method, params: params, context: context)
+        let result = await invoke(methodName: method, body: .json(params, .jsonRPC), context: context)
         guard id != nil else { return nil }
         switch result {
         case .success(let answer):

@@ -1,5 +1,6 @@
 import Dates
 import DynamicJSON
+import GatewayProto
 
 /// Validated params of `campaigns.list`.
 public struct ListCampaignsParams: Sendable {
@@ -18,20 +19,20 @@ public struct ListCampaignsParams: Sendable {
     /// Return the plan; spend nothing.
     public var dryRun: Bool
 
-    static let listFields = ["channels", "status", "delivery_type", "created_by", "tags"]
-    static let fields = Set(
-        listFields + ["workspace", "campaign_ids", "name", "created_from", "created_to", "include_child_campaigns", "dry_run", "timeout_ms"])
-
-    /// Validates params.
-    public static func parse(_ params: JSON?) throws(GatewayError) -> ListCampaignsParams {
-        let reader = try ParamReader(params, allowed: fields)
+    /// Validates a request.
+    public static func parse(_ request: Gateway_V1_ListCampaignsRequest) throws(GatewayError) -> ListCampaignsParams {
         var lists: [String: [String]] = [:]
-        for field in listFields {
-            let values = try reader.distinctStrings(field)
+        let listFields = [
+            ("channels", request.channels), ("status", request.status), ("delivery_type", request.deliveryType), ("created_by", request.createdBy),
+            ("tags", request.tags),
+        ]
+        for (field, given) in listFields {
+            let values = try FieldRules.distinctStrings(field, given)
             if !values.isEmpty { lists[field] = values }
         }
         var created: DayRange?
-        switch (try reader.day("created_from"), try reader.day("created_to")) {
+        let from = try FieldRules.day("created_from", request.hasCreatedFrom ? request.createdFrom : nil)
+        switch (from, try FieldRules.day("created_to", request.hasCreatedTo ? request.createdTo : nil)) {
         case (let from?, let to?):
             guard let range = DayRange(start: from, end: to) else {
                 throw .invalidParams(field: "created_to", reason: "must not be before created_from")
@@ -44,11 +45,12 @@ public struct ListCampaignsParams: Sendable {
         case (_?, nil):
             throw .invalidParams(field: "created_to", reason: "required with created_from")
         }
-        _ = try reader.int("timeout_ms", in: 1...CallContext.maxTimeoutMs)
+        _ = try FieldRules.int("timeout_ms", request.hasTimeoutMs ? request.timeoutMs : nil, in: 1...CallContext.maxTimeoutMs)
         return ListCampaignsParams(
-            workspace: try reader.string("workspace"), campaignIDs: try reader.campaignIDs("campaign_ids"), lists: lists,
-            name: try reader.string("name"), created: created, includeChildren: try reader.bool("include_child_campaigns"),
-            dryRun: try reader.bool("dry_run"))
+            workspace: try FieldRules.string("workspace", request.hasWorkspace ? request.workspace : nil),
+            campaignIDs: try FieldRules.campaignIDs("campaign_ids", request.campaignIds), lists: lists,
+            name: try FieldRules.string("name", request.hasName ? request.name : nil), created: created,
+            includeChildren: request.includeChildCampaigns, dryRun: request.dryRun)
     }
 
     /// The upstream `campaign_fields` for these filters (without `id`), dates as `DD-MM-YYYY`.

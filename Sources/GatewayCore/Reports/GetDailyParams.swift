@@ -1,6 +1,6 @@
 import Dates
-import DynamicJSON
 import GatewayConfig
+import GatewayProto
 
 /// Validated params of `reports.getDaily`: one `date`, or `start_date`/`end_date`.
 public struct GetDailyParams: Sendable {
@@ -11,13 +11,12 @@ public struct GetDailyParams: Sendable {
     /// Return the plan; spend nothing.
     public var dryRun: Bool
 
-    static let fields: Set<String> = ["workspace", "date", "start_date", "end_date", "dry_run", "timeout_ms"]
-
-    /// Validates params against the configured daily-report span.
-    public static func parse(_ params: JSON?, limits: LimitsConfiguration) throws(GatewayError) -> GetDailyParams {
-        let reader = try ParamReader(params, allowed: fields)
+    /// Validates a request against the configured daily-report span.
+    public static func parse(_ request: Gateway_V1_GetDailyRequest, limits: LimitsConfiguration) throws(GatewayError) -> GetDailyParams {
         let range: DayRange
-        switch (try reader.day("date"), try reader.day("start_date"), try reader.day("end_date")) {
+        let date = try FieldRules.day("date", request.hasDate ? request.date : nil)
+        let start = try FieldRules.day("start_date", request.hasStartDate ? request.startDate : nil)
+        switch (date, start, try FieldRules.day("end_date", request.hasEndDate ? request.endDate : nil)) {
         case (let date?, nil, nil):
             range = DayRange(start: date, end: date)!
         case (nil, let start?, let end?):
@@ -33,7 +32,8 @@ public struct GetDailyParams: Sendable {
         guard range.dayCount <= limits.dailyReportSpanDays else {
             throw .invalidParams(field: "end_date", reason: "the span is \(range.dayCount) days; at most \(limits.dailyReportSpanDays)")
         }
-        _ = try reader.int("timeout_ms", in: 1...CallContext.maxTimeoutMs)
-        return GetDailyParams(workspace: try reader.string("workspace"), range: range, dryRun: try reader.bool("dry_run"))
+        _ = try FieldRules.int("timeout_ms", request.hasTimeoutMs ? request.timeoutMs : nil, in: 1...CallContext.maxTimeoutMs)
+        return GetDailyParams(
+            workspace: try FieldRules.string("workspace", request.hasWorkspace ? request.workspace : nil), range: range, dryRun: request.dryRun)
     }
 }

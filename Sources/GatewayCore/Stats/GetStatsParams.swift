@@ -1,6 +1,6 @@
 import Dates
-import DynamicJSON
 import GatewayConfig
+import GatewayProto
 
 /// Validated params of `campaigns.getStats`.
 public struct GetStatsParams: Sendable {
@@ -21,23 +21,19 @@ public struct GetStatsParams: Sendable {
     /// The caller's deadline in milliseconds, if given.
     public var timeoutMs: Int?
 
-    static let fields: Set<String> = [
-        "workspace", "campaign_ids", "start_date", "end_date", "attribution_type", "metric_type", "view", "dry_run", "timeout_ms",
-    ]
     /// MoEngage's attribution types.
     public static let attributionTypes = ["VIEW_THROUGH", "CLICK_THROUGH", "IN_SESSION", "TOTAL_CONVERSIONS", "CLICK_CONVERSIONS"]
     /// MoEngage's metric types.
     public static let metricTypes = ["TOTAL", "UNIQUE"]
 
-    /// Validates params against the contract and the configured limits.
-    public static func parse(_ params: JSON?, limits: LimitsConfiguration) throws(GatewayError) -> GetStatsParams {
-        let reader = try ParamReader(params, allowed: fields)
-        let ids = try reader.campaignIDs("campaign_ids")
+    /// Validates a request against the contract and the configured limits.
+    public static func parse(_ request: Gateway_V1_GetStatsRequest, limits: LimitsConfiguration) throws(GatewayError) -> GetStatsParams {
+        let ids = try FieldRules.campaignIDs("campaign_ids", request.campaignIds)
         guard ids.count <= limits.maxCampaignIDs else {
             throw .invalidParams(field: "campaign_ids", reason: "at most \(limits.maxCampaignIDs) distinct ids, got \(ids.count)")
         }
-        let start = try reader.day("start_date")
-        let end = try reader.day("end_date")
+        let start = try FieldRules.day("start_date", request.hasStartDate ? request.startDate : nil)
+        let end = try FieldRules.day("end_date", request.hasEndDate ? request.endDate : nil)
         var range: DayRange?
         switch (start, end) {
         case (let start?, let end?):
@@ -57,11 +53,12 @@ public struct GetStatsParams: Sendable {
             throw .invalidParams(field: "end_date", reason: "required with start_date")
         }
         return GetStatsParams(
-            workspace: try reader.string("workspace"), campaignIDs: ids, range: range,
-            attribution: try reader.oneOf("attribution_type", attributionTypes, default: "VIEW_THROUGH"),
-            metric: try reader.oneOf("metric_type", metricTypes, default: "TOTAL"),
-            view: try reader.oneOf("view", ["full", "summary"], default: "full"),
-            dryRun: try reader.bool("dry_run"),
-            timeoutMs: try reader.int("timeout_ms", in: 1...CallContext.maxTimeoutMs))
+            workspace: try FieldRules.string("workspace", request.hasWorkspace ? request.workspace : nil), campaignIDs: ids, range: range,
+            attribution: try FieldRules.oneOf(
+                "attribution_type", request.hasAttributionType ? request.attributionType : nil, attributionTypes, default: "VIEW_THROUGH"),
+            metric: try FieldRules.oneOf("metric_type", request.hasMetricType ? request.metricType : nil, metricTypes, default: "TOTAL"),
+            view: try FieldRules.oneOf("view", request.hasView ? request.view : nil, ["full", "summary"], default: "full"),
+            dryRun: request.dryRun,
+            timeoutMs: try FieldRules.int("timeout_ms", request.hasTimeoutMs ? request.timeoutMs : nil, in: 1...CallContext.maxTimeoutMs))
     }
 }

@@ -1,0 +1,1 @@
+// Nothing: this package exists to build the protoc plugins of its dependencies.
