@@ -20,7 +20,7 @@ pids+=($!)
 pids+=($!)
 for replica in 1 2 3; do
   port=$((FIRST_PORT + replica - 1))
-  { sed -e "s/port: 8080/port: ${port}/" -e "s#http://127.0.0.1:9090#http://127.0.0.1:${SIM_PORT}#" deploy/demo.yaml
+  { sed -e "s/port: 8080/port: ${port}/" -e "s/port: 9091/port: $((port + 1000))/" -e "s#http://127.0.0.1:9090#http://127.0.0.1:${SIM_PORT}#" deploy/demo.yaml
     printf 'redis: {url: "redis://127.0.0.1:%s/0", key_prefix: "demo:", replicas_hint: 3}\n' "$REDIS_PORT"; } > "$work/replica-$replica.yaml"
   "$BIN/campaign-gateway" serve --config "$work/replica-$replica.yaml" > "/tmp/campaign-gateway-$replica.log" 2>&1 &
   pids+=($!)

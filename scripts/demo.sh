@@ -5,9 +5,10 @@ cd "$(dirname "$0")/.."
 . scripts/demo-lib.sh
 SIM_PORT=${SIM_PORT:-9090}
 GATEWAY_PORT=${GATEWAY_PORT:-8080}
+GRPC_PORT=${GRPC_PORT:-9091}
 
 config=$(mktemp --suffix=.yaml)
-sed -e "s/port: 8080/port: ${GATEWAY_PORT}/" -e "s#http://127.0.0.1:9090#http://127.0.0.1:${SIM_PORT}#" deploy/demo.yaml > "$config"
+sed -e "s/port: 8080/port: ${GATEWAY_PORT}/" -e "s/port: 9091/port: ${GRPC_PORT}/" -e "s#http://127.0.0.1:9090#http://127.0.0.1:${SIM_PORT}#" deploy/demo.yaml > "$config"
 
 "$BIN/moengage-sim" --port "$SIM_PORT" --workspace "DEMO_WORKSPACE:${DEMO_MOENGAGE_API_KEY}" \
   --report-secret "DEMO_WORKSPACE:${DEMO_MOENGAGE_SECRET_KEY}" --migma-key "${DEMO_MIGMA_API_KEY}:DEMO_MIGMA" > /tmp/moengage-sim.log 2>&1 &

@@ -29,7 +29,7 @@ public enum ConfigLoader {
             throw ConfigError(key: "", line: nil, reason: "not valid YAML: \(error)")
         }
         let top = try ConfigNode(node: root, path: "").mapping(allowed: [
-            "listen", "workspaces", "callers", "limits", "cache", "upstream", "log", "redis",
+            "listen", "workspaces", "callers", "limits", "cache", "upstream", "log", "redis", "grpc",
         ])
         var warnings: [String] = []
         let workspaces = try top["workspaces"].map { try $0.namedEntries().map { try workspace($0.name, $0.node, warnings: &warnings) } } ?? []
@@ -37,8 +37,9 @@ public enum ConfigLoader {
         let callers = try top["callers"].map { try $0.sequence().map(caller) } ?? []
         guard !callers.isEmpty else { throw ConfigError(key: "callers", line: nil, reason: "at least one caller is required") }
         try checkCallers(callers, top["callers"]!, workspaceNames: Set(workspaces.map(\.name)))
+        let listen = try top["listen"].map(listen) ?? ListenConfiguration()
         return GatewayConfiguration(
-            listen: try top["listen"].map(listen) ?? ListenConfiguration(),
+            listen: listen,
             workspaces: workspaces,
             callers: callers,
             limits: try top["limits"].map(limits) ?? LimitsConfiguration(),
@@ -46,6 +47,7 @@ public enum ConfigLoader {
             upstream: try top["upstream"].map(upstream) ?? UpstreamConfiguration(),
             log: try top["log"].map(log) ?? LogConfiguration(),
             redis: try top["redis"].map(redis),
+            grpc: try top["grpc"].map { try grpc($0, listen: listen) },
             warnings: warnings
         )
     }
@@ -55,6 +57,20 @@ public enum ConfigLoader {
         var result = ListenConfiguration()
         if let host = members["host"] { result.host = try host.string() }
         if let port = members["port"] { result.port = try port.int(in: 0...65_535) }
+        return result
+    }
+
+    private static func grpc(_ node: ConfigNode, listen: ListenConfiguration) throws -> GRPCConfiguration {
+        let members = try node.mapping(allowed: ["host", "port", "tls"])
+        guard let port = members["port"] else { throw node.error("port is required") }
+        var result = GRPCConfiguration(host: try members["host"]?.string() ?? listen.host, port: try port.int(in: 0...65_535))
+        if let tls = members["tls"] {
+            let files = try tls.mapping(allowed: ["cert_file", "key_file"])
+            guard let cert = files["cert_file"], let key = files["key_file"] else { throw tls.error("cert_file and key_file are both required") }
+            result.tlsCertificateFile = try cert.string()
+            result.tlsKeyFile = try key.string()
+        }
+        if listen.port != 0, result.port == listen.port, result.host == listen.host { throw port.error("must differ from listen.port") }
         return result
     }
 

@@ -2,7 +2,13 @@
 public enum ConfigSummary {
     /// The resolved setup, one key per line.
     public static func render(_ configuration: GatewayConfiguration, secrets: ResolvedSecrets) -> String {
-        var lines = ["listen: \(configuration.listen.host):\(configuration.listen.port)", "workspaces:"]
+        var lines = ["listen: \(configuration.listen.host):\(configuration.listen.port)"]
+        if let grpc = configuration.grpc {
+            lines.append("grpc: \(grpc.host):\(grpc.port) \(grpc.tlsCertificateFile.map { "TLS (certificate \($0))" } ?? "h2c (plaintext)")")
+        } else {
+            lines.append("grpc: none")
+        }
+        lines.append("workspaces:")
         for workspace in configuration.workspaces {
             lines.append("  \(workspace.name):")
             lines.append("    provider: \(workspace.provider.rawValue)")

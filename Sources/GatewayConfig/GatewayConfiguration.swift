@@ -16,6 +16,8 @@ public struct GatewayConfiguration: Sendable {
     public var log: LogConfiguration
     /// The Redis every replica shares (budget, cache, coalescing), or nil to keep all state in process.
     public var redis: RedisConfiguration?
+    /// The native gRPC listener, or nil for none.
+    public var grpc: GRPCConfiguration? = nil
     /// Non-fatal findings, e.g. an inline API key; logged at start.
     public var warnings: [String]
 
@@ -31,6 +33,18 @@ public struct ListenConfiguration: Sendable, Hashable {
     public var host: String = "127.0.0.1"
     /// TCP port (default 8080; 0 picks a free port).
     public var port: Int = 8080
+}
+
+/// The native gRPC (HTTP/2) listener: plaintext h2c, or TLS with a certificate chain and key.
+public struct GRPCConfiguration: Sendable, Hashable {
+    /// Interface to bind (default: `listen.host`).
+    public var host: String
+    /// TCP port (0 picks a free port).
+    public var port: Int
+    /// PEM certificate chain file, with `tlsKeyFile`, for TLS.
+    public var tlsCertificateFile: String? = nil
+    /// PEM private key file.
+    public var tlsKeyFile: String? = nil
 }
 
 /// Which provider API a workspace speaks.

@@ -51,10 +51,21 @@ struct ClientConnection: ClientPresence {
     /// returned: work that did not need to wait still answers normally.
     func whileConnected<Value: Sendable>(logger: Logger, _ work: @escaping @Sendable () async -> Value) async -> Value {
         guard let signal else { return await work() }
-        return await withTaskGroup(of: Value?.self) { group in
+        return await ClientDeparture.race(work, against: { await signal.wait() }, logger: logger)
+    }
+}
+
+/// Runs work until the client departs, whatever transport tells of the departure.
+enum ClientDeparture {
+    /// Runs `work`; if `departed` returns first, the work is cancelled and its own answer to that
+    /// returned (work that did not need to wait still answers normally).
+    static func race<Value: Sendable>(
+        _ work: @escaping @Sendable () async -> Value, against departed: @escaping @Sendable () async -> Void, logger: Logger
+    ) async -> Value {
+        await withTaskGroup(of: Value?.self) { group in
             group.addTask { await work() }
             group.addTask {
-                await signal.wait()
+                await departed()
                 return nil
             }
             while let next = await group.next() {

@@ -6,6 +6,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import RedisClient
+import ServiceLifecycle
 
 /// Builds the gateway: curl client, services, dispatcher, routes, and the Hummingbird application.
 public enum GatewayApplication {
@@ -18,7 +19,8 @@ public enum GatewayApplication {
         secrets: ResolvedSecrets,
         logger: Logger,
         metrics: GatewayMetrics = GatewayMetrics(),
-        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in },
+        onGRPCListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
         let upstream = configuration.upstream
         let http = try CurlHTTPClient(
@@ -56,11 +58,11 @@ public enum GatewayApplication {
         let router = Router(context: GatewayRequestContext.self)
         let disconnects = ClientDisconnects()
         let authenticator = CallerAuthenticator(callers: configuration.callers, digests: secrets.tokenDigests)
+        let replay = AnswerReplay(maxBytes: cacheConfiguration.replayMaxBytes, metrics: metrics.factory)
         let rpc = RPCController(
             dispatcher: dispatcher, registry: registry, authenticator: authenticator, maxBodyBytes: limits.maxBodyBytes,
             callLimit: limits.maxUpstreamCallsPerRequest, defaultTimeoutMs: limits.requestTimeoutMs, disconnects: disconnects,
-            replay: AnswerReplay(maxBytes: cacheConfiguration.replayMaxBytes, metrics: metrics.factory),
-            logger: logger)
+            replay: replay, logger: logger)
         rpc.addRoutes(to: router)
         DailyZipController(
             reports: services.reports, workspaces: workspaces, authenticator: authenticator, defaultTimeoutMs: limits.requestTimeoutMs,
@@ -72,7 +74,21 @@ public enum GatewayApplication {
             server: .http1(configuration: .init(additionalChannelHandlers: [disconnects.makeHandler()])),
             configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port), serverName: "campaign-gateway"),
             services: [CurlClientService(client: http)]
-                + (shared.map { [RedisHealthMonitor(redis: $0.client, health: $0.health, budget: sharedBudget, logger: logger)] } ?? []),
+                + (shared.map { [RedisHealthMonitor(redis: $0.client, health: $0.health, budget: sharedBudget, logger: logger)] } ?? [])
+                + (configuration.grpc.map { grpc -> [any Service] in
+                    let api = GatewayGRPCService(
+                        dispatcher: dispatcher, registry: registry, authenticator: authenticator, callLimit: limits.maxUpstreamCallsPerRequest,
+                        defaultTimeoutMs: limits.requestTimeoutMs, replay: replay, logger: logger)
+                    let apiServices = Array(Set(registry.rpcMethods.compactMap(\.rpc?.service))).sorted()
+                    let health = HealthService(readinessProblems: secrets.problems, workspaces: workspaces.all.map(\.name), services: apiServices)
+                    let reflection = ReflectionService(
+                        catalog: .generated, services: apiServices + ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"])
+                    return [
+                        GRPCServerService(
+                            configuration: grpc, services: [api, health, reflection], maxRequestBytes: limits.maxBodyBytes,
+                            onListening: onGRPCListening, logger: logger)
+                    ]
+                } ?? []),
             onServerRunning: onServerRunning,
             logger: logger
         )

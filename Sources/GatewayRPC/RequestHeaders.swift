@@ -13,8 +13,9 @@ enum RequestHeaders {
 
     /// The caller's `X-Request-Id` when it is a safe token (≤128 of `A-Za-z0-9._-`), else a new one:
     /// this process's random prefix and a counter (unique without a UUID's cost per request).
-    static func requestID(_ request: Request) -> String {
-        if let given = request.headers[requestIDHeader], (1...128).contains(given.utf8.count),
+    /// `given` when it is a safe request id, else a new one.
+    static func requestID(given: String?) -> String {
+        if let given, (1...128).contains(given.utf8.count),
             given.utf8.allSatisfy({ isTokenByte($0) })
         {
             return given
@@ -38,8 +39,13 @@ enum RequestHeaders {
 
     /// The request's id and a logger carrying it (what a route needs before it knows the caller).
     static func identify(_ request: Request, logger: Logger) -> (requestID: String, logger: Logger) {
+        identify(givenID: request.headers[requestIDHeader], logger: logger)
+    }
+
+    /// The request id (`givenID` when safe) and a logger carrying it.
+    static func identify(givenID: String?, logger: Logger) -> (requestID: String, logger: Logger) {
         var logger = logger
-        let id = requestID(request)
+        let id = requestID(given: givenID)
         logger[metadataKey: "request_id"] = "\(id)"
         return (id, logger)
     }

@@ -63,9 +63,9 @@ import Testing
         }
     }
 
-    @Test func refusesANonJSONContentType() async throws {
+    @Test func refusesAContentTypeConnectDoesNotSpeak() async throws {
         try await GatewayHarness.with { gateway in
-            let answer = try await gateway.connect(path, [:], headers: [("Content-Type", "application/proto")])
+            let answer = try await gateway.connect(path, [:], headers: [("Content-Type", "application/xml")])
             #expect(answer.status == 415)
         }
     }

@@ -146,7 +146,21 @@ public nonisolated struct Gateway_V1_GetDailyResponse: Sendable {
   /// Clears the value of `upstream`. Subsequent reads from it will return its default value.
   public mutating func clearUpstream() {self._upstream = nil}
 
-  /// dry_run answers only: true, with `plan`; nothing else but `workspace`.
+  /// True (with stale_age_s) when a day was served from an expired cache entry after an upstream failure.
+  public var stale: Bool = false
+
+  /// Whole seconds between when the oldest expired entry served was fetched and this answer.
+  public var staleAgeS: Int64 {
+    get {_staleAgeS ?? 0}
+    set {_staleAgeS = newValue}
+  }
+  /// Returns true if `staleAgeS` has been explicitly set.
+  public var hasStaleAgeS: Bool {self._staleAgeS != nil}
+  /// Clears the value of `staleAgeS`. Subsequent reads from it will return its default value.
+  public mutating func clearStaleAgeS() {self._staleAgeS = nil}
+
+  /// dry_run answers only: true, with `plan` {estimated_calls, cache_hits, limit,
+  /// earliest_completion_ms}; nothing else but `workspace`.
   public var dryRun: Bool {
     get {_dryRun ?? false}
     set {_dryRun = newValue}
@@ -170,6 +184,7 @@ public nonisolated struct Gateway_V1_GetDailyResponse: Sendable {
   public init() {}
 
   fileprivate var _upstream: Gateway_V1_UpstreamUsage? = nil
+  fileprivate var _staleAgeS: Int64? = nil
   fileprivate var _dryRun: Bool? = nil
   fileprivate var _plan: SwiftProtobuf.Google_Protobuf_Struct? = nil
 }
@@ -288,7 +303,7 @@ nonisolated extension Gateway_V1_DailyReport: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Gateway_V1_GetDailyResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetDailyResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}days\0\u{1}upstream\0\u{1}workspace\0\u{3}dry_run\0\u{1}plan\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}days\0\u{1}upstream\0\u{1}workspace\0\u{3}dry_run\0\u{1}plan\0\u{1}stale\0\u{3}stale_age_s\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -301,6 +316,8 @@ nonisolated extension Gateway_V1_GetDailyResponse: SwiftProtobuf.Message, SwiftP
       case 3: try { try decoder.decodeSingularStringField(value: &self.workspace) }()
       case 4: try { try decoder.decodeSingularBoolField(value: &self._dryRun) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._plan) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.stale) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self._staleAgeS) }()
       default: break
       }
     }
@@ -326,6 +343,12 @@ nonisolated extension Gateway_V1_GetDailyResponse: SwiftProtobuf.Message, SwiftP
     try { if let v = self._plan {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
     } }()
+    if self.stale != false {
+      try visitor.visitSingularBoolField(value: self.stale, fieldNumber: 6)
+    }
+    try { if let v = self._staleAgeS {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 7)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -333,6 +356,8 @@ nonisolated extension Gateway_V1_GetDailyResponse: SwiftProtobuf.Message, SwiftP
     if lhs.workspace != rhs.workspace {return false}
     if lhs.days != rhs.days {return false}
     if lhs._upstream != rhs._upstream {return false}
+    if lhs.stale != rhs.stale {return false}
+    if lhs._staleAgeS != rhs._staleAgeS {return false}
     if lhs._dryRun != rhs._dryRun {return false}
     if lhs._plan != rhs._plan {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}

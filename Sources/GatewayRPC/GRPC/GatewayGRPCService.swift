@@ -1,0 +1,102 @@
+import DynamicJSON
+import GRPCCore
+import GatewayCore
+import Logging
+import NIOCore
+
+/// Serves every RPC of the .proto files over native gRPC through the one dispatcher: the same
+/// callers (`authorization` metadata), deadlines from `grpc-timeout`, errors as gRPC statuses with
+/// the `google.rpc` details of `ErrorStatus` in `grpc-status-details-bin`, and repeated cache
+/// hits replayed as their encoded bytes.
+struct GatewayGRPCService: RegistrableRPCService {
+    let dispatcher: RPCDispatcher
+    let registry: MethodRegistry
+    let authenticator: CallerAuthenticator
+    let callLimit: Int
+    let defaultTimeoutMs: Int
+    let replay: AnswerReplay
+    let logger: Logger
+
+    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        for method in registry.rpcMethods {
+            let rpc = method.rpc!
+            router.registerUnary(MethodDescriptor(fullyQualifiedService: rpc.service, method: rpc.name, type: .unary)) { request, context in
+                try await serve(request, method: method, context: context)
+            }
+        }
+    }
+
+    private func serve(_ request: ServerRequest<[UInt8]>, method: RPCMethod, context server: ServerContext) async throws -> [UInt8] {
+        let arrived = ContinuousClock.now
+        let metadata = request.metadata
+        let identity = RequestHeaders.identify(givenID: metadata.firstString("x-request-id"), logger: logger)
+        guard let caller = authenticator.authenticate(authorization: metadata.firstString("authorization")) else {
+            throw Self.status(.unauthenticated)
+        }
+        let context = CallContext(
+            requestID: identity.requestID, caller: caller, logger: identity.logger, allowance: CallAllowance(limit: callLimit), arrived: arrived,
+            headerTimeout: GRPCTimeout.milliseconds(metadata.firstString("grpc-timeout")), client: GRPCCallPresence(cancellation: server.cancellation),
+            defaultTimeoutMs: defaultTimeoutMs)
+        let key = AnswerReplay.Key(route: "grpc:" + method.rpc!.path, caller: caller.name, body: ByteBuffer(bytes: request.message))
+        if case .success = context.headerTimeout, let entry = replay.lookup(key, now: arrived) {
+            dispatcher.record(method: entry.method, code: "ok", context: context, since: arrived)
+            return Array(entry.body.readableBytesView)
+        }
+        switch await dispatcher.invoke(methodName: method.name, body: .binary(request.message), context: context) {
+        case .success(let answer):
+            do throws(GatewayError) {
+                let bytes = try ProtoAnswer.binary(answer.document, of: method, logger: context.logger)
+                if let expires = answer.cachedUntil {
+                    replay.store(key, AnswerReplay.Entry(body: ByteBuffer(bytes: bytes), method: method.name, expires: expires))
+                }
+                return bytes
+            } catch {
+                throw Self.status(error)
+            }
+        case .failure(let error):
+            throw Self.status(error)
+        }
+    }
+
+    /// The gRPC status of a gateway error, its details in `grpc-status-details-bin`.
+    static func status(_ error: GatewayError) -> RPCError {
+        let status = ErrorStatus(error: error)
+        var metadata = Metadata()
+        metadata.addBinary(status.statusBytes, forKey: "grpc-status-details-bin")
+        let code = Status.Code(rawValue: status.grpcCode).flatMap(RPCError.Code.init) ?? .unknown
+        return RPCError(code: code, message: error.message, metadata: metadata)
+    }
+}
+
+extension Metadata {
+    /// The first string value of `key`, if any.
+    func firstString(_ key: String) -> String? {
+        self[stringValues: key].first { _ in true }
+    }
+}
+
+/// gRPC's `grpc-timeout` header: 1 to 8 digits and a unit (`H`, `M`, `S`, `m`, `u`, `n`).
+enum GRPCTimeout {
+    /// The timeout in whole milliseconds (rounded up, capped like `timeout_ms`), nil when absent;
+    /// a malformed value is -32602 naming the header.
+    static func milliseconds(_ text: String?) -> Result<Int?, GatewayError> {
+        guard let text else { return .success(nil) }
+        let digits = text.dropLast()
+        guard (1...8).contains(digits.count), digits.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let value = Int(digits),
+            let unit = text.last
+        else { return .failure(.invalidParams(field: "grpc-timeout", reason: "must be 1 to 8 digits and a unit (H, M, S, m, u, n)")) }
+        let nanosecondsPerUnit: Int
+        switch unit {
+        case "H": nanosecondsPerUnit = 3_600_000_000_000
+        case "M": nanosecondsPerUnit = 60_000_000_000
+        case "S": nanosecondsPerUnit = 1_000_000_000
+        case "m": nanosecondsPerUnit = 1_000_000
+        case "u": nanosecondsPerUnit = 1_000
+        case "n": nanosecondsPerUnit = 1
+        default: return .failure(.invalidParams(field: "grpc-timeout", reason: "must be 1 to 8 digits and a unit (H, M, S, m, u, n)"))
+        }
+        let (nanoseconds, overflow) = value.multipliedReportingOverflow(by: nanosecondsPerUnit)
+        let milliseconds = overflow ? CallContext.maxTimeoutMs : (nanoseconds + 999_999) / 1_000_000
+        return .success(min(max(milliseconds, 1), CallContext.maxTimeoutMs))
+    }
+}
