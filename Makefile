@@ -4,7 +4,7 @@ SWIFTC ?= swiftc
 SIM_PORT ?= 9090
 GATEWAY_PORT ?= 8080
 
-.PHONY: help deps build release test demo demo-cluster bench fuzz check-config format lint clean
+.PHONY: help deps python-env generate build release test demo demo-cluster bench fuzz check-config format lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -16,13 +16,24 @@ deps: ## Install the system packages the build and the tests need (libcurl heade
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libcurl4-openssl-dev zlib1g-dev pkg-config redis-server openssl; \
 	fi
 
+PYTHON_ENV := .build/python-env
+python-env: ## The Python environment of the generated-client tests (grpcio, grpcio-tools, protobuf from PyPI), if missing
+	@if [ ! -x $(PYTHON_ENV)/bin/python ] || ! cmp -s Tests/ThirdPartyClients/requirements.txt $(PYTHON_ENV)/requirements.txt; then \
+		rm -rf $(PYTHON_ENV) && python3 -m venv $(PYTHON_ENV) \
+		&& $(PYTHON_ENV)/bin/pip install -q --disable-pip-version-check -r Tests/ThirdPartyClients/requirements.txt \
+		&& cp Tests/ThirdPartyClients/requirements.txt $(PYTHON_ENV)/requirements.txt; \
+	fi
+
+generate: ## Regenerate Sources/GatewayProto from proto-docs/ and third_party/proto/ (builds the protoc plugins: slow the first time)
+	bash scripts/generate.sh
+
 build: deps ## Debug build
 	$(SWIFT) build
 
 release: deps ## Release build
 	$(SWIFT) build -c release
 
-test: deps ## Build and run every test (real HTTP on loopback against the in-process simulator)
+test: deps python-env ## Build and run every test (real HTTP and gRPC on loopback against the in-process simulator, generated Python clients)
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 

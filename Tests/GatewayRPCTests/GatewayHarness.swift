@@ -44,6 +44,8 @@ struct GatewayHarness {
     let simulator: MoEngageSimulator
     let client: CurlHTTPClient
     let logs: InMemoryLogHandler
+    /// The native gRPC port, when the config has a `grpc` section.
+    var grpcPort: Int? = nil
 
     /// The gateway config; `SIM` is replaced by the simulator's base URL. The default deadline is
     /// long (120 s) so that a loaded CI machine cannot turn slowness into failures; tests of
@@ -100,11 +102,18 @@ struct GatewayHarness {
             handler.logLevel = .trace
             let logs = handler
             let logger = Logger(label: "gateway-under-test") { _ in logs }
+            let (grpcPorts, grpcPortContinuation) = AsyncStream.makeStream(of: Int.self)
             return try await LiveServer.withRunning({ onRunning in
-                try GatewayApplication.make(configuration: configuration, secrets: secrets, logger: logger, onServerRunning: onRunning)
+                try GatewayApplication.make(
+                    configuration: configuration, secrets: secrets, logger: logger, onServerRunning: onRunning,
+                    onGRPCListening: { grpcPortContinuation.yield($0) })
             }) { gatewayPort in
-                let harness = GatewayHarness(
+                var harness = GatewayHarness(
                     gatewayBase: "http://127.0.0.1:\(gatewayPort)", simBase: simBase, simulator: simulator, client: client, logs: logs)
+                if configuration.grpc != nil {
+                    var ports = grpcPorts.makeAsyncIterator()
+                    harness.grpcPort = await ports.next()
+                }
                 let result = try await body(harness)
                 // The gateway must never make the upstream record a rate-limit breach, in any test.
                 let breaches = try await harness.breaches()
