@@ -180,9 +180,11 @@ let package = Package(
             name: "GatewayRPCTests",
             dependencies: [
                 "GatewayRPC", "GatewayCore", "MoEngageSimulator", "CurlHTTP", "DynamicJSON", "GatewayConfig", "Dates", "ServerTesting", "LockedState",
-                "RedisClient",
+                "RedisClient", "GatewayProto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
