@@ -169,4 +169,21 @@ private func configError(_ yaml: String) -> ConfigError? {
         #expect(error?.key == key, "\(section): \(String(describing: error))")
         #expect(!"\(String(describing: error))".contains("secret"), "a password in the URL is never repeated")
     }
+
+    @Test func readsTheGRPCSectionWithTheListenHostAsItsDefault() throws {
+        #expect(try ConfigLoader.parse(minimal).grpc == nil)
+        let plain = try #require(try ConfigLoader.parse(minimal + "\nlisten: {host: 0.0.0.0, port: 8080}\ngrpc: {port: 9443}").grpc)
+        #expect(plain.host == "0.0.0.0" && plain.port == 9443 && plain.tlsCertificateFile == nil)
+        let tls = try #require(try ConfigLoader.parse(minimal + "\ngrpc: {port: 9443, tls: {cert_file: /c.pem, key_file: /k.pem}}").grpc)
+        #expect(tls.tlsCertificateFile == "/c.pem" && tls.tlsKeyFile == "/k.pem")
+    }
+
+    @Test(arguments: [
+        ("{}", "grpc"), ("{port: 70000}", "grpc.port"), ("{port: 8080}", "grpc.port"), ("{port: 9443, tls: {cert_file: /c.pem}}", "grpc.tls"),
+        ("{port: 9443, tls: {cert_file: /c.pem, key_file: /k.pem, ca_file: /a.pem}}", "grpc.tls.ca_file"), ("{port: 9443, reflection: false}", "grpc.reflection"),
+    ])
+    func refusesABadGRPCSectionNamingTheKey(section: String, key: String) {
+        let error = configError(minimal + "\ngrpc: \(section)")
+        #expect(error?.key == key, "\(section): \(String(describing: error))")
+    }
 }
