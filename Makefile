@@ -43,8 +43,9 @@ demo: build ## Start moengage-sim and the gateway on loopback and print ready-to
 demo-cluster: build ## Start redis-server, moengage-sim and three gateway replicas sharing it; print curl calls across replicas
 	@SIM_PORT=$(SIM_PORT) bash scripts/demo-cluster.sh
 
-bench: deps ## Release build, then the benchmarks, the cache-hit path side by side with nginx (figures go to BENCHMARKS.md by hand)
-	@{ command -v wrk >/dev/null && [ -x /usr/sbin/nginx ]; } || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx)
+bench: deps ## Release build, then the benchmarks: the cache-hit path side by side with nginx, and on every transport (figures go to BENCHMARKS.md by hand)
+	@{ command -v wrk >/dev/null && command -v h2load >/dev/null && [ -x /usr/sbin/nginx ]; } \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx nghttp2-client)
 	$(SWIFT) build -c release --product gateway-bench
 	./.build/release/gateway-bench
 

@@ -153,7 +153,8 @@ let package = Package(
             name: "GatewayBench",
             dependencies: [
                 "CurlHTTP", "ServerTesting", "MoEngageSimulator", "GatewayRPC", "GatewayConfig", "GatewayCore", "DynamicJSON", "BareHTTP",
-                "RedisClient", "LockedState", "Dates", .product(name: "Hummingbird", package: "hummingbird"),
+                "RedisClient", "LockedState", "Dates", "GatewayProto", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),

@@ -9,6 +9,8 @@ import ServerTesting
 /// The simulator (with fixed latency) and the gateway in process, plus a client to call them.
 struct BenchGateway {
     let port: Int
+    /// The native gRPC port, when `extraYAML` configures one.
+    var grpcPort: Int? = nil
     let simulator: MoEngageSimulator
     let client: CurlHTTPClient
     static let token = "bench-token"
@@ -34,10 +36,18 @@ struct BenchGateway {
                 """
             let configuration = try ConfigLoader.parse(yaml)
             let secrets = try SecretResolver(environment: ["BENCH_KEY": "bench-key", "BENCH_TOKEN": token]).resolve(configuration)
+            let (grpcPorts, grpcPortContinuation) = AsyncStream.makeStream(of: Int.self)
             try await LiveServer.withRunning({
-                try GatewayApplication.make(configuration: configuration, secrets: secrets, logger: LiveServer.quietLogger, onServerRunning: $0)
+                try GatewayApplication.make(
+                    configuration: configuration, secrets: secrets, logger: LiveServer.quietLogger, onServerRunning: $0,
+                    onGRPCListening: { grpcPortContinuation.yield($0) })
             }) { port in
-                try await body(BenchGateway(port: port, simulator: simulator, client: client))
+                var gateway = BenchGateway(port: port, simulator: simulator, client: client)
+                if configuration.grpc != nil {
+                    var ports = grpcPorts.makeAsyncIterator()
+                    gateway.grpcPort = await ports.next()
+                }
+                try await body(gateway)
             }
         }
     }

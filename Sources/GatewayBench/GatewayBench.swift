@@ -9,11 +9,17 @@ enum GatewayBench {
         let environment = ProcessInfo.processInfo.environment
         let seconds = environment["BENCH_SECONDS"].flatMap(Int.init) ?? 10
         let rounds = environment["BENCH_ROUNDS"].flatMap(Int.init) ?? 3
-        // `BENCH_ONLY=proxy` or `BENCH_ONLY=redis` runs only that part.
+        // `BENCH_ONLY=proxy`, `BENCH_ONLY=redis` or `BENCH_ONLY=transports` runs only that part.
         let only = environment["BENCH_ONLY"]
         let onlyProxy = only == "proxy"
         if only == "redis" {
             try await RedisBench.run(seconds: seconds)
+            return
+        }
+        if only == "transports" {
+            GatewayBench.row("| benchmark | figure |")
+            GatewayBench.row("|---|---|")
+            try await TransportBench.run(seconds: seconds, rounds: rounds)
             return
         }
         GatewayBench.row("| benchmark | figure |")
@@ -26,7 +32,10 @@ enum GatewayBench {
             }
             try await ProxyComparisonBench.run(gateway, seconds: seconds, rounds: rounds)
         }
-        if !onlyProxy { try await RedisBench.run(seconds: seconds) }
+        if !onlyProxy {
+            try await TransportBench.run(seconds: seconds, rounds: rounds)
+            try await RedisBench.run(seconds: seconds)
+        }
     }
 
     /// Writes one row of figures to standard output at once (unbuffered, so a long run shows its progress).
