@@ -70,10 +70,10 @@ struct RequestDecoder: Sendable {
         if field.isRepeated {
             guard case .array(let elements) = value else { throw .invalidParams(field: key, reason: "must be a list of \(kindName(field))s") }
             for element in elements where !fits(element, field.type, dialect: dialect) {
-                throw .invalidParams(field: key, reason: "every element must be a \(kindName(field))")
+                throw .invalidParams(field: key, reason: "every element must be \(oneValue(of: field))")
             }
         } else if !fits(value, field.type, dialect: dialect) {
-            throw .invalidParams(field: key, reason: "must be \(field.type == .bool ? "true or false" : "a " + kindName(field))")
+            throw .invalidParams(field: key, reason: "must be \(oneValue(of: field))")
         }
     }
 
@@ -91,6 +91,13 @@ struct RequestDecoder: Sendable {
         case (.enum, .string), (.enum, .int): return true
         default: return false
         }
+    }
+
+    /// "a string", "an integer", "true or false": one value the field takes, for error reasons.
+    private static func oneValue(of field: ProtoCatalog.Field) -> String {
+        guard field.type != .bool else { return "true or false" }
+        let kind = kindName(field)
+        return (kind.first.map { "aeiou".contains($0) } == true ? "an " : "a ") + kind
     }
 
     private static func kindName(_ field: ProtoCatalog.Field) -> String {
