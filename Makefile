@@ -19,6 +19,8 @@ deps: ## Install the system packages the build and the tests need (libcurl heade
 PYTHON_ENV := .build/python-env
 python-env: ## The Python environment of the generated-client tests (grpcio, grpcio-tools, protobuf from PyPI), if missing
 	@if [ ! -x $(PYTHON_ENV)/bin/python ] || ! cmp -s Tests/ThirdPartyClients/requirements.txt $(PYTHON_ENV)/requirements.txt; then \
+		command -v python3 >/dev/null && python3 -c 'import venv, ensurepip' 2>/dev/null \
+			|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv); \
 		rm -rf $(PYTHON_ENV) && python3 -m venv $(PYTHON_ENV) \
 		&& $(PYTHON_ENV)/bin/pip install -q --disable-pip-version-check -r Tests/ThirdPartyClients/requirements.txt \
 		&& cp Tests/ThirdPartyClients/requirements.txt $(PYTHON_ENV)/requirements.txt; \

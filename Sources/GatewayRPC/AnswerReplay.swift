@@ -61,3 +61,21 @@ final class AnswerReplay: Sendable {
         store.withLock { $0.set(key, entry, size: size) }
     }
 }
+
+extension AnswerReplay {
+    /// The stored bytes answering a repeat of `key`, counted and logged through `dispatcher` like
+    /// the call it repeats; nil when there are none (or the request's header timeout is unreadable,
+    /// which the call itself must answer).
+    func replayed(_ key: Key, context: CallContext, dispatcher: RPCDispatcher) -> ByteBuffer? {
+        let started = ContinuousClock.now
+        guard case .success = context.headerTimeout, let entry = lookup(key, now: started) else { return nil }
+        dispatcher.record(method: entry.method, code: "ok", context: context, since: started)
+        return entry.body
+    }
+
+    /// Remembers `body` as the answer to `key` when the answer cache gave `answer` whole.
+    func remember(_ body: ByteBuffer, answering key: Key, answer: MethodAnswer, method: String?) {
+        guard let expires = answer.cachedUntil, let method = method ?? answer.method else { return }
+        store(key, Entry(body: body, method: method, expires: expires))
+    }
+}

@@ -50,16 +50,13 @@ struct RPCController: Sendable {
         }
     }
 
-    /// The stored answer to a repeat of a request the answer cache answered whole, counted and logged
-    /// like the call it repeats; nil when there is none (or `Connect-Timeout-Ms` is unreadable, which
-    /// the call itself must answer).
+    /// The stored answer to a repeat of a request the answer cache answered whole, if any.
     private func replayed(
         _ key: AnswerReplay.Key, context: CallContext, headers: HTTPFields, contentType: String = "application/json"
     ) -> Response? {
-        let started = ContinuousClock.now
-        guard case .success = context.headerTimeout, let entry = replay.lookup(key, now: started) else { return nil }
-        dispatcher.record(method: entry.method, code: "ok", context: context, since: started)
-        return HTTPJSON.response(.ok, bytes: entry.body, headers: headers, contentType: contentType)
+        replay.replayed(key, context: context, dispatcher: dispatcher).map {
+            HTTPJSON.response(.ok, bytes: $0, headers: headers, contentType: contentType)
+        }
     }
 
     /// The context of an authenticated request on `channel`.
@@ -75,9 +72,7 @@ struct RPCController: Sendable {
     /// The `200` for an answer, remembered for replay when the answer cache gave it whole.
     private func answered(_ answer: MethodAnswer, method: String?, key: AnswerReplay.Key, headers: HTTPFields) -> Response {
         let body = ByteBuffer(bytes: answer.document.encodedBytes())
-        if let expires = answer.cachedUntil, let method = method ?? answer.method {
-            replay.store(key, AnswerReplay.Entry(body: body, method: method, expires: expires))
-        }
+        replay.remember(body, answering: key, answer: answer, method: method)
         return HTTPJSON.response(.ok, bytes: body, headers: headers)
     }
 
@@ -137,9 +132,7 @@ struct RPCController: Sendable {
         case .success(let answer):
             do throws(GatewayError) {
                 let bytes = ByteBuffer(bytes: try ProtoAnswer.binary(answer.document, of: method, logger: context.logger))
-                if let expires = answer.cachedUntil {
-                    replay.store(key, AnswerReplay.Entry(body: bytes, method: method.name, expires: expires))
-                }
+                replay.remember(bytes, answering: key, answer: answer, method: method.name)
                 return HTTPJSON.response(.ok, bytes: bytes, headers: idHeader, contentType: ConnectUnary.Codec.proto.contentType)
             } catch {
                 return HTTPJSON.error(error, headers: idHeader)

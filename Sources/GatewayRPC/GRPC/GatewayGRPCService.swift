@@ -38,17 +38,12 @@ struct GatewayGRPCService: RegistrableRPCService {
             headerTimeout: GRPCTimeout.milliseconds(metadata.firstString("grpc-timeout")), client: GRPCCallPresence(cancellation: server.cancellation),
             defaultTimeoutMs: defaultTimeoutMs)
         let key = AnswerReplay.Key(route: "grpc:" + method.rpc!.path, caller: caller.name, body: ByteBuffer(bytes: request.message))
-        if case .success = context.headerTimeout, let entry = replay.lookup(key, now: arrived) {
-            dispatcher.record(method: entry.method, code: "ok", context: context, since: arrived)
-            return Array(entry.body.readableBytesView)
-        }
+        if let replayed = replay.replayed(key, context: context, dispatcher: dispatcher) { return Array(replayed.readableBytesView) }
         switch await dispatcher.invoke(methodName: method.name, body: .binary(request.message), context: context) {
         case .success(let answer):
             do throws(GatewayError) {
                 let bytes = try ProtoAnswer.binary(answer.document, of: method, logger: context.logger)
-                if let expires = answer.cachedUntil {
-                    replay.store(key, AnswerReplay.Entry(body: ByteBuffer(bytes: bytes), method: method.name, expires: expires))
-                }
+                replay.remember(ByteBuffer(bytes: bytes), answering: key, answer: answer, method: method.name)
                 return bytes
             } catch {
                 throw Self.status(error)
