@@ -27,6 +27,7 @@ python-env: ## The Python environment of the generated-client tests (grpcio, grp
 	fi
 
 generate: ## Regenerate Sources/GatewayProto from proto-docs/ and third_party/proto/ (builds the protoc plugins: slow the first time)
+	@command -v protoc >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler)
 	bash scripts/generate.sh
 
 build: deps ## Debug build

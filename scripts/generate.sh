@@ -1,25 +1,29 @@
 #!/usr/bin/env bash
 # `make generate`: regenerates Sources/GatewayProto from proto-docs/ (the API) and third_party/proto/
-# (gRPC health and reflection, google.rpc.Status): Swift messages (protoc-gen-swift), gRPC service
-# code (protoc-gen-grpc-swift-2), the descriptor set the gateway serves for reflection and reads
-# for request decoding and its OpenRPC document, and the hash of the inputs a test compares.
+# (gRPC health and reflection, google.rpc.Status, and the well-known types they import): Swift
+# messages (protoc-gen-swift), gRPC server code (protoc-gen-grpc-swift-2), the descriptor set the
+# gateway serves for reflection and reads for request decoding and its OpenRPC document, and the
+# hash of the inputs a test compares. Every input is in the repository; the plugins' versions are
+# pinned by scripts/protoc-plugins/Package.resolved.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v protoc >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler; }
+command -v protoc >/dev/null || { echo "protoc is missing: apt-get install protobuf-compiler (make generate does)" >&2; exit 1; }
 swift build -c release --package-path scripts/protoc-plugins --product protoc-gen-swift
 swift build -c release --package-path scripts/protoc-plugins --product protoc-gen-grpc-swift-2
 plugins=scripts/protoc-plugins/.build/release
 out=Sources/GatewayProto/Generated
 rm -rf "$out" && mkdir -p "$out"
 api=$(cd proto-docs && find . -name '*.proto' | sed 's|^\./||' | LC_ALL=C sort)
-vendored=$(cd third_party/proto && find . -name '*.proto' | sed 's|^\./||' | LC_ALL=C sort)
-includes=(-I proto-docs -I third_party/proto -I /usr/include)
+# The well-known types are imported only: swift-protobuf's runtime has their Swift types.
+vendored=$(cd third_party/proto && find . -name '*.proto' | sed 's|^\./||' | grep -v '^google/protobuf/' | LC_ALL=C sort)
+services=$(cd proto-docs && grep -l '^service ' $api; cd ../third_party/proto && grep -l '^service ' $vendored)
+includes=(-I proto-docs -I third_party/proto)
 # shellcheck disable=SC2086
 protoc "${includes[@]}" --plugin=protoc-gen-swift="$plugins/protoc-gen-swift" \
     --swift_out="$out" --swift_opt=Visibility=Public $api $vendored
 # shellcheck disable=SC2086
 protoc "${includes[@]}" --plugin=protoc-gen-grpc-swift-2="$plugins/protoc-gen-grpc-swift-2" \
-    --grpc-swift-2_out="$out" --grpc-swift-2_opt=Visibility=Public,Server=true,Client=true $api $vendored
+    --grpc-swift-2_out="$out" --grpc-swift-2_opt=Visibility=Public,Server=true,Client=false $services
 descriptors=$(mktemp)
 # shellcheck disable=SC2086
 protoc "${includes[@]}" --include_imports --include_source_info --descriptor_set_out="$descriptors" $api $vendored

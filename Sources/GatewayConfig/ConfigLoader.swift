@@ -61,9 +61,10 @@ public enum ConfigLoader {
     }
 
     private static func grpc(_ node: ConfigNode, listen: ListenConfiguration) throws -> GRPCConfiguration {
-        let members = try node.mapping(allowed: ["host", "port", "tls"])
+        let members = try node.mapping(allowed: ["host", "port", "tls", "max_concurrent_streams"])
         guard let port = members["port"] else { throw node.error("port is required") }
         var result = GRPCConfiguration(host: try members["host"]?.string() ?? listen.host, port: try port.int(in: 0...65_535))
+        if let streams = members["max_concurrent_streams"] { result.maxConcurrentStreams = try streams.int(in: 1...10_000) }
         if let tls = members["tls"] {
             let files = try tls.mapping(allowed: ["cert_file", "key_file"])
             guard let cert = files["cert_file"], let key = files["key_file"] else { throw tls.error("cert_file and key_file are both required") }

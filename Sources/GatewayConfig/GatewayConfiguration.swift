@@ -45,6 +45,8 @@ public struct GRPCConfiguration: Sendable, Hashable {
     public var tlsCertificateFile: String? = nil
     /// PEM private key file.
     public var tlsKeyFile: String? = nil
+    /// Streams one HTTP/2 connection may have open at once (advertised to clients).
+    public var maxConcurrentStreams: Int = 100
 }
 
 /// Which provider API a workspace speaks.

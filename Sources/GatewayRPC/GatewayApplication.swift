@@ -80,9 +80,11 @@ public enum GatewayApplication {
                         dispatcher: dispatcher, registry: registry, authenticator: authenticator, callLimit: limits.maxUpstreamCallsPerRequest,
                         defaultTimeoutMs: limits.requestTimeoutMs, replay: replay, logger: logger)
                     let apiServices = Array(Set(registry.rpcMethods.compactMap(\.rpc?.service))).sorted()
-                    let health = HealthService(readinessProblems: secrets.problems, workspaces: workspaces.all.map(\.name), services: apiServices)
-                    let reflection = ReflectionService(
-                        catalog: .generated, services: apiServices + ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"])
+                    let served = apiServices + ["grpc.health.v1.Health"] + ReflectionService.serviceNames
+                    let health = HealthService(
+                        readinessProblems: secrets.problems, workspaces: workspaces.all.map(\.name), services: served, authenticator: authenticator)
+                    // Reflection lists what its descriptors describe: v1alpha is the same protocol, served for older tools.
+                    let reflection = ReflectionService(catalog: .generated, services: served.filter { !$0.hasPrefix("grpc.reflection.v1alpha.") })
                     return [
                         GRPCServerService(
                             configuration: grpc, services: [api, health, reflection], maxRequestBytes: limits.maxBodyBytes,

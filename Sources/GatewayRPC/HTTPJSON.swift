@@ -2,8 +2,14 @@ import DynamicJSON
 import GatewayCore
 import Hummingbird
 
-/// Builds HTTP responses with JSON bodies.
+/// Reads request bodies and builds HTTP responses with JSON bodies.
 enum HTTPJSON {
+    /// The request's body, or nil when it is (or declares to be) over `maxBytes`.
+    static func body(of request: Request, upTo maxBytes: Int) async -> ByteBuffer? {
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxBytes { return nil }
+        return try? await request.body.collect(upTo: maxBytes)
+    }
+
     /// A response with `document` written as its body and `Content-Type: application/json`.
     static func response(_ status: HTTPResponse.Status, _ document: JSONDocument, headers: HTTPFields = [:]) -> Response {
         response(status, bytes: ByteBuffer(bytes: document.encodedBytes()), headers: headers)

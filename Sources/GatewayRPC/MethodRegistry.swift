@@ -1,11 +1,10 @@
 import DynamicJSON
 import SwiftProtobuf
 
-/// The methods the gateway serves, found by JSON-RPC name or by RPC path; source of the OpenRPC document.
+/// The methods the gateway serves, found by JSON-RPC name; source of the OpenRPC document.
 public struct MethodRegistry: Sendable {
     private let methods: [RPCMethod]
     private let byName: [String: RPCMethod]
-    private let byPath: [String: RPCMethod]
 
     /// Registers `methods`, plus `rpc.discover` describing them all.
     public init(methods: [RPCMethod], version: String, catalog: ProtoCatalog = .generated) {
@@ -16,17 +15,11 @@ public struct MethodRegistry: Sendable {
         let all = methods + [discover]
         self.methods = all
         byName = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
-        byPath = Dictionary(uniqueKeysWithValues: all.compactMap { method in method.rpc.map { ($0.path, method) } })
     }
 
     /// The method with this JSON-RPC name.
     public func method(named name: String) -> RPCMethod? {
         byName[name]
-    }
-
-    /// The method serving the RPC at this path (`/gateway.v1.CampaignService/GetStats`).
-    public func method(path: String) -> RPCMethod? {
-        byPath[path]
     }
 
     /// Every method's JSON-RPC name.

@@ -36,20 +36,6 @@ struct RPCController: Sendable {
         }
     }
 
-    private enum BodyOutcome {
-        case body(ByteBuffer)
-        case tooLarge
-    }
-
-    private func readBody(_ request: Request) async -> BodyOutcome {
-        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxBodyBytes { return .tooLarge }
-        do {
-            return .body(try await request.body.collect(upTo: maxBodyBytes))
-        } catch {
-            return .tooLarge
-        }
-    }
-
     /// The stored answer to a repeat of a request the answer cache answered whole, if any.
     private func replayed(
         _ key: AnswerReplay.Key, context: CallContext, headers: HTTPFields, contentType: String = "application/json"
@@ -85,7 +71,7 @@ struct RPCController: Sendable {
             identity.logger.info("rpc unauthenticated")
             return HTTPJSON.response(.unauthorized, RPCDispatcher.errorResponse(id: .null, .unauthenticated), headers: idHeader)
         }
-        guard case .body(let body) = await readBody(request) else {
+        guard let body = await HTTPJSON.body(of: request, upTo: maxBodyBytes) else {
             return HTTPJSON.response(
                 .contentTooLarge, RPCDispatcher.errorResponse(id: .null, .invalidRequest("the body is over \(maxBodyBytes) bytes")), headers: idHeader
             )

@@ -11,9 +11,9 @@ enum RequestHeaders {
     static let requestIDHeader = HTTPField.Name("X-Request-Id")!
     static let connectTimeoutHeader = HTTPField.Name("Connect-Timeout-Ms")!
 
-    /// The caller's `X-Request-Id` when it is a safe token (≤128 of `A-Za-z0-9._-`), else a new one:
-    /// this process's random prefix and a counter (unique without a UUID's cost per request).
-    /// `given` when it is a safe request id, else a new one.
+    /// The caller's request id (`X-Request-Id`, gRPC `x-request-id`) when it is a safe token (≤128 of
+    /// `A-Za-z0-9._-`), else a new one: this process's random prefix and a counter (unique without a
+    /// UUID's cost per request).
     static func requestID(given: String?) -> String {
         if let given, (1...128).contains(given.utf8.count),
             given.utf8.allSatisfy({ isTokenByte($0) })

@@ -66,7 +66,7 @@ import Testing
             let params = method["params"]?.arrayValue ?? []
             #expect(params.compactMap { $0["name"]?.stringValue } == Gateway_V1_GetStatsRequest.fieldNames)
             let timeout = try #require(params.first { $0["name"] == "timeout_ms" })
-            #expect(timeout["schema"]?["type"] == "integer")
+            #expect(timeout["schema"]?["type"] == ["integer", "null"], "an optional field may be null (absent)")
             #expect(timeout["summary"]?.stringValue?.contains("600000") == true)
             #expect(method["result"]?["schema"]?["properties"]?["campaigns"] != nil)
         }

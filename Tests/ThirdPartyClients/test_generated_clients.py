@@ -19,6 +19,7 @@ import urllib.parse
 import urllib.request
 
 import grpc
+import httpx
 from google.protobuf import json_format
 from google.protobuf.unknown_fields import UnknownFieldSet
 from google.rpc import error_details_pb2, status_pb2
@@ -254,14 +255,58 @@ class NativeGRPCTests(unittest.TestCase):
         self.assertEqual(method.input_type.full_name, "gateway.v1.GetStatsRequest")
         self.assertEqual([f.name for f in method.input_type.fields], [f.name for f in cs.GetStatsRequest.DESCRIPTOR.fields])
 
-    def test_health_reports_the_gateway_and_each_workspace(self):
+    def test_health_reports_the_gateway_to_anyone_and_a_workspace_only_to_its_callers(self):
         health = health_pb2_grpc.HealthStub(self.channel)
         serving = health_pb2.HealthCheckResponse.SERVING
-        for service in ("", "gateway.v1.CampaignService", "main", "mig"):
+        for service in ("", "gateway.v1.CampaignService", "grpc.health.v1.Health"):
             self.assertEqual(health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10).status, serving, service)
+        allowed = [("authorization", f"Bearer {TOKEN}")]
+        for service in ("main", "mig"):
+            self.assertEqual(health.Check(health_pb2.HealthCheckRequest(service=service), metadata=allowed, timeout=10).status, serving, service)
+        for service, metadata in (("no-such-service", allowed), ("main", []), ("tight", allowed)):
+            with self.subTest(service=service, token=bool(metadata)):
+                with self.assertRaises(grpc.RpcError) as caught:
+                    health.Check(health_pb2.HealthCheckRequest(service=service), metadata=metadata, timeout=10)
+                self.assertEqual(caught.exception.code(), grpc.StatusCode.NOT_FOUND)
+        self.assertEqual(set(health.List(health_pb2.HealthListRequest(), timeout=10).statuses) & {"main", "mig", "tight"}, set())
+
+    def test_a_malformed_grpc_timeout_is_invalid_argument_and_the_gateway_keeps_serving(self):
+        message = cs.GetStatsRequest(workspace="main", start_date="2025-03-01", end_date="2025-03-01", dry_run=True).SerializeToString()
+        frame = b"\0" + len(message).to_bytes(4, "big") + message
+        with httpx.Client(http1=False, http2=True, timeout=20) as raw:  # grpcio will not send a malformed grpc-timeout
+            for value in ("-5m", "-1S", "1x", "123456789S", "5"):
+                with self.subTest(grpc_timeout=value):
+                    answer = raw.post(
+                        f"http://{GRPC_TARGET}/gateway.v1.CampaignService/GetStats",
+                        content=frame,
+                        headers={"content-type": "application/grpc", "te": "trailers", "grpc-timeout": value, "authorization": f"Bearer {TOKEN}"},
+                    )
+                    self.assertEqual(answer.headers.get("grpc-status"), str(grpc.StatusCode.INVALID_ARGUMENT.value[0]), answer.headers)
+        answer, _ = self.call("campaign", "GetStats", cs.GetStatsRequest(workspace="main", start_date="2025-03-01", end_date="2025-03-01", dry_run=True))
+        self.assertTrue(answer.dry_run)
+
+    def test_more_streams_than_a_connection_allows_at_once_queue_instead_of_failing(self):
+        # 150 identical calls at once on one connection: one upstream call, slowed so that every
+        # stream is open together; past the advertised limit the client queues.
+        request = cs.GetStatsRequest(workspace="main", campaign_ids=campaign_ids(1), start_date="2024-09-01", end_date="2024-09-01")
+        set_upstream_latency(1000)
+        try:
+            calls = [
+                self.stubs["campaign"].GetStats.future(request, metadata=[("authorization", f"Bearer {TOKEN}")], timeout=60) for _ in range(150)
+            ]
+            answers = [call.result() for call in calls]
+        finally:
+            set_upstream_latency(0)
+        self.assertEqual(len({json_format.MessageToJson(answer.campaigns, sort_keys=True) for answer in answers}), 1)
+        self.assertLessEqual(sum(answer.upstream.calls for answer in answers), 4, "identical calls are made once (retries aside)")
+
+    def test_the_request_id_comes_back(self):
+        _, call = self.call("campaign", "GetStats", cs.GetStatsRequest(workspace="main", start_date="2025-03-01", end_date="2025-03-01", dry_run=True))
+        self.assertTrue(dict(call.initial_metadata()).get("x-request-id"))
+        metadata = [("authorization", f"Bearer {TOKEN}"), ("x-request-id", "trace-42")]
         with self.assertRaises(grpc.RpcError) as caught:
-            health.Check(health_pb2.HealthCheckRequest(service="no-such-service"), timeout=10)
-        self.assertEqual(caught.exception.code(), grpc.StatusCode.NOT_FOUND)
+            self.stubs["campaign"].GetStats(cs.GetStatsRequest(workspace="main", start_date="2025-03-02", end_date="2025-03-01"), metadata=metadata, timeout=10)
+        self.assertEqual(dict(caught.exception.trailing_metadata()).get("x-request-id"), "trace-42")
 
 
 def post(url, body, headers, token=TOKEN):

@@ -24,8 +24,12 @@ struct GRPCServerService: Service {
         }
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: configuration.host, port: configuration.port), transportSecurity: security,
-            config: .defaults { $0.rpc.maxRequestPayloadSize = maxRequestBytes })
-        let server = GRPCServer(transport: transport, services: services)
+            config: .defaults {
+                $0.rpc.maxRequestPayloadSize = maxRequestBytes
+                // Advertised, so that clients queue streams past it instead of losing the connection to a GOAWAY.
+                $0.http2.maxConcurrentStreams = configuration.maxConcurrentStreams
+            })
+        let server = GRPCServer(transport: TimeoutScreeningTransport(base: transport), services: services)
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
                 try await withGracefulShutdownHandler {

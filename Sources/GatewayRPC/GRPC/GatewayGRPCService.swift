@@ -1,5 +1,6 @@
 import DynamicJSON
 import GRPCCore
+import GRPCNIOTransportHTTP2
 import GatewayCore
 import Logging
 import NIOCore
@@ -21,42 +22,48 @@ struct GatewayGRPCService: RegistrableRPCService {
         for method in registry.rpcMethods {
             let rpc = method.rpc!
             router.registerUnary(MethodDescriptor(fullyQualifiedService: rpc.service, method: rpc.name, type: .unary)) { request, context in
-                try await serve(request, method: method, context: context)
+                await serve(request, method: method, context: context)
             }
         }
     }
 
-    private func serve(_ request: ServerRequest<[UInt8]>, method: RPCMethod, context server: ServerContext) async throws -> [UInt8] {
+    /// Serves one call; the answer's metadata carries the request id (`x-request-id`), as HTTP answers do.
+    private func serve(_ request: ServerRequest<[UInt8]>, method: RPCMethod, context server: ServerContext) async -> ServerResponse<[UInt8]> {
         let arrived = ContinuousClock.now
         let metadata = request.metadata
         let identity = RequestHeaders.identify(givenID: metadata.firstString("x-request-id"), logger: logger)
+        let echoed: Metadata = ["x-request-id": .string(identity.requestID)]
         guard let caller = authenticator.authenticate(authorization: metadata.firstString("authorization")) else {
-            throw Self.status(.unauthenticated)
+            return ServerResponse(error: Self.status(.unauthenticated, echoing: echoed))
         }
+        let timeout =
+            metadata.firstString(TimeoutScreeningTransport<HTTP2ServerTransport.Posix>.malformedTimeoutKey) == nil
+            ? GRPCTimeout.milliseconds(metadata.firstString("grpc-timeout")) : .failure(GRPCTimeout.malformed)
         let context = CallContext(
             requestID: identity.requestID, caller: caller, logger: identity.logger, allowance: CallAllowance(limit: callLimit), arrived: arrived,
-            headerTimeout: GRPCTimeout.milliseconds(metadata.firstString("grpc-timeout")), client: GRPCCallPresence(cancellation: server.cancellation),
-            defaultTimeoutMs: defaultTimeoutMs)
+            headerTimeout: timeout, client: GRPCCallPresence(cancellation: server.cancellation), defaultTimeoutMs: defaultTimeoutMs)
         let key = AnswerReplay.Key(route: "grpc:" + method.rpc!.path, caller: caller.name, body: ByteBuffer(bytes: request.message))
-        if let replayed = replay.replayed(key, context: context, dispatcher: dispatcher) { return Array(replayed.readableBytesView) }
+        if let replayed = replay.replayed(key, context: context, dispatcher: dispatcher) {
+            return ServerResponse(message: Array(replayed.readableBytesView), metadata: echoed)
+        }
         switch await dispatcher.invoke(methodName: method.name, body: .binary(request.message), context: context) {
         case .success(let answer):
             do throws(GatewayError) {
                 let bytes = try ProtoAnswer.binary(answer.document, of: method, logger: context.logger)
                 replay.remember(ByteBuffer(bytes: bytes), answering: key, answer: answer, method: method.name)
-                return bytes
+                return ServerResponse(message: bytes, metadata: echoed)
             } catch {
-                throw Self.status(error)
+                return ServerResponse(error: Self.status(error, echoing: echoed))
             }
         case .failure(let error):
-            throw Self.status(error)
+            return ServerResponse(error: Self.status(error, echoing: echoed))
         }
     }
 
-    /// The gRPC status of a gateway error, its details in `grpc-status-details-bin`.
-    static func status(_ error: GatewayError) -> RPCError {
+    /// The gRPC status of a gateway error, its details in `grpc-status-details-bin`, with `echoing` in its trailers.
+    static func status(_ error: GatewayError, echoing: Metadata = [:]) -> RPCError {
         let status = ErrorStatus(error: error)
-        var metadata = Metadata()
+        var metadata = echoing
         metadata.addBinary(status.statusBytes, forKey: "grpc-status-details-bin")
         let code = Status.Code(rawValue: status.grpcCode).flatMap(RPCError.Code.init) ?? .unknown
         return RPCError(code: code, message: error.message, metadata: metadata)
@@ -72,14 +79,16 @@ extension Metadata {
 
 /// gRPC's `grpc-timeout` header: 1 to 8 digits and a unit (`H`, `M`, `S`, `m`, `u`, `n`).
 enum GRPCTimeout {
+    /// The refusal of a malformed value.
+    static let malformed = GatewayError.invalidParams(field: "grpc-timeout", reason: "must be 1 to 8 digits and a unit (H, M, S, m, u, n)")
+
     /// The timeout in whole milliseconds (rounded up, capped like `timeout_ms`), nil when absent;
     /// a malformed value is -32602 naming the header.
     static func milliseconds(_ text: String?) -> Result<Int?, GatewayError> {
         guard let text else { return .success(nil) }
-        let digits = text.dropLast()
-        guard (1...8).contains(digits.count), digits.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let value = Int(digits),
-            let unit = text.last
-        else { return .failure(.invalidParams(field: "grpc-timeout", reason: "must be 1 to 8 digits and a unit (H, M, S, m, u, n)")) }
+        guard TimeoutScreeningTransport<HTTP2ServerTransport.Posix>.isWellFormed(text), let value = Int(text.dropLast()), let unit = text.last else {
+            return .failure(malformed)
+        }
         let nanosecondsPerUnit: Int
         switch unit {
         case "H": nanosecondsPerUnit = 3_600_000_000_000
@@ -88,7 +97,7 @@ enum GRPCTimeout {
         case "m": nanosecondsPerUnit = 1_000_000
         case "u": nanosecondsPerUnit = 1_000
         case "n": nanosecondsPerUnit = 1
-        default: return .failure(.invalidParams(field: "grpc-timeout", reason: "must be 1 to 8 digits and a unit (H, M, S, m, u, n)"))
+        default: return .failure(malformed)
         }
         let (nanoseconds, overflow) = value.multipliedReportingOverflow(by: nanosecondsPerUnit)
         let milliseconds = overflow ? CallContext.maxTimeoutMs : (nanoseconds + 999_999) / 1_000_000

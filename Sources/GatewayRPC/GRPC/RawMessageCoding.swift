@@ -18,11 +18,11 @@ struct RawMessageDeserializer: MessageDeserializer {
 extension RPCRouter {
     /// Registers a unary handler of raw message bytes for `method`.
     mutating func registerUnary(
-        _ method: MethodDescriptor, handler: @escaping @Sendable (_ request: ServerRequest<[UInt8]>, _ context: ServerContext) async throws -> [UInt8]
+        _ method: MethodDescriptor,
+        handler: @escaping @Sendable (_ request: ServerRequest<[UInt8]>, _ context: ServerContext) async -> ServerResponse<[UInt8]>
     ) {
         registerHandler(forMethod: method, deserializer: RawMessageDeserializer(), serializer: RawMessageSerializer()) { request, context in
-            let single = try await ServerRequest(stream: request)
-            return StreamingServerResponse(single: ServerResponse(message: try await handler(single, context)))
+            StreamingServerResponse(single: await handler(try await ServerRequest(stream: request), context))
         }
     }
 }

@@ -10,11 +10,13 @@ struct ReflectionService: RegistrableRPCService {
     /// The services this server answers.
     let services: [String]
 
+    /// The reflection services, both versions of the one protocol.
+    static let serviceNames = ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]
+
     func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
-        for package in ["grpc.reflection.v1", "grpc.reflection.v1alpha"] {
+        for service in Self.serviceNames {
             router.registerHandler(
-                forMethod: MethodDescriptor(
-                    fullyQualifiedService: "\(package).ServerReflection", method: "ServerReflectionInfo", type: .bidirectionalStreaming),
+                forMethod: MethodDescriptor(fullyQualifiedService: service, method: "ServerReflectionInfo", type: .bidirectionalStreaming),
                 deserializer: ProtobufDeserializer<Grpc_Reflection_V1_ServerReflectionRequest>(),
                 serializer: ProtobufSerializer<Grpc_Reflection_V1_ServerReflectionResponse>()
             ) { request, _ in

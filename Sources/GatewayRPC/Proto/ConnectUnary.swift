@@ -17,7 +17,8 @@ struct ConnectUnary {
         var replaySuffix: String { self == .json ? "" : "#proto" }
     }
 
-    /// Why a request is not a Connect unary call this gateway can read.
+    /// Why a request is not a Connect unary call this gateway can read: answered `{code, message}`,
+    /// before any method runs (a call's own errors also carry `details` and `data`).
     struct Refusal: Error {
         var status: HTTPResponse.Status
         var code: String
@@ -46,23 +47,20 @@ struct ConnectUnary {
         if let encoding = request.headers[.contentEncoding], encoding.lowercased() != "identity" {
             return .failure(Refusal(status: .notImplemented, code: "unimplemented", message: "Content-Encoding \(encoding.prefix(40)) is not supported"))
         }
-        let mediaType = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        let contentType = request.headers[.contentType]?.lowercased().split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) } ?? []
+        let parameters = contentType.dropFirst()
         let codec: Codec
-        switch mediaType {
-        case "application/json"?: codec = .json
-        case "application/proto"?: codec = .proto
+        switch contentType.first {
+        case "application/json"? where parameters.allSatisfy({ $0 == "charset=utf-8" || $0 == "charset=\"utf-8\"" }): codec = .json
+        case "application/proto"? where parameters.isEmpty: codec = .proto
         default:
             return .failure(
                 Refusal(
                     status: .unsupportedMediaType, code: "invalid_argument", message: "Content-Type must be application/json or application/proto",
                     headers: [acceptPostHeader: "application/json, application/proto"]))
         }
-        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxBodyBytes { return .failure(tooLarge(maxBodyBytes)) }
-        do {
-            return .success(ConnectUnary(codec: codec, body: try await request.body.collect(upTo: maxBodyBytes)))
-        } catch {
-            return .failure(tooLarge(maxBodyBytes))
-        }
+        guard let body = await HTTPJSON.body(of: request, upTo: maxBodyBytes) else { return .failure(tooLarge(maxBodyBytes)) }
+        return .success(ConnectUnary(codec: codec, body: body))
     }
 
     private static func tooLarge(_ maxBodyBytes: Int) -> Refusal {
@@ -131,7 +129,7 @@ struct ConnectUnary {
     /// Base64 with the URL alphabet (or the standard one), padding optional.
     private static func base64URLDecoded(_ bytes: [UInt8]) -> [UInt8]? {
         var text = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        text = text.trimmingCharacters(in: CharacterSet(charactersIn: "="))
+        while text.hasSuffix("=") { text.removeLast() }
         text += String(repeating: "=", count: (4 - text.utf8.count % 4) % 4)
         return Data(base64Encoded: text).map(Array.init)
     }

@@ -25,7 +25,7 @@ enum OpenRPCDocument {
                             method.request.message.fields.map {
                                 [
                                     "name": .string($0.name), "required": false, "summary": .string($0.comment),
-                                    "schema": schema(of: $0, catalog: catalog, depth: 0),
+                                    "schema": schema(of: $0, catalog: catalog, depth: 0, described: false),
                                 ]
                             }),
                         "result": [
@@ -42,14 +42,15 @@ enum OpenRPCDocument {
     private static func schema(of message: ProtoCatalog.Message, catalog: ProtoCatalog, depth: Int) -> JSON {
         var properties: [String: JSON] = [:]
         if depth < maxDepth {
-            for field in message.fields { properties[field.name] = schema(of: field, catalog: catalog, depth: depth + 1) }
+            for field in message.fields { properties[field.name] = schema(of: field, catalog: catalog, depth: depth + 1, described: true) }
         }
         var schema: [String: JSON] = ["type": "object", "properties": .object(properties), "additionalProperties": false]
         if !message.comment.isEmpty { schema["description"] = .string(message.comment) }
         return .object(schema)
     }
 
-    private static func schema(of field: ProtoCatalog.Field, catalog: ProtoCatalog, depth: Int) -> JSON {
+    /// A field's schema: its JSON type (with null for an `optional` one), and its comment when `described`.
+    private static func schema(of field: ProtoCatalog.Field, catalog: ProtoCatalog, depth: Int, described: Bool) -> JSON {
         var single: JSON
         switch field.type {
         case .string: single = ["type": "string"]
@@ -65,12 +66,11 @@ enum OpenRPCDocument {
             default: single = catalog.message(field.typeName).map { schema(of: $0, catalog: catalog, depth: depth) } ?? ["type": "object"]
             }
         }
-        var described: JSON = field.isRepeated ? ["type": "array", "items": single] : single
-        if !field.comment.isEmpty, case .object(var members) = described {
-            members["description"] = .string(field.comment)
-            described = .object(members)
-        }
-        return described
+        let whole: JSON = field.isRepeated ? ["type": "array", "items": single] : single
+        guard case .object(var members) = whole else { return whole }
+        if field.isOptional, case .string(let type)? = members["type"] { members["type"] = [.string(type), "null"] }
+        if described, !field.comment.isEmpty { members["description"] = .string(field.comment) }
+        return .object(members)
     }
 }
 

@@ -12,6 +12,10 @@ public struct ProtoCatalog: Sendable {
         public var name: String
         /// The proto3 JSON name (lowerCamelCase), also accepted by Connect.
         public var jsonName: String
+        /// The field number.
+        public var number: Int32
+        /// Whether it is proto3 `optional` (an answer may hold null for it).
+        public var isOptional: Bool
         /// The declared type.
         public var type: Google_Protobuf_FieldDescriptorProto.TypeEnum
         /// The message or enum type's full name, for message and enum fields.
@@ -99,7 +103,7 @@ public struct ProtoCatalog: Sendable {
             let typePath = path + [Int32(typeIndex)]
             let fields = type.field.enumerated().map { fieldIndex, field in
                 Field(
-                    name: field.name, jsonName: field.jsonName, type: field.type, typeName: String(field.typeName.drop { $0 == "." }),
+                    name: field.name, jsonName: field.jsonName, number: field.number, isOptional: field.proto3Optional, type: field.type, typeName: String(field.typeName.drop { $0 == "." }),
                     isRepeated: field.label == .repeated, comment: comments[typePath + [2, Int32(fieldIndex)]])
             }
             messages[fullName] = Message(fullName: fullName, fields: fields, comment: comments[typePath])

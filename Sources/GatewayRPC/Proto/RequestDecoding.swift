@@ -24,14 +24,17 @@ struct RequestDecoder: Sendable {
         switch json {
         case nil, .null?: members = [:]
         case .object(let object)?: members = object
-        default: throw .invalidParams(field: "params", reason: "must be an object")
+        default: throw .invalidParams(field: dialect == .jsonRPC ? "params" : "body", reason: "must be an object")
+        }
+        let keys = members.keys.sorted()
+        // Unknown names first, whatever else is wrong: a typo is the likelier mistake.
+        if let unknown = keys.first(where: { field(named: $0, dialect: dialect) == nil }) {
+            let allowed = message.fields.isEmpty ? "this method takes none" : "allowed: " + message.fields.map(\.name).sorted().joined(separator: ", ")
+            throw .invalidParams(field: unknown, reason: "unknown parameter (\(allowed))")
         }
         var normalized: [String: JSON] = [:]
-        for key in members.keys.sorted() {
-            guard let field = field(named: key, dialect: dialect) else {
-                throw .invalidParams(
-                    field: key, reason: "unknown parameter (allowed: \(message.fields.map(\.name).sorted().joined(separator: ", ")))")
-            }
+        for key in keys {
+            let field = field(named: key, dialect: dialect)!
             guard normalized[field.name] == nil else { throw .invalidParams(field: key, reason: "given twice (as \(field.name) and \(field.jsonName))") }
             let value = members[key]!
             guard !value.isNull else { continue }
@@ -56,6 +59,9 @@ struct RequestDecoder: Sendable {
             throw .invalidParams(field: "body", reason: "not a valid binary \(message.fullName)")
         }
         if let number = Self.firstFieldNumber(decoded.unknownFields.data) {
+            if let declared = message.fields.first(where: { UInt64($0.number) == number }) {
+                throw .invalidParams(field: declared.name, reason: "field number \(number) has the wrong wire type for \(declared.name)")
+            }
             throw .invalidParams(field: "#\(number)", reason: "unknown field number \(number) in \(message.fullName)")
         }
         return decoded
@@ -85,12 +91,20 @@ struct RequestDecoder: Sendable {
         case (.uint32, .int(let number)), (.fixed32, .int(let number)): return UInt32(exactly: number) != nil
         case (.uint64, .int(let number)), (.fixed64, .int(let number)): return number >= 0
         case (.int64, .string(let text)), (.sint64, .string(let text)), (.sfixed64, .string(let text)):
-            return dialect == .protoJSON && Int64(text) != nil
-        case (.uint64, .string(let text)), (.fixed64, .string(let text)): return dialect == .protoJSON && UInt64(text) != nil
+            return dialect == .protoJSON && isDecimal(text, signed: true) && Int64(text) != nil
+        case (.uint64, .string(let text)), (.fixed64, .string(let text)):
+            return dialect == .protoJSON && isDecimal(text, signed: false) && UInt64(text) != nil
         case (.double, .int), (.double, .double), (.float, .int), (.float, .double): return true
         case (.enum, .string), (.enum, .int): return true
         default: return false
         }
+    }
+
+    /// An integer as proto3 JSON writes one in a string: digits without a leading zero or plus sign (`-` when signed).
+    private static func isDecimal(_ text: String, signed: Bool) -> Bool {
+        let digits = signed && text.hasPrefix("-") ? text.utf8.dropFirst() : text.utf8[...]
+        guard let first = digits.first, digits.allSatisfy({ (0x30...0x39).contains($0) }) else { return false }
+        return first != 0x30 || digits.count == 1
     }
 
     /// "a string", "an integer", "true or false": one value the field takes, for error reasons.
