@@ -58,7 +58,7 @@ curl -s ${G}/rpc -H '${AUTH}' -d '{"jsonrpc":"2.0","id":8,"method":"rpc.discover
 curl -s ${G}/healthz; curl -s ${G}/readyz; curl -s ${G}/metrics
 curl -s http://127.0.0.1:${SIM_PORT}/_sim/calls
 
-# Native gRPC on 127.0.0.1:${GRPC_PORT} (grpcurl reads the API through server reflection), and Connect GET
+# Native gRPC on 127.0.0.1:${GRPC_PORT} (grpcurl, where installed, reads the API through server reflection), and Connect GET
 grpcurl -plaintext -H '${AUTH}' -d '{"workspace":"demo","campaignIds":[${ids}],"startDate":"2025-03-01","endDate":"2025-03-30","view":"summary"}' 127.0.0.1:${GRPC_PORT} gateway.v1.CampaignService/GetStats
 grpcurl -plaintext 127.0.0.1:${GRPC_PORT} list
 curl -s -G ${G}/gateway.v1.CampaignService/GetStats -H '${AUTH}' --data-urlencode encoding=json --data-urlencode 'message={"workspace":"demo","campaignIds":[${ids}],"startDate":"2025-03-01","endDate":"2025-03-30","view":"summary"}'
