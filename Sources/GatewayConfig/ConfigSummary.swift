@@ -4,7 +4,9 @@ public enum ConfigSummary {
     public static func render(_ configuration: GatewayConfiguration, secrets: ResolvedSecrets) -> String {
         var lines = ["listen: \(configuration.listen.host):\(configuration.listen.port)"]
         if let grpc = configuration.grpc {
-            lines.append("grpc: \(grpc.host):\(grpc.port) \(grpc.tlsCertificateFile.map { "TLS (certificate \($0))" } ?? "h2c (plaintext)")")
+            lines.append(
+                "grpc: \(grpc.host):\(grpc.port) \(grpc.tlsCertificateFile.map { "TLS (certificate \($0))" } ?? "h2c (plaintext)"), "
+                    + "max_concurrent_streams \(grpc.maxConcurrentStreams)")
         } else {
             lines.append("grpc: none")
         }

@@ -49,6 +49,20 @@ import Testing
         }
     }
 
+    @Test func aFigurePastTwoToTheFiftyThirdIsRefusedInBinaryAtAnyDepth() async throws {
+        // The deepest body the gateway reads from the upstream, the figure at its bottom: the answer wraps it deeper still.
+        let depth = 126
+        let raw = "{\"data\":" + String(repeating: "{\"l\":", count: depth - 2) + "{\"totalSent\":9007199254740993}" + String(repeating: "}", count: depth - 1)
+        try await GatewayHarness.with { gateway in
+            try await gateway.script([["path": "/v1/campaigns/deepHuge/stats", "status": 200, "raw": .string(raw)]])
+            let json = try await gateway.connect(Self.path, ["workspace": "mig", "campaign_ids": ["deepHuge"]])
+            #expect(json.status == 200)
+            #expect(json.text.contains("9007199254740993"))
+            let binary = try await binaryStats(gateway, id: "deepHuge")
+            #expect(binary.status == 503, "\(binary.text.prefix(200))")
+        }
+    }
+
     @Test func equalAnswersAreEqualBytes() async throws {
         try await GatewayHarness.with { gateway in
             let ids = (0..<3).map { gateway.simulator.catalog.campaigns[$0].id }

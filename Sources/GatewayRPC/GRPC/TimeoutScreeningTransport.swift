@@ -34,12 +34,13 @@ struct TimeoutScreeningTransport<Base: ServerTransport>: ServerTransport {
         base.beginGracefulShutdown()
     }
 
-    /// Moves every `grpc-timeout` value unless there is exactly one and it is well formed.
+    /// Moves every `grpc-timeout` value unless there is exactly one and it is well formed (a
+    /// client's own `malformedTimeoutKey` is dropped).
     static func screen(_ metadata: inout Metadata) {
+        metadata.removeAllValues(forKey: malformedTimeoutKey)
         let values = Array(metadata[stringValues: "grpc-timeout"])
         guard !values.isEmpty, values.count != 1 || !isWellFormed(values[0]) else { return }
         metadata.removeAllValues(forKey: "grpc-timeout")
-        metadata.removeAllValues(forKey: malformedTimeoutKey)
         metadata.addString(values.joined(separator: ",").prefix(40).description, forKey: malformedTimeoutKey)
     }
 

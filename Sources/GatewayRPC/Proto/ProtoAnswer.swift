@@ -8,6 +8,9 @@ import SwiftProtobuf
 enum ProtoAnswer {
     /// The largest integer a `google.protobuf.Value` number (a double) holds exactly.
     static let exactIntegerLimit = 1 << 53
+    /// Nesting read when converting: an answer wraps the upstream's figures a few levels deeper than the JSON reader accepts them,
+    /// and each JSON object level inside a Struct is two message levels (Struct, Value).
+    static let answerDepth = JSON.defaultMaxDepth + 16
 
     /// The answer as its response message.
     static func message(_ document: JSONDocument, of method: RPCMethod, logger: Logger) throws(GatewayError) -> any SwiftProtobuf.Message {
@@ -15,8 +18,7 @@ enum ProtoAnswer {
         try refuseInexactNumbers(bytes)
         var options = JSONDecodingOptions()
         options.ignoreUnknownFields = false
-        // Each JSON object level inside a Struct is two message levels (Struct, Value): room for every depth the JSON reader accepts.
-        options.messageDepthLimit = 2 * JSON.defaultMaxDepth + 16
+        options.messageDepthLimit = 2 * answerDepth
         do {
             return try method.responseType.init(jsonUTF8Bytes: bytes, extensions: nil, options: options)
         } catch {
@@ -45,7 +47,7 @@ enum ProtoAnswer {
     /// holding a number that a `google.protobuf.Value` would round: binary never carries a figure
     /// other than the one JSON carries.
     private static func refuseInexactNumbers(_ bytes: [UInt8]) throws(GatewayError) {
-        guard let json = try? JSON.parse(bytes) else { return }
+        guard let json = try? JSON.parse(bytes, maxDepth: answerDepth) else { throw .internalError }
         var pending = [json]
         while let value = pending.popLast() {
             switch value {
