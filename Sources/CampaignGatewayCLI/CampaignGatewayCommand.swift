@@ -78,11 +78,16 @@ extension CampaignGatewayCommand {
         @Argument(help: "Path to the YAML configuration.")
         var file: String
 
+        @Flag(help: "Report missing secrets as warnings, not errors: `serve` starts without them (not ready, those workspaces failing).")
+        var allowMissingSecrets = false
+
         func run() throws {
             let (configuration, secrets) = try loadConfiguration(path: file)
             print(ConfigSummary.render(configuration, secrets: secrets))
             for warning in configuration.warnings { printError("warning: \(warning)") }
-            guard secrets.problems.isEmpty else {
+            if allowMissingSecrets {
+                for problem in secrets.problems { printError("warning: \(problem) (serve starts not ready)") }
+            } else if !secrets.problems.isEmpty {
                 for problem in secrets.problems { printError("config error: \(problem)") }
                 throw ExitCode(2)
             }
