@@ -33,7 +33,7 @@ struct DailyZipController: Sendable {
         async -> Response
     {
         let identity = RequestHeaders.identify(request, logger: logger)
-        let headers: HTTPFields = [RequestHeaders.requestIDHeader: identity.requestID]
+        let headers = identity.responseHeaders
         do {
             guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else { throw GatewayError.unauthenticated }
             guard caller.mayCall(method: "reports.getDaily") else { throw GatewayError.forbiddenMethod("reports.getDaily") }

@@ -47,7 +47,7 @@ struct RPCController: Sendable {
 
     /// The context of an authenticated request on `channel`.
     private func context(
-        _ request: Request, caller: CallerIdentity, identity: (requestID: String, logger: Logger), arrived: ContinuousClock.Instant,
+        _ request: Request, caller: CallerIdentity, identity: RequestIdentity, arrived: ContinuousClock.Instant,
         channel: any Channel
     ) -> CallContext {
         RequestHeaders.context(
@@ -66,7 +66,7 @@ struct RPCController: Sendable {
     func serveJSONRPC(_ request: Request, channel: any Channel) async -> Response {
         let arrived = ContinuousClock.now
         let identity = RequestHeaders.identify(request, logger: logger)
-        let idHeader: HTTPFields = [RequestHeaders.requestIDHeader: identity.requestID]
+        let idHeader = identity.responseHeaders
         guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else {
             identity.logger.info("rpc unauthenticated")
             return HTTPJSON.response(.unauthorized, RPCDispatcher.errorResponse(id: .null, .unauthenticated), headers: idHeader)
@@ -89,7 +89,7 @@ struct RPCController: Sendable {
     private func serveConnect(_ request: Request, method: RPCMethod, channel: any Channel) async -> Response {
         let arrived = ContinuousClock.now
         let identity = RequestHeaders.identify(request, logger: logger)
-        let idHeader: HTTPFields = [RequestHeaders.requestIDHeader: identity.requestID]
+        let idHeader = identity.responseHeaders
         guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else {
             return HTTPJSON.error(.unauthenticated, headers: idHeader)
         }

@@ -10,6 +10,8 @@ import Logging
 enum RequestHeaders {
     static let requestIDHeader = HTTPField.Name("X-Request-Id")!
     static let connectTimeoutHeader = HTTPField.Name("Connect-Timeout-Ms")!
+    static let traceparentHeader = HTTPField.Name("traceparent")!
+    static let traceresponseHeader = HTTPField.Name("traceresponse")!
 
     /// The caller's request id (`X-Request-Id`, gRPC `x-request-id`) when it is a safe token (≤128 of
     /// `A-Za-z0-9._-`), else a new one: this process's random prefix and a counter (unique without a
@@ -37,28 +39,30 @@ enum RequestHeaders {
         }
     }
 
-    /// The request's id and a logger carrying it (what a route needs before it knows the caller).
-    static func identify(_ request: Request, logger: Logger) -> (requestID: String, logger: Logger) {
-        identify(givenID: request.headers[requestIDHeader], logger: logger)
+    /// The request's id and trace, and a logger carrying both (what a route needs before it knows the caller).
+    static func identify(_ request: Request, logger: Logger) -> RequestIdentity {
+        identify(givenID: request.headers[requestIDHeader], traceparent: request.headers[traceparentHeader], logger: logger)
     }
 
-    /// The request id (`givenID` when safe) and a logger carrying it.
-    static func identify(givenID: String?, logger: Logger) -> (requestID: String, logger: Logger) {
+    /// The request id (`givenID` when safe), the trace (`traceparent` when valid), and a logger carrying both.
+    static func identify(givenID: String?, traceparent: String?, logger: Logger) -> RequestIdentity {
         var logger = logger
         let id = requestID(given: givenID)
+        let trace = TraceContext(traceparent: traceparent)
         logger[metadataKey: "request_id"] = "\(id)"
-        return (id, logger)
+        logger[metadataKey: "trace_id"] = "\(trace.traceID)"
+        return RequestIdentity(requestID: id, trace: trace, logger: logger)
     }
 
     /// The context of an authenticated request that arrived at `arrived`: a fresh allowance of
-    /// `callLimit` upstream calls, its `Connect-Timeout-Ms`, its client's connection.
+    /// `callLimit` upstream calls, its `Connect-Timeout-Ms`, its client's connection, its trace.
     static func context(
-        _ request: Request, caller: CallerIdentity, identity: (requestID: String, logger: Logger), arrived: ContinuousClock.Instant,
+        _ request: Request, caller: CallerIdentity, identity: RequestIdentity, arrived: ContinuousClock.Instant,
         connection: ClientConnection, callLimit: Int, defaultTimeoutMs: Int
     ) -> CallContext {
         CallContext(
             requestID: identity.requestID, caller: caller, logger: identity.logger, allowance: CallAllowance(limit: callLimit), arrived: arrived,
-            headerTimeout: connectTimeoutMs(request), client: connection, defaultTimeoutMs: defaultTimeoutMs)
+            headerTimeout: connectTimeoutMs(request), client: connection, defaultTimeoutMs: defaultTimeoutMs, trace: identity.trace)
     }
 
     /// `Connect-Timeout-Ms` (a positive integer of at most 10 digits, per the Connect protocol),
@@ -70,5 +74,17 @@ enum RequestHeaders {
             return .failure(.invalidParams(field: "Connect-Timeout-Ms", reason: "must be a positive integer of at most 10 digits"))
         }
         return .success(min(value, CallContext.maxTimeoutMs))
+    }
+}
+
+/// Who a request is before it is authenticated: its id, its trace, a logger carrying both.
+struct RequestIdentity {
+    var requestID: String
+    var trace: TraceContext
+    var logger: Logger
+
+    /// The headers every answer carries: `X-Request-Id` and `traceresponse`.
+    var responseHeaders: HTTPFields {
+        [RequestHeaders.requestIDHeader: requestID, RequestHeaders.traceresponseHeader: trace.traceresponse]
     }
 }

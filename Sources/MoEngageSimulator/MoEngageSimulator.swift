@@ -40,13 +40,13 @@ public struct MoEngageSimulator: Sendable {
         router.get("/dailyCampaignReportDump/{app}/{file}") { request, context in
             let appID = context.parameters.get("app") ?? ""
             let call = RecordedCall(method: "GET", path: request.uri.path, workspace: appID, auth: "missing", status: 0, requestID: nil, body: nil)
-            return await self.recorded(call) { call in
+            return await self.recorded(call, of: request) { call in
                 await self.answerDailyReport(request, appID: appID, file: context.parameters.get("file") ?? "", call: &call)
             }
         }
         router.get("/v1/campaigns/{id}/stats") { request, context in
             let call = RecordedCall(method: "GET", path: request.uri.path, workspace: nil, auth: "missing", status: 0, requestID: nil, body: nil)
-            return await self.recorded(call) { call in
+            return await self.recorded(call, of: request) { call in
                 await self.answerMigmaStats(request, campaignID: context.parameters.get("id") ?? "", call: &call)
             }
         }
@@ -86,9 +86,10 @@ public struct MoEngageSimulator: Sendable {
         )
     }
 
-    /// Answers a call and records it, with its final status, in the ledger.
-    private func recorded(_ initial: RecordedCall, _ answer: (inout RecordedCall) async -> Response) async -> Response {
+    /// Answers a call and records it, with its final status and its `traceparent`, in the ledger.
+    private func recorded(_ initial: RecordedCall, of request: Request, _ answer: (inout RecordedCall) async -> Response) async -> Response {
         var call = initial
+        call.traceparent = request.headers[HTTPField.Name("traceparent")!]
         let response = await answer(&call)
         call.status = Int(response.status.code)
         ledger.record(call)
@@ -101,7 +102,7 @@ public struct MoEngageSimulator: Sendable {
         let call = RecordedCall(
             method: "POST", path: request.uri.path, workspace: request.headers[HTTPField.Name("MOE-APPKEY")!],
             auth: "missing", status: 0, requestID: body?["request_id"]?.stringValue, body: body)
-        return await recorded(call) { call in await answer(body, &call) }
+        return await recorded(call, of: request) { call in await answer(body, &call) }
     }
 
     private func answerMeta(_ request: Request, body: JSON?, call: inout RecordedCall) async -> Response {

@@ -12,6 +12,8 @@ struct RecordedCall: Sendable {
     var status: Int
     var requestID: String?
     var body: JSON?
+    /// The W3C `traceparent` header the caller sent, if any.
+    var traceparent: String? = nil
 }
 
 /// The simulator's shared mutable state: call log, rule breaches, rolling limits and fault dice.
@@ -95,6 +97,7 @@ final class SimulatorLedger: Sendable {
                 "path": .string(call.path), "workspace": call.workspace.map(JSON.string) ?? .null,
                 "auth": .string(call.auth), "status": .int(call.status),
                 "request_id": call.requestID.map(JSON.string) ?? .null, "body": call.body ?? .null,
+                "traceparent": call.traceparent.map(JSON.string) ?? .null,
             ])
         }
     }

@@ -303,10 +303,13 @@ class NativeGRPCTests(unittest.TestCase):
     def test_the_request_id_comes_back(self):
         _, call = self.call("campaign", "GetStats", cs.GetStatsRequest(workspace="main", start_date="2025-03-01", end_date="2025-03-01", dry_run=True))
         self.assertTrue(dict(call.initial_metadata()).get("x-request-id"))
-        metadata = [("authorization", f"Bearer {TOKEN}"), ("x-request-id", "trace-42")]
+        trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+        metadata = [("authorization", f"Bearer {TOKEN}"), ("x-request-id", "trace-42"), ("traceparent", f"00-{trace}-00f067aa0ba902b7-01")]
         with self.assertRaises(grpc.RpcError) as caught:
             self.stubs["campaign"].GetStats(cs.GetStatsRequest(workspace="main", start_date="2025-03-02", end_date="2025-03-01"), metadata=metadata, timeout=10)
-        self.assertEqual(dict(caught.exception.trailing_metadata()).get("x-request-id"), "trace-42")
+        trailers = dict(caught.exception.trailing_metadata())
+        self.assertEqual(trailers.get("x-request-id"), "trace-42")
+        self.assertEqual(trailers.get("traceresponse", "").split("-")[1], trace)
 
 
 def post(url, body, headers, token=TOKEN):

@@ -28,6 +28,8 @@ public struct CallContext: Sendable {
     public static let maxTimeoutMs = 600_000
     /// The request id: from `X-Request-Id` or generated; sent upstream as `request_id`.
     public var requestID: String
+    /// The request's W3C trace (kept from its `traceparent`, or new).
+    public let trace: TraceContext
     /// The authenticated caller.
     public var caller: CallerIdentity
     /// A logger carrying the request id.
@@ -49,9 +51,11 @@ public struct CallContext: Sendable {
     /// `defaultTimeoutMs` from then until a call sets its own (`forCall`).
     public init(
         requestID: String, caller: CallerIdentity, logger: Logger, allowance: CallAllowance, arrived: ContinuousClock.Instant = .now,
-        headerTimeout: Result<Int?, GatewayError> = .success(nil), client: any ClientPresence = AlwaysPresent(), defaultTimeoutMs: Int
+        headerTimeout: Result<Int?, GatewayError> = .success(nil), client: any ClientPresence = AlwaysPresent(), defaultTimeoutMs: Int,
+        trace: TraceContext = TraceContext(traceparent: nil)
     ) {
         self.requestID = requestID
+        self.trace = trace
         self.caller = caller
         self.logger = logger
         self.allowance = allowance
@@ -82,6 +86,7 @@ public struct CallContext: Sendable {
 
     private init(_ context: CallContext, sharedDeadline: @escaping @Sendable () -> ContinuousClock.Instant, allowance: CallAllowance) {
         requestID = context.requestID
+        trace = context.trace
         caller = context.caller
         logger = context.logger
         self.allowance = allowance

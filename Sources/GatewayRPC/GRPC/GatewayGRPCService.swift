@@ -31,8 +31,9 @@ struct GatewayGRPCService: RegistrableRPCService {
     private func serve(_ request: ServerRequest<[UInt8]>, method: RPCMethod, context server: ServerContext) async -> ServerResponse<[UInt8]> {
         let arrived = ContinuousClock.now
         let metadata = request.metadata
-        let identity = RequestHeaders.identify(givenID: metadata.firstString("x-request-id"), logger: logger)
-        let echoed: Metadata = ["x-request-id": .string(identity.requestID)]
+        let identity = RequestHeaders.identify(
+            givenID: metadata.firstString("x-request-id"), traceparent: metadata.firstString("traceparent"), logger: logger)
+        let echoed: Metadata = ["x-request-id": .string(identity.requestID), "traceresponse": .string(identity.trace.traceresponse)]
         guard let caller = authenticator.authenticate(authorization: metadata.firstString("authorization")) else {
             return ServerResponse(error: Self.status(.unauthenticated, echoing: echoed))
         }
@@ -41,7 +42,8 @@ struct GatewayGRPCService: RegistrableRPCService {
             ? GRPCTimeout.milliseconds(metadata.firstString("grpc-timeout")) : .failure(GRPCTimeout.malformed)
         let context = CallContext(
             requestID: identity.requestID, caller: caller, logger: identity.logger, allowance: CallAllowance(limit: callLimit), arrived: arrived,
-            headerTimeout: timeout, client: GRPCCallPresence(cancellation: server.cancellation), defaultTimeoutMs: defaultTimeoutMs)
+            headerTimeout: timeout, client: GRPCCallPresence(cancellation: server.cancellation), defaultTimeoutMs: defaultTimeoutMs,
+            trace: identity.trace)
         let key = AnswerReplay.Key(route: "grpc:" + method.rpc!.path, caller: caller.name, body: ByteBuffer(bytes: request.message))
         if let replayed = replay.replayed(key, context: context, dispatcher: dispatcher) {
             return ServerResponse(message: Array(replayed.readableBytesView), metadata: echoed)

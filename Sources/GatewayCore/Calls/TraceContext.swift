@@ -1,0 +1,56 @@
+/// A W3C Trace Context (`traceparent`): the caller's trace, and the gateway's own span in it.
+///
+/// A request's valid `traceparent` is kept (its trace id and flags; the gateway's span is new,
+/// with the caller's span as its parent); a missing or malformed one starts a new trace. The
+/// trace id goes in every log line of the request, back in the `traceresponse` header, and on
+/// every upstream call the request makes (`traceparent`, the gateway's span as the parent).
+public struct TraceContext: Sendable, Hashable {
+    /// 32 lowercase hex digits, not all zero.
+    public let traceID: String
+    /// The gateway's span for this request: 16 lowercase hex digits.
+    public let spanID: String
+    /// The caller's span (the parent of the gateway's), when the caller sent one.
+    public let parentID: String?
+    /// Two hex digits (`01`: sampled).
+    public let flags: String
+
+    /// The caller's trace when `traceparent` is a valid version-00 (or later) header, else a new, sampled one.
+    public init(traceparent: String?) {
+        let parts = traceparent.map { $0.split(separator: "-", omittingEmptySubsequences: false).map(String.init) } ?? []
+        if parts.count >= 4, Self.isHex(parts[0], count: 2), parts[0] != "ff", parts[0] != "00" || parts.count == 4,
+            Self.isHex(parts[1], count: 32), parts[1] != String(repeating: "0", count: 32),
+            Self.isHex(parts[2], count: 16), parts[2] != String(repeating: "0", count: 16), Self.isHex(parts[3], count: 2)
+        {
+            traceID = parts[1]
+            parentID = parts[2]
+            flags = parts[3]
+        } else {
+            traceID = Self.randomHex(bytes: 16)
+            parentID = nil
+            flags = "01"
+        }
+        spanID = Self.randomHex(bytes: 8)
+    }
+
+    /// The `traceparent` of an upstream call this request makes: the same trace, the gateway's span as the parent.
+    public var upstreamTraceparent: String { "00-\(traceID)-\(spanID)-\(flags)" }
+
+    /// The `traceresponse` header answered to the caller (W3C Trace Context Level 2): the trace and the gateway's span.
+    public var traceresponse: String { upstreamTraceparent }
+
+    private static func isHex(_ text: String, count: Int) -> Bool {
+        text.utf8.count == count && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+
+    /// `bytes` random bytes (8 or 16) in lowercase hex, never all zero; cheap enough for every request.
+    private static func randomHex(bytes: Int) -> String {
+        var words = (0..<(bytes / 8)).map { _ in UInt64.random(in: 0...UInt64.max) }
+        if words.allSatisfy({ $0 == 0 }) { words[0] = 1 }
+        let digits = Array("0123456789abcdef".utf8)
+        var text = [UInt8](repeating: 0, count: bytes * 2)
+        for (index, word) in words.enumerated() {
+            for nibble in 0..<16 { text[index * 16 + nibble] = digits[Int((word >> (60 - 4 * UInt64(nibble))) & 0xF)] }
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+}
