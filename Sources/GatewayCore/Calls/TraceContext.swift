@@ -1,3 +1,5 @@
+import LockedState
+
 /// A W3C Trace Context (`traceparent`): the caller's trace, and the gateway's own span in it.
 ///
 /// A request's valid `traceparent` is kept (its trace id and flags; the gateway's span is new,
@@ -42,9 +44,9 @@ public struct TraceContext: Sendable, Hashable {
         text.utf8.count == count && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 
-    /// `bytes` random bytes (8 or 16) in lowercase hex, never all zero; cheap enough for every request.
+    /// `bytes` random bytes (8 or 16) in lowercase hex, never all zero; no system call per request.
     private static func randomHex(bytes: Int) -> String {
-        var words = (0..<(bytes / 8)).map { _ in UInt64.random(in: 0...UInt64.max) }
+        var words = (0..<(bytes / 8)).map { _ in RandomWords.next() }
         if words.allSatisfy({ $0 == 0 }) { words[0] = 1 }
         let digits = Array("0123456789abcdef".utf8)
         var text = [UInt8](repeating: 0, count: bytes * 2)
@@ -52,5 +54,21 @@ public struct TraceContext: Sendable, Hashable {
             for nibble in 0..<16 { text[index * 16 + nibble] = digits[Int((word >> (60 - 4 * UInt64(nibble))) & 0xF)] }
         }
         return String(decoding: text, as: UTF8.self)
+    }
+}
+
+/// 64-bit random words for trace and span ids: SplitMix64 over a process-wide state seeded once
+/// from the system's generator (a `getrandom` call per id would cost the hot path a system call).
+private enum RandomWords {
+    private static let state = Locked(UInt64.random(in: 0...UInt64.max))
+
+    static func next() -> UInt64 {
+        var z = state.withLock { state -> UInt64 in
+            state &+= 0x9E37_79B9_7F4A_7C15
+            return state
+        }
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
