@@ -166,7 +166,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MoEngageSimulatorTests", dependencies: ["MoEngageSimulator", "CurlHTTP", "DynamicJSON", "Dates", "ServerTesting"]),
-        .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"]),
+        .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig", "ServerTesting"]),
         .testTarget(name: "DynamicJSONTests", dependencies: ["DynamicJSON"]),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "ServerTesting", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(

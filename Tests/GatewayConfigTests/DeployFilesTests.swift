@@ -1,27 +1,12 @@
 import Foundation
+import ServerTesting
 import Testing
 
 private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 private let gatewayBinary = repositoryRoot.appendingPathComponent(".build/debug/campaign-gateway").path
 
-/// Runs a program to its end and returns its exit status and output (stdout and stderr together).
-private func run(_ path: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
-    let output = FileManager.default.temporaryDirectory.appendingPathComponent("deploy-test-\(UUID().uuidString).log")
-    FileManager.default.createFile(atPath: output.path, contents: nil)
-    defer { try? FileManager.default.removeItem(at: output) }
-    let handle = try FileHandle(forWritingTo: output)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    process.environment = environment
-    process.standardOutput = handle
-    process.standardError = handle
-    let status = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
-        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        do { try process.run() } catch { continuation.resume(throwing: error) }
-    }
-    try handle.close()
-    return (status, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
+private func run(_ path: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+    try await ChildProcess.run(path, arguments)
 }
 
 /// The deploy files work as shipped: the systemd unit verifies, and its start check agrees with `serve`.

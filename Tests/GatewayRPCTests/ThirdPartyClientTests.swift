@@ -58,21 +58,7 @@ import Testing
         environment["SIM_BASE"] = gateway.simBase
         environment["PROTO_DIR"] = repositoryRoot.appendingPathComponent("proto-docs").path
         for (index, secret) in TestSecrets.all.enumerated() { environment["SECRET_\(index)"] = secret }
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("third-party-clients-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: output)
-        defer { try? FileManager.default.removeItem(at: output) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [repositoryRoot.appendingPathComponent("Tests/ThirdPartyClients/test_generated_clients.py").path, "-v"] + tests
-        process.environment = environment
-        process.standardOutput = handle
-        process.standardError = handle
-        let status = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch { continuation.resume(throwing: error) }
-        }
-        try handle.close()
-        return (status, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
+        let script = repositoryRoot.appendingPathComponent("Tests/ThirdPartyClients/test_generated_clients.py").path
+        return try await ChildProcess.run(python, [script, "-v"] + tests, environment: environment)
     }
 }

@@ -1,0 +1,26 @@
+import Foundation
+
+/// Runs a program to its end (for tests: command-line clients, checkers), without blocking a thread while it runs.
+public enum ChildProcess {
+    /// Runs `path` with `arguments` and `environment`; returns its exit status and its output (stdout and stderr together).
+    public static func run(_ path: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> (
+        status: Int32, output: String
+    ) {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("child-process-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: output) }
+        let handle = try FileHandle(forWritingTo: output)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.environment = environment
+        process.standardOutput = handle
+        process.standardError = handle
+        let status = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do { try process.run() } catch { continuation.resume(throwing: error) }
+        }
+        try handle.close()
+        return (status, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
+    }
+}
