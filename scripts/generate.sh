@@ -4,7 +4,8 @@
 # messages (protoc-gen-swift), gRPC server code (protoc-gen-grpc-swift-2), the descriptor set the
 # gateway serves for reflection and reads for request decoding and its OpenRPC document, and the
 # hash of the inputs a test compares. Every input is in the repository; the plugins' versions are
-# pinned by scripts/protoc-plugins/Package.resolved.
+# the exact ones scripts/protoc-plugins/Package.swift names (as every Package.resolved, its lock
+# file is not committed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v protoc >/dev/null || { echo "protoc is missing: apt-get install protobuf-compiler (make generate does)" >&2; exit 1; }
