@@ -1,6 +1,7 @@
 import CoreMetrics
 import GatewayCore
 import LockedState
+import Logging
 import NIOCore
 
 /// Whole HTTP answers to repeated requests, kept as their bytes and replayed, as nginx's
@@ -71,6 +72,13 @@ extension AnswerReplay {
         guard case .success = context.headerTimeout, let entry = lookup(key, now: started) else { return nil }
         dispatcher.record(method: entry.method, code: "ok", context: context, since: started)
         return entry.body
+    }
+
+    /// `answer` as binary protobuf (Connect `application/proto`, gRPC), remembered as the answer to `key` when the answer cache gave it whole.
+    func binary(_ answer: MethodAnswer, of method: RPCMethod, answering key: Key, logger: Logger) throws(GatewayError) -> ByteBuffer {
+        let bytes = ByteBuffer(bytes: try ProtoAnswer.binary(answer.document, of: method, logger: logger))
+        remember(bytes, answering: key, answer: answer, method: method.name)
+        return bytes
     }
 
     /// Remembers `body` as the answer to `key` when the answer cache gave `answer` whole.

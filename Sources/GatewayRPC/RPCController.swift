@@ -117,8 +117,7 @@ struct RPCController: Sendable {
             return answered(answer, method: method.name, key: key, headers: idHeader)
         case .success(let answer):
             do throws(GatewayError) {
-                let bytes = ByteBuffer(bytes: try ProtoAnswer.binary(answer.document, of: method, logger: context.logger))
-                replay.remember(bytes, answering: key, answer: answer, method: method.name)
+                let bytes = try replay.binary(answer, of: method, answering: key, logger: context.logger)
                 return HTTPJSON.response(.ok, bytes: bytes, headers: idHeader, contentType: ConnectUnary.Codec.proto.contentType)
             } catch {
                 return HTTPJSON.error(error, headers: idHeader)

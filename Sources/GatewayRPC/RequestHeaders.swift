@@ -60,9 +60,9 @@ enum RequestHeaders {
         _ request: Request, caller: CallerIdentity, identity: RequestIdentity, arrived: ContinuousClock.Instant,
         connection: ClientConnection, callLimit: Int, defaultTimeoutMs: Int
     ) -> CallContext {
-        CallContext(
-            requestID: identity.requestID, caller: caller, logger: identity.logger, allowance: CallAllowance(limit: callLimit), arrived: arrived,
-            headerTimeout: connectTimeoutMs(request), client: connection, defaultTimeoutMs: defaultTimeoutMs, trace: identity.trace)
+        identity.context(
+            caller: caller, arrived: arrived, headerTimeout: connectTimeoutMs(request), client: connection, callLimit: callLimit,
+            defaultTimeoutMs: defaultTimeoutMs)
     }
 
     /// `Connect-Timeout-Ms` (a positive integer of at most 10 digits, per the Connect protocol),
@@ -85,6 +85,17 @@ struct RequestIdentity {
 
     /// The headers every answer carries: `X-Request-Id` and `traceresponse`.
     var responseHeaders: HTTPFields {
-        [RequestHeaders.requestIDHeader: requestID, RequestHeaders.traceresponseHeader: trace.traceresponse]
+        [RequestHeaders.requestIDHeader: requestID, RequestHeaders.traceresponseHeader: trace.traceparent]
+    }
+
+    /// The context of this request once `caller` is authenticated: a fresh allowance of `callLimit`
+    /// upstream calls, the deadline its transport's header asks for, its client, its id, trace and logger.
+    func context(
+        caller: CallerIdentity, arrived: ContinuousClock.Instant, headerTimeout: Result<Int?, GatewayError>, client: any ClientPresence,
+        callLimit: Int, defaultTimeoutMs: Int
+    ) -> CallContext {
+        CallContext(
+            requestID: requestID, caller: caller, logger: logger, allowance: CallAllowance(limit: callLimit), arrived: arrived,
+            headerTimeout: headerTimeout, client: client, defaultTimeoutMs: defaultTimeoutMs, trace: trace)
     }
 }

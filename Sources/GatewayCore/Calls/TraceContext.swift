@@ -3,16 +3,14 @@ import LockedState
 /// A W3C Trace Context (`traceparent`): the caller's trace, and the gateway's own span in it.
 ///
 /// A request's valid `traceparent` is kept (its trace id and flags; the gateway's span is new,
-/// with the caller's span as its parent); a missing or malformed one starts a new trace. The
-/// trace id goes in every log line of the request, back in the `traceresponse` header, and on
-/// every upstream call the request makes (`traceparent`, the gateway's span as the parent).
+/// a child of the caller's); a missing or malformed one starts a new trace. The trace id goes in
+/// every log line of the request; `traceparent` (the trace and the gateway's span) is answered in
+/// the `traceresponse` header and sent on every upstream call the request makes.
 public struct TraceContext: Sendable, Hashable {
     /// 32 lowercase hex digits, not all zero.
     public let traceID: String
     /// The gateway's span for this request: 16 lowercase hex digits.
     public let spanID: String
-    /// The caller's span (the parent of the gateway's), when the caller sent one.
-    public let parentID: String?
     /// Two hex digits (`01`: sampled).
     public let flags: String
 
@@ -24,21 +22,17 @@ public struct TraceContext: Sendable, Hashable {
             Self.isHex(parts[2], count: 16), parts[2] != String(repeating: "0", count: 16), Self.isHex(parts[3], count: 2)
         {
             traceID = parts[1]
-            parentID = parts[2]
             flags = parts[3]
         } else {
             traceID = Self.randomHex(bytes: 16)
-            parentID = nil
             flags = "01"
         }
         spanID = Self.randomHex(bytes: 8)
     }
 
-    /// The `traceparent` of an upstream call this request makes: the same trace, the gateway's span as the parent.
-    public var upstreamTraceparent: String { "00-\(traceID)-\(spanID)-\(flags)" }
-
-    /// The `traceresponse` header answered to the caller (W3C Trace Context Level 2): the trace and the gateway's span.
-    public var traceresponse: String { upstreamTraceparent }
+    /// The trace and the gateway's span: the `traceparent` of the request's upstream calls (the
+    /// gateway's span as their parent) and the `traceresponse` of its answer (W3C Level 2).
+    public var traceparent: String { "00-\(traceID)-\(spanID)-\(flags)" }
 
     private static func isHex(_ text: String, count: Int) -> Bool {
         text.utf8.count == count && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }

@@ -59,7 +59,7 @@ public struct UpstreamClient: Sendable {
         let credentials = workspace.configuration.provider.adapter.credentials(for: workspace.configuration, apiKey: apiKey)
         // Only a failure's text needs scrubbing: build the redaction then, not for every call.
         func redaction() -> Redaction { Redaction(secrets: credentials.secrets + [workspace.secretKey?.value ?? ""] + request.secrets) }
-        var headers: [(name: String, value: String)] = [("Accept", "application/json"), ("traceparent", context.trace.upstreamTraceparent)]
+        var headers: [(name: String, value: String)] = [("Accept", "application/json"), ("traceparent", context.trace.traceparent)]
         if request.sendsCredentials { headers += credentials.headers }
         if request.body != nil { headers.append(("Content-Type", "application/json")) }
         // The transfer is bounded by the upstream timeout; the deadline (which may grow while other

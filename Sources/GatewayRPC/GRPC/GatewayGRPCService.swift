@@ -33,17 +33,16 @@ struct GatewayGRPCService: RegistrableRPCService {
         let metadata = request.metadata
         let identity = RequestHeaders.identify(
             givenID: metadata.firstString("x-request-id"), traceparent: metadata.firstString("traceparent"), logger: logger)
-        let echoed: Metadata = ["x-request-id": .string(identity.requestID), "traceresponse": .string(identity.trace.traceresponse)]
+        let echoed: Metadata = ["x-request-id": .string(identity.requestID), "traceresponse": .string(identity.trace.traceparent)]
         guard let caller = authenticator.authenticate(authorization: metadata.firstString("authorization")) else {
             return ServerResponse(error: Self.status(.unauthenticated, echoing: echoed))
         }
         let timeout =
             metadata.firstString(TimeoutScreeningTransport<HTTP2ServerTransport.Posix>.malformedTimeoutKey) == nil
             ? GRPCTimeout.milliseconds(metadata.firstString("grpc-timeout")) : .failure(GRPCTimeout.malformed)
-        let context = CallContext(
-            requestID: identity.requestID, caller: caller, logger: identity.logger, allowance: CallAllowance(limit: callLimit), arrived: arrived,
-            headerTimeout: timeout, client: GRPCCallPresence(cancellation: server.cancellation), defaultTimeoutMs: defaultTimeoutMs,
-            trace: identity.trace)
+        let context = identity.context(
+            caller: caller, arrived: arrived, headerTimeout: timeout, client: GRPCCallPresence(cancellation: server.cancellation),
+            callLimit: callLimit, defaultTimeoutMs: defaultTimeoutMs)
         let key = AnswerReplay.Key(route: "grpc:" + method.rpc!.path, caller: caller.name, body: ByteBuffer(bytes: request.message))
         if let replayed = replay.replayed(key, context: context, dispatcher: dispatcher) {
             return ServerResponse(message: Array(replayed.readableBytesView), metadata: echoed)
@@ -51,9 +50,8 @@ struct GatewayGRPCService: RegistrableRPCService {
         switch await dispatcher.invoke(methodName: method.name, body: .binary(request.message), context: context) {
         case .success(let answer):
             do throws(GatewayError) {
-                let bytes = try ProtoAnswer.binary(answer.document, of: method, logger: context.logger)
-                replay.remember(ByteBuffer(bytes: bytes), answering: key, answer: answer, method: method.name)
-                return ServerResponse(message: bytes, metadata: echoed)
+                let bytes = try replay.binary(answer, of: method, answering: key, logger: context.logger)
+                return ServerResponse(message: Array(bytes.readableBytesView), metadata: echoed)
             } catch {
                 return ServerResponse(error: Self.status(error, echoing: echoed))
             }
