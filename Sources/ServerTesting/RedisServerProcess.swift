@@ -27,11 +27,20 @@ public final class RedisServerProcess: Sendable {
     /// Starts a server (requiring `password` when given; speaking only TLS with `tls`'s server
     /// certificate when given; with further `options`, e.g. `--rename-command`) and waits until
     /// it accepts connections.
+    /// A port found free may be taken (e.g. as a client's ephemeral port) before the server binds
+    /// it: then another is tried, a few times.
     public static func start(password: String? = nil, tls: TestCertificates? = nil, options: [String] = []) async throws -> RedisServerProcess {
-        guard let port = LoopbackPort.free() else { throw RedisServerFailure("no free loopback port") }
-        let server = RedisServerProcess(port: port, password: password, tls: tls, options: options)
-        try await server.startAgain()
-        return server
+        var attempt = 1
+        while true {
+            guard let port = LoopbackPort.free() else { throw RedisServerFailure("no free loopback port") }
+            let server = RedisServerProcess(port: port, password: password, tls: tls, options: options)
+            do {
+                try await server.startAgain()
+                return server
+            } catch let failure as RedisServerFailure where failure.portTaken && attempt < 5 {
+                attempt += 1
+            }
+        }
     }
 
     /// Runs `body` with a fresh server, stopped afterwards whatever happens.
@@ -73,8 +82,9 @@ public final class RedisServerProcess: Sendable {
         let deadline = ContinuousClock.now + .seconds(10)
         while !LoopbackPort.accepts(port) {
             guard started.isRunning, ContinuousClock.now < deadline else {
+                let exited = !started.isRunning
                 stop()
-                throw RedisServerFailure("redis-server did not start on port \(port)")
+                throw RedisServerFailure("redis-server did not start on port \(port)", portTaken: exited)
             }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -101,5 +111,10 @@ public final class RedisServerProcess: Sendable {
 public struct RedisServerFailure: Error, CustomStringConvertible {
     /// Why.
     public let description: String
-    init(_ description: String) { self.description = description }
+    /// Whether the server exited at start (as it does when its port is taken).
+    let portTaken: Bool
+    init(_ description: String, portTaken: Bool = false) {
+        self.description = description
+        self.portTaken = portTaken
+    }
 }

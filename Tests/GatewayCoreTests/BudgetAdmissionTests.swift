@@ -36,7 +36,7 @@ import Testing
             async let second = budget.admit(workspace: "main", calls: 3, by: deadline)
             let outcomes = await [first, second]
             #expect(outcomes.compactMap(admitted).count == 1, "\(budget)")
-            for case .refused(let completion) in outcomes { #expect(completion > deadline) }
+            for case .refused(let completion, _) in outcomes { #expect(completion > deadline) }
             withExtendedLifetime(outcomes) {}
         }
     }

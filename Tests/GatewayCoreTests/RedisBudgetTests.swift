@@ -51,11 +51,12 @@ import Testing
             for caller in 0..<callers {
                 group.addTask {
                     while ContinuousClock.now < end {
+                        // The budget's own instants: this task may resume a while after the grant.
                         let grant = try await budget.acquire(workspace: "main", caller: "caller-\(caller)")
-                        let granted = ContinuousClock.now
                         try await Task.sleep(for: hold)
+                        let completed = ContinuousClock.now
                         budget.complete(grant)
-                        log.calls.withLock { $0.append((granted, .now, index)) }
+                        log.calls.withLock { $0.append((grant.granted, completed, index)) }
                     }
                 }
             }

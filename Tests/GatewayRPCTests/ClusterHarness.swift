@@ -23,7 +23,7 @@ struct ClusterHarness {
         return GatewayHarness.yaml(
             extra: """
                 upstream: {safety_margin_ms: 100}
-                redis: {url: "\(url)", key_prefix: "cluster-test:", replicas_hint: \(replicasHint), command_timeout_ms: 300\(authority)}
+                redis: {url: "\(url)", key_prefix: "cluster-test:", replicas_hint: \(replicasHint), command_timeout_ms: 1000\(authority)}
                 """,
             mainRateLimits: limits)
     }

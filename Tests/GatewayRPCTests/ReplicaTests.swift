@@ -62,10 +62,11 @@ import Testing
         try await ClusterHarness.with(replicas: 3, simulator: Self.simulator, yaml: ClusterHarness.yaml(limits: Self.limits, replicasHint: 3)) {
             cluster in
             let questions = Questions(ids: cluster.campaignIDs)
-            let outcomes = try await saturate(cluster, questions: questions, perReplica: 6, duration: .seconds(17))
+            let outcomes = try await saturate(cluster, questions: questions, perReplica: 6, duration: .seconds(30))
             let calls = try await cluster.upstreamCalls().count
-            // In 17 s the minute's 100 calls are the binding limit (10 per second would allow 170); just
-            // started, each replica keeps to its share (3 a second, 33 a minute) and needs about 12 s for it.
+            // In 30 s the minute's 100 calls are the binding limit (10 per second would allow 300); just
+            // started, each replica keeps to its share (3 a second, 33 a minute) and needs about 12 s for
+            // it on an idle machine: the rest is room for a busy one.
             #expect(calls >= 95, "the three replicas used \(calls) of the 100 calls the minute allows; answers \(outcomes)")
             #expect(calls <= 100)
             #expect(Set(outcomes.keys).isSubset(of: ["ok", "-32029", "-32004"]), "\(outcomes)")

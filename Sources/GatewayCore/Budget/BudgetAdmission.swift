@@ -25,8 +25,10 @@ public final class BudgetAdmission: Sendable {
 public enum AdmissionOutcome: Sendable {
     /// The calls fit before the deadline and count from now on.
     case admitted(BudgetAdmission)
-    /// The calls could all have been granted only at `completion`, past the deadline.
-    case refused(completion: ContinuousClock.Instant)
+    /// The calls could all have been answered only at `completion`, past the deadline; granted at
+    /// once they would have been answered at `atOnce` (past the deadline too when the upstream's
+    /// typical latency alone is longer than the time left).
+    case refused(completion: ContinuousClock.Instant, atOnce: ContinuousClock.Instant)
 }
 
 /// One account's admitted calls that are not waiting for a grant yet, by admission.

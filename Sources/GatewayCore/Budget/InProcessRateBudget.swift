@@ -114,8 +114,12 @@ public final class InProcessRateBudget: RateBudget {
         let workspace = account(of: name)
         return state.withLock { state in
             let completion = state.workspaces[workspace]?.projectedCompletion(of: calls, now: .now) ?? .now
-            let margin = state.workspaces[workspace]?.typical.margin(at: .now) ?? .zero
-            guard completion + margin <= deadline else { return .refused(completion: completion + margin) }
+            let now = ContinuousClock.now
+            let typical = state.workspaces[workspace]?.typical
+            let margin = typical?.margin(at: now) ?? .zero
+            guard completion + margin <= deadline else {
+                return .refused(completion: completion + margin, atOnce: now + (typical?.value(at: now) ?? .zero) + margin)
+            }
             let id = state.workspaces[workspace]?.admitted.add(calls)
             return .admitted(
                 BudgetAdmission(id: id ?? 0, completion: completion) { [self] id in

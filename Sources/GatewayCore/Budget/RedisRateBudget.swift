@@ -259,18 +259,26 @@ public final class RedisRateBudget: RateBudget {
 
     /// See `RateBudget.admit`: counting the calls the other replicas wait on or admitted, as each told Redis.
     public func admit(workspace: String, calls: Int, by deadline: ContinuousClock.Instant) async -> AdmissionOutcome {
-        let (completion, admission) = await project(calls, workspace: workspace, deadline: deadline, admitting: true)
-        return admission.map(AdmissionOutcome.admitted) ?? .refused(completion: completion)
+        let projection = await project(calls, workspace: workspace, deadline: deadline, admitting: true)
+        return projection.admission.map(AdmissionOutcome.admitted) ?? .refused(completion: projection.completion, atOnce: projection.atOnce)
+    }
+
+    /// A projection of calls (`project`): when they could all have been answered, when they would
+    /// have been granted at once, and their admission if they were admitted.
+    private struct Projection {
+        var completion: ContinuousClock.Instant
+        var atOnce: ContinuousClock.Instant
+        var admission: BudgetAdmission?
     }
 
     /// When `calls` more calls, after every replica's waiting and admitted ones, could all have been
     /// granted and answered; `admitting`, they are admitted in the same step when that is by `deadline`.
     private func project(
         _ calls: Int, workspace: String, deadline: ContinuousClock.Instant?, admitting: Bool
-    ) async -> (completion: ContinuousClock.Instant, admission: BudgetAdmission?) {
+    ) async -> Projection {
         let account = accountOf(workspace)
         guard let entry = accounts[account], let degraded = state.withLock({ $0.accounts[account]?.degraded }) else {
-            return (.now, admitting ? BudgetAdmission(id: 0, completion: .now) { _ in } : nil)
+            return Projection(completion: .now, atOnce: .now, admission: admitting ? BudgetAdmission(id: 0, completion: .now) { _ in } : nil)
         }
         // Redis' schedule, the earliest it allows a grant and the other replicas' demand (this one's
         // told in the same step, with the calls to admit); none when degraded (perhaps just now: its
@@ -288,8 +296,8 @@ public final class RedisRateBudget: RateBudget {
                 max(answerGuard.instant(values[Guard.count]), answerGuard.block), Int(values[Guard.count + 2])
             )
         }
-        let decided = state.withLock { state -> (completion: ContinuousClock.Instant, admission: BudgetAdmission?) in
-            guard var local = state.accounts[account] else { return (.now, nil) }
+        let decided = state.withLock { state -> Projection in
+            guard var local = state.accounts[account] else { return Projection(completion: .now, atOnce: .now, admission: nil) }
             let now = ContinuousClock.now
             let count = local.queue.count + local.admitted.total + calls
             let ownStart = max(now, local.degraded ? (local.pausedUntil ?? now) : now, local.blockedUntil ?? now)
@@ -303,17 +311,18 @@ public final class RedisRateBudget: RateBudget {
                     callDuration: callDuration)
                 completion = (local.shareAlsoUntil ?? now) > now ? max(projection, completion) : projection
             }
-            guard admitting else { return (completion, nil) }
-            completion = completion + local.typical.margin(at: now)
-            guard let deadline, completion <= deadline else { return (completion, nil) }
+            let margin = local.typical.margin(at: now)
+            let atOnce = now + callDuration + margin
+            guard admitting else { return Projection(completion: completion, atOnce: atOnce, admission: nil) }
+            completion = completion + margin
+            guard let deadline, completion <= deadline else { return Projection(completion: completion, atOnce: atOnce, admission: nil) }
             let id = local.admitted.add(calls)
             state.accounts[account] = local
-            return (
-                completion,
-                BudgetAdmission(id: id, completion: completion) { [self] id in
+            return Projection(
+                completion: completion, atOnce: atOnce,
+                admission: BudgetAdmission(id: id, completion: completion) { [self] id in
                     self.state.withLock { $0.accounts[account]?.admitted.release(id) }
-                }
-            )
+                })
         }
         if admitting, decided.admission == nil, shared != nil {
             // Redis was told of the calls before they were refused: it is told again without them.

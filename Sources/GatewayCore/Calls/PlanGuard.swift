@@ -26,7 +26,8 @@ public struct PlanGuard: Sendable {
 
     /// Admits a real run's `calls` (checked) of which it makes `starting` itself (the rest are
     /// identical calls of other requests it joined): the budget must admit those (grant them, after
-    /// every call waiting or admitted before, in time to be answered by the deadline), else -32029.
+    /// every call waiting or admitted before, in time to be answered by the deadline), else -32029,
+    /// or -32004 at once when even calls granted now would be answered past the deadline.
     /// Counts `calls` against the request's allowance; answers the context to make them with (it
     /// carries the admission). A request joining calls projected answered only after its deadline
     /// (`joinedAnswerBy`) is refused at once as well.
@@ -41,7 +42,10 @@ public struct PlanGuard: Sendable {
         var admitted = context
         if starting > 0 {
             switch await budget.admit(workspace: workspace, calls: starting, by: context.deadline) {
-            case .refused(let completion):
+            case .refused(_, let atOnce) where atOnce > context.deadline:
+                // Not the budget: the upstream's typical latency alone is longer than the time left.
+                throw GatewayError.deadlineExceeded
+            case .refused(let completion, _):
                 throw refusal(answered: completion)
             case .admitted(let admission):
                 admitted.admission = admission
