@@ -118,8 +118,9 @@ extension Gateway_V1_CampaignService {
         /// > Errors: -32602 bad params (data.field, data.reason), -32003 workspace or method not
         /// > allowed, -32013 plan over max_upstream_calls_per_request (data.estimated_calls, data.limit),
         /// > -32029 rate budget cannot serve before the deadline (data.retry_after_ms), -32050 upstream
-        /// > failed (data.upstream_status, data.code, data.title), -32004 deadline passed (or
-        /// > "Cancelled": the client closed its connection first).
+        /// > failed (data.upstream_status, data.code, data.title), -32004 deadline passed or cannot be
+        /// > met, the upstream's typical latency being longer than the time left (or "Cancelled": the
+        /// > client closed its connection first).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Gateway_V1_GetStatsRequest` messages.
@@ -188,8 +189,9 @@ extension Gateway_V1_CampaignService {
         /// > Errors: -32602 bad params (data.field, data.reason), -32003 workspace or method not
         /// > allowed, -32013 plan over max_upstream_calls_per_request (data.estimated_calls, data.limit),
         /// > -32029 rate budget cannot serve before the deadline (data.retry_after_ms), -32050 upstream
-        /// > failed (data.upstream_status, data.code, data.title), -32004 deadline passed (or
-        /// > "Cancelled": the client closed its connection first).
+        /// > failed (data.upstream_status, data.code, data.title), -32004 deadline passed or cannot be
+        /// > met, the upstream's typical latency being longer than the time left (or "Cancelled": the
+        /// > client closed its connection first).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Gateway_V1_GetStatsRequest` message.
@@ -256,8 +258,9 @@ extension Gateway_V1_CampaignService {
         /// > Errors: -32602 bad params (data.field, data.reason), -32003 workspace or method not
         /// > allowed, -32013 plan over max_upstream_calls_per_request (data.estimated_calls, data.limit),
         /// > -32029 rate budget cannot serve before the deadline (data.retry_after_ms), -32050 upstream
-        /// > failed (data.upstream_status, data.code, data.title), -32004 deadline passed (or
-        /// > "Cancelled": the client closed its connection first).
+        /// > failed (data.upstream_status, data.code, data.title), -32004 deadline passed or cannot be
+        /// > met, the upstream's typical latency being longer than the time left (or "Cancelled": the
+        /// > client closed its connection first).
         ///
         /// - Parameters:
         ///   - request: A `Gateway_V1_GetStatsRequest` message.
