@@ -4,7 +4,7 @@ SWIFTC ?= swiftc
 SIM_PORT ?= 9090
 GATEWAY_PORT ?= 8080
 
-.PHONY: help deps python-env generate build release test demo demo-cluster bench fuzz check-config format lint clean
+.PHONY: help deps python-env promtool generate build release test demo demo-cluster bench fuzz check-config format lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -26,6 +26,15 @@ python-env: ## The Python environment of the generated-client tests (grpcio, grp
 		&& cp Tests/ThirdPartyClients/requirements.txt $(PYTHON_ENV)/requirements.txt; \
 	fi
 
+PROMTOOL := .build/tools/promtool
+promtool: ## promtool (checks the alert rules and the metrics' naming in the tests), taken from Debian's prometheus package without installing the server, if missing
+	@if [ ! -x $(PROMTOOL) ]; then \
+		rm -rf .build/tools/prometheus-deb && mkdir -p .build/tools/prometheus-deb \
+		&& (cd .build/tools/prometheus-deb && { apt-get download prometheus 2>/dev/null || { apt-get update -qq && apt-get download prometheus; }; }) \
+		&& dpkg-deb -x .build/tools/prometheus-deb/prometheus_*.deb .build/tools/prometheus-deb/root \
+		&& ln -sf prometheus-deb/root/usr/bin/promtool $(PROMTOOL) && rm -f .build/tools/prometheus-deb/prometheus_*.deb; \
+	fi
+
 generate: ## Regenerate Sources/GatewayProto from proto-docs/ and third_party/proto/ (builds the protoc plugins: slow the first time)
 	@command -v protoc >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler)
 	bash scripts/generate.sh
@@ -39,7 +48,7 @@ release: deps ## Release build
 # Suites that measure how much of a rate limit is used, or when, run afterwards one test at a time:
 # on two cores the other suites running beside them would decide their figures.
 PACED_SUITES := ReplicaTests|RedisBudgetTests|BudgetAdmissionTests|StatsEngineBudgetTests|CallerIsolationTests|SimulatorRateLimitTests
-test: deps python-env ## Build and run every test (real HTTP and gRPC on loopback against the in-process simulator, generated Python clients)
+test: deps python-env promtool ## Build and run every test (real HTTP and gRPC on loopback against the in-process simulator, generated Python clients)
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --skip '\.($(PACED_SUITES))/'
 	$(SWIFT) test --skip-build --no-parallel --filter '\.($(PACED_SUITES))/'

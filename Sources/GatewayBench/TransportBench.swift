@@ -80,7 +80,7 @@ enum TransportBench {
     private static func failedCalls(_ gateway: BenchGateway) async throws -> Int {
         let response = try await gateway.client.execute(.init(url: "http://127.0.0.1:\(gateway.port)/metrics"))
         return String(decoding: response.body, as: UTF8.self).split(separator: "\n")
-            .filter { $0.hasPrefix("gateway_requests_total{") && !$0.contains("code=\"ok\"") }
+            .filter { $0.hasPrefix("campaign_gateway_requests_total{") && !$0.contains("code=\"ok\"") }
             .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0) { $0 + Int($1) }
     }
 }

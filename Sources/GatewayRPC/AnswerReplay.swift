@@ -31,10 +31,10 @@ final class AnswerReplay: Sendable {
     private let store: Locked<LRUStore<Key, Entry>>?
     private let replays: CoreMetrics.Counter
 
-    /// A replay cache of at most `maxBytes` (0: none is kept), counting its replays in `gateway_answer_replays_total`.
+    /// A replay cache of at most `maxBytes` (0: none is kept), counting its replays in `campaign_gateway_answer_replays_total`.
     init(maxBytes: Int, metrics: any MetricsFactory) {
         store = maxBytes > 0 ? Locked(LRUStore(capacity: maxBytes)) : nil
-        replays = CoreMetrics.Counter(label: "gateway_answer_replays_total", factory: metrics)
+        replays = CoreMetrics.Counter(label: MetricCatalog.answerReplays.name, factory: metrics)
     }
 
     /// The answer to replay for `key`, while fresh (counted as a replay).
@@ -59,7 +59,7 @@ final class AnswerReplay: Sendable {
         key.body = ByteBuffer(bytes: key.body.readableBytesView)  // only the body's bytes, not the request's whole buffer
         // Capacities, not lengths: NIO rounds each buffer up to a power of two, and that is the memory held.
         let size = key.body.capacity + entry.body.capacity + key.route.utf8.count + key.caller.utf8.count + Self.entryOverhead
-        store.withLock { $0.set(key, entry, size: size) }
+        store.withLock { _ = $0.set(key, entry, size: size) }
     }
 }
 

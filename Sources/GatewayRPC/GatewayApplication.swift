@@ -27,24 +27,37 @@ public enum GatewayApplication {
             configuration: .init(
                 maxConnectionsPerHost: upstream.maxConnectionsPerHost, maxTotalConnections: upstream.maxConnectionsPerHost * 2,
                 maxResponseBytes: upstream.maxResponseBytes, caBundlePath: upstream.caBundle))
-        let client = UpstreamClient(http: http, upstream: upstream, metrics: UpstreamMetrics(factory: metrics.factory))
         let workspaces = WorkspaceDirectory(configuration: configuration, secrets: secrets)
+        let upstreamMetrics = UpstreamMetrics(
+            factory: metrics.factory, endpoints: workspaces.all.map { ($0.name, $0.configuration.provider.adapter.endpoints) })
+        let client = UpstreamClient(http: http, upstream: upstream, metrics: upstreamMetrics)
         let shared = configuration.redis.map {
             SharedStore(
                 configuration: $0, workspaces: workspaces.all, maxValueBytes: upstream.maxResponseBytes + 4_096, secrets: secrets, metrics: metrics,
                 logger: logger)
         }
         let sharedBudget = shared?.budget(upstream: upstream, listenPort: configuration.listen.port)
-        let budget: any RateBudget =
-            sharedBudget
-            ?? InProcessRateBudget(workspaces: workspaces.all, safetyMargin: .milliseconds(upstream.safetyMarginMs))
+        let budgetMetrics = BudgetMetrics(
+            factory: metrics.factory, workspaces: workspaces.all.map(\.name),
+            windows: workspaces.all.flatMap { workspace in
+                workspace.configuration.rateLimits.map {
+                    BudgetMetrics.Window(
+                        workspace: workspace.name, calls: $0.calls, period: .milliseconds(Int64(($0.perSeconds * 1_000).rounded(.up))))
+                }
+            })
+        let budget = MeteredRateBudget(
+            sharedBudget ?? InProcessRateBudget(workspaces: workspaces.all, safetyMargin: .milliseconds(upstream.safetyMarginMs)),
+            metrics: budgetMetrics)
+        metrics.onScrape { budgetMetrics.observeWindows(of: budget) }
         let cacheConfiguration = configuration.cache
         let retrying = RetryingUpstream(client: client, budget: budget)
         let ttlCeiling = Duration.seconds(max(cacheConfiguration.freshTTLSeconds, cacheConfiguration.settledTTLSeconds))
         let tier = shared?.cacheTier(maxTTL: ttlCeiling)
-        let fetcher = CachedItemFetcher(
-            cache: InMemoryResponseCache(maxBytes: cacheConfiguration.maxBytes), shared: tier, leases: tier.flatMap { shared?.leases(through: $0) })
-        let planGuard = PlanGuard(budget: budget, limits: configuration.limits)
+        let cacheMetrics = CacheMetrics(factory: metrics.factory)
+        let cache = InMemoryResponseCache(maxBytes: cacheConfiguration.maxBytes, metrics: cacheMetrics)
+        metrics.onScrape { cacheMetrics.observe(cache) }
+        let fetcher = CachedItemFetcher(cache: cache, shared: tier, leases: tier.flatMap { shared?.leases(through: $0) }, metrics: cacheMetrics)
+        let planGuard = PlanGuard(budget: budget, limits: configuration.limits, metrics: budgetMetrics)
         let ttlPolicy = CacheTTLPolicy(
             fresh: .seconds(cacheConfiguration.freshTTLSeconds), settled: .seconds(cacheConfiguration.settledTTLSeconds),
             settledAfterDays: cacheConfiguration.settledAfterDays)
@@ -54,7 +67,11 @@ public enum GatewayApplication {
         let registry = MethodRegistry(
             methods: GatewayMethods.all(services, workspaces: workspaces, limits: configuration.limits), version: version)
         let limits = configuration.limits
-        let dispatcher = RPCDispatcher(registry: registry, metrics: metrics, defaultTimeoutMs: limits.requestTimeoutMs, maxBatch: limits.maxBatch)
+        let dispatcher = RPCDispatcher(
+            registry: registry, metrics: metrics, callers: configuration.callers.map(\.name), defaultTimeoutMs: limits.requestTimeoutMs,
+            maxBatch: limits.maxBatch)
+        metrics.recordBuild(version: version)
+        metrics.observeReadiness { secrets.problems }
         let router = Router(context: GatewayRequestContext.self)
         let disconnects = ClientDisconnects()
         let authenticator = CallerAuthenticator(callers: configuration.callers, digests: secrets.tokenDigests)

@@ -69,6 +69,7 @@ struct RPCController: Sendable {
         let idHeader = identity.responseHeaders
         guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else {
             identity.logger.info("rpc unauthenticated")
+            dispatcher.recordUnauthenticated()
             return HTTPJSON.response(.unauthorized, RPCDispatcher.errorResponse(id: .null, .unauthenticated), headers: idHeader)
         }
         guard let body = await HTTPJSON.body(of: request, upTo: maxBodyBytes) else {
@@ -91,6 +92,7 @@ struct RPCController: Sendable {
         let identity = RequestHeaders.identify(request, logger: logger)
         let idHeader = identity.responseHeaders
         guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else {
+            dispatcher.recordUnauthenticated()
             return HTTPJSON.error(.unauthenticated, headers: idHeader)
         }
         let unary: ConnectUnary

@@ -48,9 +48,9 @@ public struct RPCDispatcher: Sendable {
     static let batchConcurrency = 8
 
     /// Creates a dispatcher.
-    public init(registry: MethodRegistry, metrics: GatewayMetrics, defaultTimeoutMs: Int, maxBatch: Int) {
+    public init(registry: MethodRegistry, metrics: GatewayMetrics, callers: [String], defaultTimeoutMs: Int, maxBatch: Int) {
         self.registry = registry
-        self.metrics = CallMetrics(methods: registry.names, factory: metrics.factory)
+        self.metrics = CallMetrics(methods: registry.names, callers: callers, factory: metrics.factory)
         self.defaultTimeoutMs = defaultTimeoutMs
         self.maxBatch = maxBatch
     }
@@ -58,7 +58,7 @@ public struct RPCDispatcher: Sendable {
     /// Runs one call of `methodName` for the request's (authenticated) caller.
     func invoke(methodName: String, body: RequestBody, context: CallContext) async -> Result<MethodAnswer, GatewayError> {
         let started = ContinuousClock.now
-        let result = await run(methodName: methodName, body: body, context: context)
+        let result = await metrics.inFlight { await run(methodName: methodName, body: body, context: context) }
         let code: String
         switch result {
         case .success: code = "ok"
@@ -68,13 +68,18 @@ public struct RPCDispatcher: Sendable {
         return result
     }
 
+    /// Counts a request refused because it did not authenticate.
+    func recordUnauthenticated() {
+        metrics.recordUnauthenticated()
+    }
+
     /// Counts and logs one answered call of `method` (a registered name or `unknown`), as every call is.
     func record(method: String, code: String, context: CallContext, since started: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - started
-        metrics.record(method: method, code: code, duration: elapsed)
+        metrics.record(method: method, caller: context.caller.name, code: code, duration: elapsed)
         context.logger.info(
             "rpc call",
-            metadata: ["method": "\(method)", "caller": "\(context.caller.name)", "code": "\(code)", "duration_ms": "\(elapsed.milliseconds)"])
+            metadata: ["method": "\(method)", "caller": "\(context.caller.name)", "code": "\(code)", "duration_ms": "\(elapsed.wholeMilliseconds)"])
     }
 
     private func run(methodName: String, body: RequestBody, context request: CallContext) async -> Result<MethodAnswer, GatewayError> {
@@ -94,6 +99,7 @@ public struct RPCDispatcher: Sendable {
         do {
             // An answer the cache holds whole is given at once: no task, no watch on the connection.
             if let cached = try method.cachedAnswer?(message, context) {
+                metrics.answerCacheHits.increment()
                 return .success(MethodAnswer(document: .encoded(cached.answer), cachedUntil: cached.expires))
             }
             let outcome = await context.client.whileConnected(logger: context.logger) { () async -> Result<JSONDocument, any Error> in
@@ -185,12 +191,5 @@ extension GatewayError {
             logger.error("internal error", metadata: ["site": "\(site)", "error": "\(type(of: error))"])
             return .internalError
         }
-    }
-}
-
-extension Duration {
-    /// Whole milliseconds.
-    var milliseconds: Int64 {
-        components.seconds * 1_000 + components.attoseconds / 1_000_000_000_000_000
     }
 }

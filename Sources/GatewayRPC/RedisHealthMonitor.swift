@@ -3,7 +3,7 @@ import Logging
 import RedisClient
 import ServiceLifecycle
 
-/// Asks Redis once a second whether it answers, so that `/readyz` and `gateway_redis_degraded`
+/// Asks Redis once a second whether it answers, so that `/readyz` and `campaign_gateway_redis_degraded`
 /// tell the truth even when no request uses Redis, and the budget falls back and returns with
 /// or without traffic (see `RedisRateBudget`). Warns once when Redis may evict the budget's keys.
 struct RedisHealthMonitor: Service {

@@ -71,7 +71,7 @@ private func campaignsMember(_ answer: Answer) -> Substring? {
             #expect(answers.allSatisfy { $0.header("Content-Type") == "application/json" && $0.header("X-Request-Id") != nil })
             #expect(Set(answers.compactMap { $0.header("X-Request-Id") }).count == 5, "each replay has its own request id")
             let metrics = try await gateway.get("/metrics")
-            #expect(metrics.text.contains(#"gateway_requests_total{method="campaigns.getStats",code="ok"} 5"#), "replays are counted")
+            #expect(metrics.text.contains(#"campaign_gateway_requests_total{method="campaigns.getStats",code="ok"} 5"#), "replays are counted")
             #expect(gateway.renderedLogs.components(separatedBy: "campaigns.getStats").count - 1 >= 5, "replays are logged")
 
             // The same bytes from another caller are that caller's question: its scopes decide.
@@ -98,7 +98,7 @@ private func campaignsMember(_ answer: Answer) -> Substring? {
             let narrowConnect = try await gateway.connect(path, params(ids), token: TestSecrets.narrowToken)
             #expect(narrowConnect.status == 403)
             let replays = try await gateway.get("/metrics")
-            #expect(replays.text.contains("gateway_answer_replays_total 4"), "two JSON-RPC and two Connect repeats were replayed")
+            #expect(replays.text.contains("campaign_gateway_answer_replays_total 4"), "two JSON-RPC and two Connect repeats were replayed")
         }
     }
 
@@ -109,7 +109,7 @@ private func campaignsMember(_ answer: Answer) -> Substring? {
             for _ in 0..<4 { answers.append(try await gateway.call("campaigns.getStats", params(ids))) }
             #expect(answers[1...].allSatisfy { $0.body == answers[1].body })
             #expect(try await gateway.upstreamCalls().count == 1)
-            #expect(try await gateway.get("/metrics").text.contains("gateway_answer_replays_total 0"))
+            #expect(try await gateway.get("/metrics").text.contains("campaign_gateway_answer_replays_total 0"))
         }
     }
 }

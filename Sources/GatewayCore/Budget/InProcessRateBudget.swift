@@ -128,6 +128,12 @@ public final class InProcessRateBudget: RateBudget {
         }
     }
 
+    /// See `RateBudget.callsInWindow`.
+    public func callsInWindow(workspace name: String, period: Duration) -> Int {
+        let workspace = account(of: name)
+        return state.withLock { $0.workspaces[workspace]?.schedule.calls(within: period, at: .now) } ?? 0
+    }
+
     /// See `RateBudget.pause`.
     public func pause(workspace name: String, until instant: ContinuousClock.Instant) {
         let workspace = account(of: name)

@@ -23,6 +23,10 @@ public protocol RateBudget: Sendable {
 
     /// Grants nothing for `workspace` before `instant` (the upstream said 429 / Retry-After).
     func pause(workspace: String, until instant: ContinuousClock.Instant)
+
+    /// The calls this process was granted for `workspace`'s account that are in flight or
+    /// completed within the last `period` (for a shared budget, this replica's part).
+    func callsInWindow(workspace: String, period: Duration) -> Int
 }
 
 /// Who waits for a grant: the caller (grants go round-robin across callers), when its request

@@ -331,6 +331,12 @@ public final class RedisRateBudget: RateBudget {
         return decided
     }
 
+    /// See `RateBudget.callsInWindow`: this replica's own calls.
+    public func callsInWindow(workspace: String, period: Duration) -> Int {
+        let account = accountOf(workspace)
+        return state.withLock { $0.accounts[account]?.own.calls(within: period, at: .now) } ?? 0
+    }
+
     /// See `RateBudget.pause`: in Redis for every replica, and locally for the fallback.
     public func pause(workspace: String, until instant: ContinuousClock.Instant) {
         let account = accountOf(workspace)

@@ -5,7 +5,7 @@ import Logging
 /// Whether the replicas share through Redis right now, from two sources: the store itself
 /// (reachable or not, as its last use or the once-a-second probe found it) and each account's
 /// budget (shared, or on its fallback share, which can outlast the store's recovery by a window).
-/// Degraded while either says so: one log line per transition, a gauge (`gateway_redis_degraded`,
+/// Degraded while either says so: one log line per transition, a gauge (`campaign_gateway_redis_degraded`,
 /// 1 while degraded), and the reasons `/readyz` reports.
 public final class SharedStoreHealth: Sendable {
     private struct State {
@@ -28,7 +28,7 @@ public final class SharedStoreHealth: Sendable {
 
     /// Starts healthy (shared mode).
     public init(metrics: any MetricsFactory, logger: Logger) {
-        gauge = Gauge(label: "gateway_redis_degraded", factory: metrics)
+        gauge = Gauge(label: MetricCatalog.redisDegraded.name, factory: metrics)
         gauge.record(0)
         self.logger = logger
     }

@@ -51,6 +51,12 @@ public struct SlidingWindowSchedule: Sendable {
         Self.nextAllowed(after: now, inFlight: inFlight, completions: completions, limits: limits)
     }
 
+    /// The calls in flight or completed within `period` before `now` (completions older than the
+    /// longest window are forgotten, so a longer period counts no more).
+    public func calls(within period: Duration, at now: ContinuousClock.Instant) -> Int {
+        inFlight + completions.reversed().prefix { $0 > now - period }.count
+    }
+
     /// Counts a granted call as in flight.
     public mutating func grant() {
         inFlight += 1

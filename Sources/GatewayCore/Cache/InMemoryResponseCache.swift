@@ -1,3 +1,4 @@
+import CoreMetrics
 import DynamicJSON
 import LockedState
 
@@ -14,10 +15,12 @@ public final class InMemoryResponseCache: ResponseCache {
 
     private static let entryOverhead = 160
     private let store: Locked<LRUStore<CacheKey, Entry>>
+    private let evictions: Counter?
 
-    /// A cache bounded to `maxBytes`.
-    public init(maxBytes: Int) {
+    /// A cache bounded to `maxBytes`, counting its evictions in `metrics` when given.
+    public init(maxBytes: Int, metrics: CacheMetrics? = nil) {
         store = Locked(LRUStore(capacity: maxBytes))
+        evictions = metrics?.evictions
     }
 
     /// See `ResponseCache.lookup`.
@@ -34,9 +37,13 @@ public final class InMemoryResponseCache: ResponseCache {
         case .absent: size = Self.entryOverhead
         }
         let keySize = key.item.utf8.count + key.scope.operation.utf8.count + key.scope.workspace.utf8.count
-        store.withLock { $0.set(key, Entry(value: value, stored: now, expires: now + ttl), size: size + keySize) }
+        let evicted = store.withLock { $0.set(key, Entry(value: value, stored: now, expires: now + ttl), size: size + keySize) }
+        if evicted > 0 { evictions?.increment(by: evicted) }
     }
 
     /// Bytes held now.
     public var bytes: Int { store.withLock { $0.bytes } }
+
+    /// Entries and bytes held now.
+    var held: (entries: Int, bytes: Int) { store.withLock { ($0.count, $0.bytes) } }
 }

@@ -48,10 +48,11 @@ public struct LRUStore<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         return nodes[slot]?.value
     }
 
-    /// Stores `value` under `key` (replacing any old value), then evicts down to the capacity.
-    @inlinable public mutating func set(_ key: Key, _ value: Value, size: Int) {
+    /// Stores `value` under `key` (replacing any old value), then evicts down to the capacity;
+    /// answers how many other entries it evicted.
+    @discardableResult @inlinable public mutating func set(_ key: Key, _ value: Value, size: Int) -> Int {
         remove(key)
-        guard size <= capacity else { return }
+        guard size <= capacity else { return 0 }
         let node = Node(key: key, value: value, size: size)
         let slot: Int
         if let free = freeSlots.popLast() {
@@ -64,9 +65,12 @@ public struct LRUStore<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         index[key] = slot
         linkAsNewest(slot)
         heldBytes += size
+        var evicted = 0
         while heldBytes > capacity, let victim = oldest, let key = nodes[victim]?.key {
             remove(key)
+            evicted += 1
         }
+        return evicted
     }
 
     /// Removes `key` if present.

@@ -1,3 +1,4 @@
+import CoreMetrics
 import DynamicJSON
 import Logging
 
@@ -65,14 +66,19 @@ public struct CachedItemFetcher: Sendable {
     private let cache: any ResponseCache
     private let shared: (any SharedResponseCache)?
     private let leases: (any CrossReplicaCoalescing)?
+    private let metrics: CacheMetrics?
     private let coalescer = ItemCallCoalescer()
 
     /// Fetches through `cache`, and `shared` behind it when replicas share one, making calls
-    /// identical across replicas once through `leases`.
-    public init(cache: any ResponseCache, shared: (any SharedResponseCache)? = nil, leases: (any CrossReplicaCoalescing)? = nil) {
+    /// identical across replicas once through `leases`; counts what a real run found in `metrics`.
+    public init(
+        cache: any ResponseCache, shared: (any SharedResponseCache)? = nil, leases: (any CrossReplicaCoalescing)? = nil,
+        metrics: CacheMetrics? = nil
+    ) {
         self.cache = cache
         self.shared = shared
         self.leases = leases
+        self.metrics = metrics
     }
 
     /// What the cache holds for a request, before any upstream call.
@@ -219,6 +225,13 @@ public struct CachedItemFetcher: Sendable {
         }
     }
 
+    /// Counts a real run's lookups: fresh items as hits, the rest as misses.
+    public func count(_ lookups: [Lookup]) {
+        guard let metrics else { return }
+        metrics.hits.increment(by: lookups.reduce(0) { $0 + $1.hits })
+        metrics.misses.increment(by: lookups.reduce(0) { $0 + $1.needed.count })
+    }
+
     /// Completes a started fetch: its lookup's fresh values and hits, plus the values of its calls.
     ///
     /// A shared call runs while some request waits on it, until the latest deadline among them
@@ -245,7 +258,12 @@ public struct CachedItemFetcher: Sendable {
                     switch outcome {
                     case .success(let answer):
                         for item in chunk.items { if let value = answer.values[item] { fetched.values[item] = value } }
-                        if owned { fetched.usage.calls += answer.calls } else { fetched.usage.coalesced += 1 }
+                        if owned {
+                            fetched.usage.calls += answer.calls
+                        } else {
+                            fetched.usage.coalesced += 1
+                            metrics?.coalesced.increment()
+                        }
                     case .failure(let error):
                         guard error is GatewayError else { throw error }
                         for item in chunk.items {
@@ -253,6 +271,7 @@ public struct CachedItemFetcher: Sendable {
                             if case .present(let value) = stale.value { fetched.values[item] = value }
                             fetched.staleness = Staleness.oldest(fetched.staleness, Staleness(storedAt: stale.storedAt))
                         }
+                        metrics?.staleServed.increment(by: chunk.items.count)
                         context.logger.warning(
                             "serving stale entries after upstream failure",
                             metadata: ["scope": "\(scope.operation)", "items": "\(chunk.items.count)"])

@@ -95,6 +95,7 @@ public struct PlanExecutor: Sendable {
         try planGuard.check(estimated, context: context, dryRun: dryRun)
         let hits = lookups.reduce(0) { $0 + $1.hits }
         if dryRun { return .planned(await plan(estimated, cacheHits: hits, workspace: workspace)) }
+        fetcher.count(lookups)
         if lookups.allSatisfy(\.needed.isEmpty) {
             // A pure hit: no task group, no deadline, no coalescer, no budget.
             return .done(

@@ -5,11 +5,13 @@ import GatewayConfig
 public struct PlanGuard: Sendable {
     private let budget: any RateBudget
     private let limits: LimitsConfiguration
+    private let metrics: BudgetMetrics?
 
-    /// Checks against `budget` and `limits`.
-    public init(budget: any RateBudget, limits: LimitsConfiguration) {
+    /// Checks against `budget` and `limits`, counting -32029 refusals in `metrics`.
+    public init(budget: any RateBudget, limits: LimitsConfiguration, metrics: BudgetMetrics? = nil) {
         self.budget = budget
         self.limits = limits
+        self.metrics = metrics
     }
 
     /// The per-request call limit.
@@ -36,7 +38,8 @@ public struct PlanGuard: Sendable {
     ) async throws -> CallContext {
         /// -32029 for calls answered only at `answered`, past the deadline.
         func refusal(answered: ContinuousClock.Instant) -> GatewayError {
-            .rateBudgetExhausted(retryAfterMs: max(1, (answered - context.deadline).wholeMilliseconds), estimatedCalls: starting)
+            metrics?.refused(workspace: workspace)
+            return .rateBudgetExhausted(retryAfterMs: max(1, (answered - context.deadline).wholeMilliseconds), estimatedCalls: starting)
         }
         if let joinedAnswerBy, joinedAnswerBy > context.deadline { throw refusal(answered: joinedAnswerBy) }
         var admitted = context

@@ -26,10 +26,3 @@ struct CollectedStats: Sendable {
         self.windowFigures = Array(repeating: [:], count: windows.count)
     }
 }
-
-extension Duration {
-    /// Whole milliseconds, rounded down.
-    var wholeMilliseconds: Int {
-        Int(components.seconds * 1_000 + components.attoseconds / 1_000_000_000_000_000)
-    }
-}

@@ -13,6 +13,8 @@ public protocol ProviderAdapter: Sendable {
     func credentials(for workspace: WorkspaceConfiguration, apiKey: Secret) -> (headers: [(name: String, value: String)], secrets: [String])
     /// The upstream account whose limits `workspace` spends (names on one account share one budget).
     func account(of workspace: WorkspaceConfiguration, apiKey: Secret?) -> String
+    /// The metrics labels of the endpoints the gateway calls.
+    var endpoints: [String] { get }
 }
 
 extension ProviderAdapter {
@@ -45,6 +47,9 @@ public struct MoEngageAdapter: ProviderAdapter {
 
     /// The adapter.
     public init() {}
+
+    /// See `ProviderAdapter.endpoints`.
+    public var endpoints: [String] { [Self.statsPath, Self.metaPath, Self.dailyReportEndpoint] }
 
     /// The signed download path of one day's report.
     static func dailyReportPath(appID: String, day: CalendarDay, signature: String) -> String {
@@ -83,6 +88,9 @@ public struct MigmaAdapter: ProviderAdapter {
 
     /// The adapter.
     public init() {}
+
+    /// See `ProviderAdapter.endpoints`.
+    public var endpoints: [String] { [Self.statsEndpoint] }
 
     /// The stats path of a campaign (ids are `[A-Za-z0-9_-]`, one safe path segment).
     static func statsPath(of id: String) -> String { "/v1/campaigns/\(id)/stats" }

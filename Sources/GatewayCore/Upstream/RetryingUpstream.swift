@@ -53,6 +53,7 @@ public struct RetryingUpstream: Sendable {
                 guard failure.isRetryable, attempt < policy.maxAttempts, ContinuousClock.now + delay < context.deadline else {
                     throw failure.gatewayError
                 }
+                client.metrics.retried(workspace: workspace.name, endpoint: request.endpoint)
                 context.logger.notice(
                     "retrying upstream call",
                     metadata: [

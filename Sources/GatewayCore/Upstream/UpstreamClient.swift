@@ -39,7 +39,8 @@ public struct UpstreamRequest: Sendable {
 public struct UpstreamClient: Sendable {
     private let http: CurlHTTPClient
     private let upstream: UpstreamConfiguration
-    private let metrics: UpstreamMetrics
+    /// Where its calls are counted.
+    let metrics: UpstreamMetrics
 
     /// Creates a client over a shared curl client.
     public init(http: CurlHTTPClient, upstream: UpstreamConfiguration, metrics: UpstreamMetrics) {
@@ -68,10 +69,11 @@ public struct UpstreamClient: Sendable {
             method: request.method, url: workspace.configuration.baseURL + request.path, headers: headers, body: request.body?.encoded(),
             connectTimeoutMs: min(upstream.connectTimeoutMs, upstream.timeoutMs), totalTimeoutMs: upstream.timeoutMs)
         let response: HTTPClientResponse
+        let sent = ContinuousClock.now
         do {
             response = try await http.execute(httpRequest)
         } catch let error as CurlHTTPError {
-            metrics.record(endpoint: request.endpoint, outcome: error.kind)
+            metrics.record(workspace: workspace.name, endpoint: request.endpoint, status: nil, duration: .now - sent)
             if context.remainingMs == 0 { throw GatewayError.deadlineExceeded }
             if error == .cancelled { throw CancellationError() }
             let detail = redaction().scrub(error.detail)
@@ -82,7 +84,7 @@ public struct UpstreamClient: Sendable {
             guard error.isTransient else { throw failure }
             throw UpstreamCallError(gatewayError: failure, status: 0, retryAfter: nil)
         }
-        metrics.record(endpoint: request.endpoint, outcome: String(response.status))
+        metrics.record(workspace: workspace.name, endpoint: request.endpoint, status: response.status, duration: .now - sent)
         guard accepting.contains(response.status) else {
             throw Self.failure(
                 response, redaction: redaction(), maxRetryAfter: .seconds(upstream.maxRetryAfterSeconds), logger: context.logger,

@@ -35,6 +35,7 @@ struct GatewayGRPCService: RegistrableRPCService {
             givenID: metadata.firstString("x-request-id"), traceparent: metadata.firstString("traceparent"), logger: logger)
         let echoed: Metadata = ["x-request-id": .string(identity.requestID), "traceresponse": .string(identity.trace.traceparent)]
         guard let caller = authenticator.authenticate(authorization: metadata.firstString("authorization")) else {
+            dispatcher.recordUnauthenticated()
             return ServerResponse(error: Self.status(.unauthenticated, echoing: echoed))
         }
         let timeout =

@@ -1,0 +1,81 @@
+import CoreMetrics
+
+/// The rate budget as an operator watches it, by workspace: grants and how long they were waited
+/// for, -32029 refusals, and (set at each scrape, `observeWindows`) the calls counted in each
+/// limit's current window beside the limit; every series exists from start-up.
+public struct BudgetMetrics: Sendable {
+    /// One configured limit of a workspace.
+    public struct Window: Sendable {
+        /// The workspace's name.
+        public var workspace: String
+        /// The limit's calls.
+        public var calls: Int
+        /// The limit's period.
+        public var period: Duration
+        /// The `window` label: the period in seconds (`60s`, `1s`, `0.5s`).
+        var label: String {
+            let seconds = Double(period.wholeMilliseconds) / 1_000
+            return seconds == seconds.rounded() ? "\(Int(seconds))s" : "\(seconds)s"
+        }
+
+        /// A limit of `calls` per `period` of `workspace`.
+        public init(workspace: String, calls: Int, period: Duration) {
+            self.workspace = workspace
+            self.calls = calls
+            self.period = period
+        }
+    }
+
+    private let factory: any MetricsFactory
+    private let windows: [Window]
+
+    /// Records into `factory` for `workspaces`, whose configured limits are `windows`.
+    public init(factory: any MetricsFactory, workspaces: [String], windows: [Window]) {
+        self.factory = factory
+        self.windows = windows
+        for workspace in workspaces {
+            _ = grants(workspace)
+            _ = wait(workspace)
+            _ = refusals(workspace)
+        }
+        for window in windows {
+            Gauge(label: MetricCatalog.budgetWindowLimit.name, dimensions: dimensions(window), factory: factory).record(window.calls)
+            Gauge(label: MetricCatalog.budgetWindowCalls.name, dimensions: dimensions(window), factory: factory).record(0)
+        }
+    }
+
+    /// Counts a grant for `workspace` that was waited for `waited`.
+    public func granted(workspace: String, waited: Duration) {
+        grants(workspace).increment()
+        wait(workspace).recordNanoseconds(waited.wholeNanoseconds)
+    }
+
+    /// Counts a -32029 refusal for `workspace` (a plan refused, or a wait outlasting its deadline).
+    public func refused(workspace: String) {
+        refusals(workspace).increment()
+    }
+
+    /// Sets each limit's window gauge from `budget` (this process's calls: sum across replicas).
+    public func observeWindows(of budget: any RateBudget) {
+        for window in windows {
+            let calls = budget.callsInWindow(workspace: window.workspace, period: window.period)
+            Gauge(label: MetricCatalog.budgetWindowCalls.name, dimensions: dimensions(window), factory: factory).record(calls)
+        }
+    }
+
+    private func dimensions(_ window: Window) -> [(String, String)] {
+        [("workspace", window.workspace), ("window", window.label)]
+    }
+
+    private func grants(_ workspace: String) -> Counter {
+        Counter(label: MetricCatalog.budgetGrants.name, dimensions: [("workspace", workspace)], factory: factory)
+    }
+
+    private func wait(_ workspace: String) -> Timer {
+        Timer(label: MetricCatalog.budgetWait.name, dimensions: [("workspace", workspace)], factory: factory)
+    }
+
+    private func refusals(_ workspace: String) -> Counter {
+        Counter(label: MetricCatalog.budgetRefusals.name, dimensions: [("workspace", workspace)], factory: factory)
+    }
+}

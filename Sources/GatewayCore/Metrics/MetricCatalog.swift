@@ -1,0 +1,92 @@
+/// One metric the gateway exposes: its Prometheus name and its help text.
+public struct MetricName: Sendable {
+    /// The name (`campaign_gateway_…`, with the conventional unit suffix).
+    public let name: String
+    /// The `# HELP` text.
+    public let help: String
+}
+
+/// Every metric the gateway exposes, named and explained once; `/metrics` gives each its help text.
+public enum MetricCatalog {
+    /// Calls answered, by method, caller and code.
+    public static let requests = MetricName(
+        name: "campaign_gateway_requests_total",
+        help: "Calls answered, by method (unknown when not one), caller (unauthenticated when none) and code (ok or the error's kind).")
+    /// Call latency by method.
+    public static let requestDuration = MetricName(
+        name: "campaign_gateway_request_duration_seconds", help: "Time from a call's arrival to its answer, by method.")
+    /// Calls being answered.
+    public static let requestsInFlight = MetricName(name: "campaign_gateway_requests_in_flight", help: "Calls being answered now.")
+    /// Calls answered whole from the answer cache.
+    public static let answerCacheHits = MetricName(
+        name: "campaign_gateway_answer_cache_hits_total", help: "getStats calls answered whole from the answer cache, with no plan run.")
+    /// Requests answered from the replay cache.
+    public static let answerReplays = MetricName(
+        name: "campaign_gateway_answer_replays_total", help: "Requests answered by replaying the answer of an identical request just served.")
+    /// The running version.
+    public static let buildInfo = MetricName(name: "campaign_gateway_build_info", help: "1, labelled with the running gateway's version.")
+    /// Readiness as `/readyz` answers it.
+    public static let ready = MetricName(
+        name: "campaign_gateway_ready", help: "1 when ready, 0 when /readyz answers 503 (a workspace's credentials are missing).")
+    /// Redis unusable.
+    public static let redisDegraded = MetricName(
+        name: "campaign_gateway_redis_degraded",
+        help: "1 while Redis is unusable: the budget keeps to this replica's share and the cache to this process.")
+    /// Upstream calls by outcome.
+    public static let upstreamCalls = MetricName(
+        name: "campaign_gateway_upstream_calls_total",
+        help: "Upstream calls sent, by workspace, endpoint and status class (error: no HTTP answer).")
+    /// Upstream latency.
+    public static let upstreamDuration = MetricName(
+        name: "campaign_gateway_upstream_duration_seconds", help: "Upstream call latency, by workspace and endpoint.")
+    /// Upstream retries.
+    public static let upstreamRetries = MetricName(
+        name: "campaign_gateway_upstream_retries_total", help: "Upstream calls tried again after a transient failure, by workspace and endpoint.")
+    /// 429s received.
+    public static let upstreamRateLimited = MetricName(
+        name: "campaign_gateway_upstream_rate_limited_total",
+        help: "429 answers received from the upstream, by workspace; the budget should keep this at 0.")
+    /// Budget grants.
+    public static let budgetGrants = MetricName(
+        name: "campaign_gateway_budget_grants_total", help: "Upstream calls granted by the rate budget, by workspace.")
+    /// Budget waits.
+    public static let budgetWait = MetricName(
+        name: "campaign_gateway_budget_wait_seconds", help: "Time a call waited for its grant from the rate budget, by workspace.")
+    /// -32029 refusals.
+    public static let budgetRefusals = MetricName(
+        name: "campaign_gateway_budget_refusals_total",
+        help: "Requests answered -32029 (the rate budget cannot serve them before their deadline), by workspace.")
+    /// Calls in the current window.
+    public static let budgetWindowCalls = MetricName(
+        name: "campaign_gateway_budget_window_calls",
+        help: "Calls this process has in flight or completed within each configured limit's window, by workspace and window; sum across replicas.")
+    /// The configured limits.
+    public static let budgetWindowLimit = MetricName(
+        name: "campaign_gateway_budget_window_limit", help: "The configured calls per window, by workspace and window.")
+    /// Cache hits.
+    public static let cacheHits = MetricName(name: "campaign_gateway_cache_hits_total", help: "Items a call found fresh in the cache.")
+    /// Cache misses.
+    public static let cacheMisses = MetricName(
+        name: "campaign_gateway_cache_misses_total", help: "Items a call did not find fresh in the cache (fetched, joined, or served stale).")
+    /// Stale serves.
+    public static let cacheStaleServed = MetricName(
+        name: "campaign_gateway_cache_stale_served_total", help: "Expired items served (stale: true) because their upstream call failed.")
+    /// Evictions.
+    public static let cacheEvictions = MetricName(
+        name: "campaign_gateway_cache_evictions_total", help: "Cache entries evicted to stay within cache.max_bytes.")
+    /// Joined calls.
+    public static let coalescedCalls = MetricName(
+        name: "campaign_gateway_coalesced_calls_total", help: "In-flight upstream calls of other requests joined instead of made again.")
+    /// Entries held.
+    public static let cacheEntries = MetricName(name: "campaign_gateway_cache_entries", help: "Entries held in this process's cache.")
+    /// Bytes held.
+    public static let cacheBytes = MetricName(
+        name: "campaign_gateway_cache_bytes", help: "Bytes this process's cache holds, as counted against cache.max_bytes.")
+
+    /// Every metric.
+    public static let all = [
+        requests, requestDuration, requestsInFlight, answerCacheHits, answerReplays, buildInfo, ready, redisDegraded, upstreamCalls,
+        upstreamDuration, upstreamRetries, upstreamRateLimited, budgetGrants, budgetWait, budgetRefusals, budgetWindowCalls,
+        budgetWindowLimit, cacheHits, cacheMisses, cacheStaleServed, cacheEvictions, coalescedCalls, cacheEntries, cacheBytes,
+    ]
+}
