@@ -53,10 +53,17 @@ public enum ConfigLoader {
     }
 
     private static func listen(_ node: ConfigNode) throws -> ListenConfiguration {
-        let members = try node.mapping(allowed: ["host", "port"])
+        let members = try node.mapping(allowed: [
+            "host", "port", "header_timeout_ms", "body_timeout_ms", "idle_timeout_ms", "max_connections", "max_header_bytes",
+        ])
         var result = ListenConfiguration()
         if let host = members["host"] { result.host = try host.string() }
         if let port = members["port"] { result.port = try port.int(in: 0...65_535) }
+        if let value = members["header_timeout_ms"] { result.headerTimeoutMs = try value.int(in: 100...600_000) }
+        if let value = members["body_timeout_ms"] { result.bodyTimeoutMs = try value.int(in: 100...600_000) }
+        if let value = members["idle_timeout_ms"] { result.idleTimeoutMs = try value.int(in: 100...3_600_000) }
+        if let value = members["max_connections"] { result.maxConnections = try value.int(in: 1...1_000_000) }
+        if let value = members["max_header_bytes"] { result.maxHeaderBytes = try value.int(in: 1_024...(1 << 20)) }
         return result
     }
 
@@ -229,7 +236,7 @@ public enum ConfigLoader {
     private static func limits(_ node: ConfigNode) throws -> LimitsConfiguration {
         let members = try node.mapping(allowed: [
             "max_body_bytes", "max_campaign_ids", "max_span_days", "max_upstream_calls_per_request", "request_timeout_ms",
-            "daily_report_span_days", "max_batch",
+            "daily_report_span_days", "max_batch", "max_in_flight_per_caller",
         ])
         var result = LimitsConfiguration()
         if let value = members["max_body_bytes"] { result.maxBodyBytes = try value.int(in: 1_024...(64 << 20)) }
@@ -239,6 +246,7 @@ public enum ConfigLoader {
         if let value = members["request_timeout_ms"] { result.requestTimeoutMs = try value.int(in: 100...600_000) }
         if let value = members["daily_report_span_days"] { result.dailyReportSpanDays = try value.int(in: 1...366) }
         if let value = members["max_batch"] { result.maxBatch = try value.int(in: 1...1_000) }
+        if let value = members["max_in_flight_per_caller"] { result.maxInFlightPerCaller = try value.int(in: 1...100_000) }
         return result
     }
 

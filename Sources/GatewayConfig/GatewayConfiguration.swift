@@ -33,6 +33,16 @@ public struct ListenConfiguration: Sendable, Hashable {
     public var host: String = "127.0.0.1"
     /// TCP port (default 8080; 0 picks a free port).
     public var port: Int = 8080
+    /// Longest wait for a request's headers, on a new connection (default 10 000 ms); then 408 and close.
+    public var headerTimeoutMs: Int = 10_000
+    /// Longest time to read a request's whole body once its headers came (default 30 000 ms); then 408 and close.
+    public var bodyTimeoutMs: Int = 30_000
+    /// How long a kept-alive connection may sit idle between requests (default 75 000 ms); then it is closed.
+    public var idleTimeoutMs: Int = 75_000
+    /// Most open HTTP connections (default 1024); a connection past it is closed at once.
+    public var maxConnections: Int = 1_024
+    /// Largest request head, request line and headers together (default 32 768 bytes); larger gets 431.
+    public var maxHeaderBytes: Int = 32 << 10
 }
 
 /// The native gRPC (HTTP/2) listener: plaintext h2c, or TLS with a certificate chain and key.
@@ -145,6 +155,9 @@ public struct LimitsConfiguration: Sendable, Hashable {
     public var dailyReportSpanDays: Int = 31
     /// Most elements in one JSON-RPC batch (default 50); a larger batch is refused whole (-32600).
     public var maxBatch: Int = 50
+    /// Most requests one caller may have in flight at once, over every transport (default 64);
+    /// past it -32029 (HTTP 429, gRPC RESOURCE_EXHAUSTED) with a retry delay.
+    public var maxInFlightPerCaller: Int = 64
 }
 
 /// Response cache settings.

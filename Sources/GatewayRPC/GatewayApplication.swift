@@ -3,6 +3,7 @@ import Foundation
 import GatewayConfig
 import GatewayCore
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import RedisClient
@@ -76,26 +77,31 @@ public enum GatewayApplication {
         let disconnects = ClientDisconnects()
         let authenticator = CallerAuthenticator(callers: configuration.callers, digests: secrets.tokenDigests)
         let replay = AnswerReplay(maxBytes: cacheConfiguration.replayMaxBytes, metrics: metrics.factory)
+        let inFlight = CallerInFlightLimit(maximum: limits.maxInFlightPerCaller, callers: configuration.callers.map(\.name), metrics: metrics)
         let rpc = RPCController(
             dispatcher: dispatcher, registry: registry, authenticator: authenticator, maxBodyBytes: limits.maxBodyBytes,
             callLimit: limits.maxUpstreamCallsPerRequest, defaultTimeoutMs: limits.requestTimeoutMs, disconnects: disconnects,
-            replay: replay, logger: logger)
+            replay: replay, inFlight: inFlight, logger: logger)
         rpc.addRoutes(to: router)
         DailyZipController(
             reports: services.reports, workspaces: workspaces, authenticator: authenticator, defaultTimeoutMs: limits.requestTimeoutMs,
             callLimit: limits.maxUpstreamCallsPerRequest, disconnects: disconnects, logger: logger
         ).addRoutes(to: router)
+        let connections = ConnectionCount(maximum: configuration.listen.maxConnections, metrics: metrics)
         OpsController(readinessProblems: secrets.problems, metrics: metrics, redis: shared?.health).addRoutes(to: router)
         return Application(
             responder: GatewayResponder(rpc: rpc, routes: router.buildResponder()),
-            server: .http1(configuration: .init(additionalChannelHandlers: [disconnects.makeHandler()])),
+            server: HTTPServerBuilder { responder in
+                GuardedHTTP1Channel(
+                    responder: responder, listen: configuration.listen, connections: connections, handlers: { [disconnects.makeHandler()] })
+            },
             configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port), serverName: "campaign-gateway"),
             services: [CurlClientService(client: http)]
                 + (shared.map { [RedisHealthMonitor(redis: $0.client, health: $0.health, budget: sharedBudget, logger: logger)] } ?? [])
                 + (configuration.grpc.map { grpc -> [any Service] in
                     let api = GatewayGRPCService(
                         dispatcher: dispatcher, registry: registry, authenticator: authenticator, callLimit: limits.maxUpstreamCallsPerRequest,
-                        defaultTimeoutMs: limits.requestTimeoutMs, replay: replay, logger: logger)
+                        defaultTimeoutMs: limits.requestTimeoutMs, replay: replay, inFlight: inFlight, logger: logger)
                     let apiServices = Array(Set(registry.rpcMethods.compactMap(\.rpc?.service))).sorted()
                     let served = apiServices + ["grpc.health.v1.Health"] + ReflectionService.serviceNames
                     let health = HealthService(

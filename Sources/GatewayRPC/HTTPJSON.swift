@@ -36,14 +36,20 @@ extension HTTPJSON {
     /// with Connect's HTTP status and, for a budget refusal, `Retry-After`; `enveloped` puts it
     /// under `error` (the raw zip route).
     static func error(_ error: GatewayError, headers: HTTPFields, enveloped: Bool = false) -> Response {
-        var fields = headers
-        if let retryAfterMs = error.retryAfterMs {
-            fields[.retryAfter] = String((retryAfterMs + 999) / 1_000)
-        }
+        let fields = retryAfter(of: error, adding: headers)
         var body: [String: JSON] = [
             "code": .string(error.connectCode), "message": .string(error.message), "details": ErrorStatus(error: error).connectDetails,
         ]
         if let data = error.data { body["data"] = data }
         return response(.init(code: error.connectHTTPStatus), enveloped ? ["error": .object(body)] : .object(body), headers: fields)
+    }
+
+    /// `headers` with `Retry-After` (whole seconds, rounded up) when `error` carries a retry delay.
+    static func retryAfter(of error: GatewayError, adding headers: HTTPFields) -> HTTPFields {
+        var fields = headers
+        if let retryAfterMs = error.retryAfterMs {
+            fields[.retryAfter] = String((retryAfterMs + 999) / 1_000)
+        }
+        return fields
     }
 }

@@ -17,6 +17,8 @@ struct RPCController: Sendable {
     let disconnects: ClientDisconnects
     /// Whole answers to repeated answer-cache hits.
     let replay: AnswerReplay
+    /// Each caller's requests in flight.
+    let inFlight: CallerInFlightLimit
     let logger: Logger
 
     func addRoutes(to router: Router<GatewayRequestContext>) {
@@ -72,6 +74,22 @@ struct RPCController: Sendable {
             dispatcher.recordUnauthenticated()
             return HTTPJSON.response(.unauthorized, RPCDispatcher.errorResponse(id: .null, .unauthenticated), headers: idHeader)
         }
+        switch await inFlight.run(
+            caller: caller.name, { await serveJSONRPC(request, caller: caller, identity: identity, arrived: arrived, channel: channel) })
+        {
+        case .success(let response):
+            return response
+        case .failure(let busy):
+            let headers = HTTPJSON.retryAfter(of: busy, adding: idHeader)
+            return HTTPJSON.response(.tooManyRequests, RPCDispatcher.errorResponse(id: .null, busy), headers: headers)
+        }
+    }
+
+    /// Serves one `POST /rpc` of an authenticated caller.
+    private func serveJSONRPC(
+        _ request: Request, caller: CallerIdentity, identity: RequestIdentity, arrived: ContinuousClock.Instant, channel: any Channel
+    ) async -> Response {
+        let idHeader = identity.responseHeaders
         guard let body = await HTTPJSON.body(of: request, upTo: maxBodyBytes) else {
             return HTTPJSON.response(
                 .contentTooLarge, RPCDispatcher.errorResponse(id: .null, .invalidRequest("the body is over \(maxBodyBytes) bytes")), headers: idHeader
@@ -95,6 +113,21 @@ struct RPCController: Sendable {
             dispatcher.recordUnauthenticated()
             return HTTPJSON.error(.unauthenticated, headers: idHeader)
         }
+        let served = await inFlight.run(caller: caller.name) {
+            await serveConnect(request, method: method, caller: caller, identity: identity, arrived: arrived, channel: channel)
+        }
+        switch served {
+        case .success(let response): return response
+        case .failure(let busy): return HTTPJSON.error(busy, headers: idHeader)
+        }
+    }
+
+    /// Serves one Connect unary call of an authenticated caller.
+    private func serveConnect(
+        _ request: Request, method: RPCMethod, caller: CallerIdentity, identity: RequestIdentity, arrived: ContinuousClock.Instant,
+        channel: any Channel
+    ) async -> Response {
+        let idHeader = identity.responseHeaders
         let unary: ConnectUnary
         switch await ConnectUnary.read(request, maxBodyBytes: maxBodyBytes) {
         case .success(let read): unary = read

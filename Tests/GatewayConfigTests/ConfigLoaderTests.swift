@@ -54,6 +54,20 @@ private func configError(_ yaml: String) -> ConfigError? {
         #expect(configuration.upstream.safetyMarginMs == 1_000)
         #expect(configuration.workspaces[0].rateLimits == [RateLimitConfiguration(calls: 100, perSeconds: 60)])
         #expect(configuration.callers[0].methods == ["*"])
+        let listen = configuration.listen
+        #expect(listen.headerTimeoutMs == 10_000 && listen.bodyTimeoutMs == 30_000 && listen.idleTimeoutMs == 75_000)
+        #expect(listen.maxConnections == 1_024 && listen.maxHeaderBytes == 32_768)
+        #expect(configuration.limits.maxInFlightPerCaller == 64)
+    }
+
+    @Test(arguments: [
+        ("listen: {max_connections: 0}", "listen.max_connections"), ("listen: {header_timeout_ms: 5}", "listen.header_timeout_ms"),
+        ("listen: {max_header_bytes: 100}", "listen.max_header_bytes"), ("listen: {idle_timeout_ms: -1}", "listen.idle_timeout_ms"),
+        ("limits: {max_in_flight_per_caller: 0}", "limits.max_in_flight_per_caller"),
+    ])
+    func refusesAnInboundLimitOutOfRangeNamingTheKey(section: String, key: String) {
+        let error = configError(minimal + "\n" + section)
+        #expect(error?.key == key, "\(section): \(String(describing: error))")
     }
 
     @Test func namesAnUnknownKeyWithItsLine() {

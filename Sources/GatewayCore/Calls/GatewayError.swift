@@ -66,6 +66,12 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
             .rateBudgetExhausted, "The upstream rate budget cannot serve this request before its deadline",
             ["retry_after_ms": .int(retryAfterMs), "estimated_calls": .int(estimatedCalls)])
     }
+    /// -32029 (HTTP 429): the caller already has `limit` requests in flight, the most allowed at once.
+    public static func callerBusy(caller: String, limit: Int) -> Self {
+        .init(
+            .rateBudgetExhausted, "Caller \(caller) has \(limit) requests in flight, the most allowed at once; retry when one is answered",
+            ["retry_after_ms": 1_000, "in_flight_limit": .int(limit)])
+    }
     /// -32029 for a call that waits on the budget: a pause or block lasts until `instant`, past its deadline.
     static func outlasted(until instant: ContinuousClock.Instant) -> Self {
         rateBudgetExhausted(retryAfterMs: Int(max(.zero, instant - .now).wholeMilliseconds), estimatedCalls: 1)

@@ -83,9 +83,19 @@ public enum MetricCatalog {
     public static let cacheBytes = MetricName(
         name: "campaign_gateway_cache_bytes", help: "Bytes this process's cache holds, as counted against cache.max_bytes.")
 
+    /// Open HTTP connections.
+    public static let connectionsOpen = MetricName(name: "campaign_gateway_connections_open", help: "HTTP connections open now.")
+    /// Connections closed at once for the limit.
+    public static let connectionsRefused = MetricName(
+        name: "campaign_gateway_connections_refused_total", help: "HTTP connections closed at once because listen.max_connections were open.")
+    /// Requests refused for the per-caller limit.
+    public static let callerInFlightRefusals = MetricName(
+        name: "campaign_gateway_caller_in_flight_refusals_total",
+        help: "Requests answered -32029 because their caller had limits.max_in_flight_per_caller requests in flight, by caller.")
+
     /// Every metric.
     public static let all = [
-        requests, requestDuration, requestsInFlight, answerCacheHits, answerReplays, buildInfo, ready, redisDegraded, upstreamCalls,
+        requests, requestDuration, requestsInFlight, connectionsOpen, connectionsRefused, callerInFlightRefusals, answerCacheHits, answerReplays, buildInfo, ready, redisDegraded, upstreamCalls,
         upstreamDuration, upstreamRetries, upstreamRateLimited, budgetGrants, budgetWait, budgetRefusals, budgetWindowCalls,
         budgetWindowLimit, cacheHits, cacheMisses, cacheStaleServed, cacheEvictions, coalescedCalls, cacheEntries, cacheBytes,
     ]

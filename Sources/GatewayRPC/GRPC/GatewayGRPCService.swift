@@ -16,6 +16,8 @@ struct GatewayGRPCService: RegistrableRPCService {
     let callLimit: Int
     let defaultTimeoutMs: Int
     let replay: AnswerReplay
+    /// Each caller's requests in flight (shared with the HTTP transports).
+    let inFlight: CallerInFlightLimit
     let logger: Logger
 
     func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
@@ -38,6 +40,21 @@ struct GatewayGRPCService: RegistrableRPCService {
             dispatcher.recordUnauthenticated()
             return ServerResponse(error: Self.status(.unauthenticated, echoing: echoed))
         }
+        let served = await inFlight.run(caller: caller.name) {
+            await serve(request, method: method, caller: caller, identity: identity, arrived: arrived, echoed: echoed, context: server)
+        }
+        switch served {
+        case .success(let response): return response
+        case .failure(let busy): return ServerResponse(error: Self.status(busy, echoing: echoed))
+        }
+    }
+
+    /// Serves one call of an authenticated caller.
+    private func serve(
+        _ request: ServerRequest<[UInt8]>, method: RPCMethod, caller: CallerIdentity, identity: RequestIdentity, arrived: ContinuousClock.Instant,
+        echoed: Metadata, context server: ServerContext
+    ) async -> ServerResponse<[UInt8]> {
+        let metadata = request.metadata
         let timeout =
             metadata.firstString(TimeoutScreeningTransport<HTTP2ServerTransport.Posix>.malformedTimeoutKey) == nil
             ? GRPCTimeout.milliseconds(metadata.firstString("grpc-timeout")) : .failure(GRPCTimeout.malformed)
