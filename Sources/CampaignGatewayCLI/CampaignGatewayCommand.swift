@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import GatewayConfig
 import GatewayRPC
 import Hummingbird
@@ -52,18 +53,24 @@ extension CampaignGatewayCommand {
         var config: String
 
         func run() async throws {
+            // A parent may have started us with signals blocked (Foundation's Process does): the
+            // ones the gateway handles must reach it.
+            var handled = sigset_t()
+            sigemptyset(&handled)
+            for signal in [SIGHUP, SIGTERM, SIGINT] { sigaddset(&handled, signal) }
+            pthread_sigmask(SIG_UNBLOCK, &handled, nil)
             let (configuration, secrets) = try loadConfiguration(path: config)
-            let level = Logger.Level(rawValue: configuration.log.level) ?? .info
+            let level = LogLevelControl(Logger.Level(rawValue: configuration.log.level) ?? .info)
             let json = configuration.log.format == "json"
             LoggingSystem.bootstrap { label in
-                var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
+                ControlledLevelLogHandler(json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label), control: level)
             }
             let logger = Logger(label: "campaign-gateway")
             for warning in configuration.warnings { logger.warning("config warning", metadata: ["detail": "\(warning)"]) }
             for problem in secrets.problems { logger.error("not ready", metadata: ["problem": "\(problem)"]) }
-            let app = try GatewayApplication.make(configuration: configuration, secrets: secrets, logger: logger) { channel in
+            let app = try GatewayApplication.make(
+                configuration: configuration, secrets: secrets, logger: logger, reloading: LiveConfiguration.Source(path: config), logLevel: level
+            ) { channel in
                 logger.info("listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
             }
             try await app.runService()

@@ -152,23 +152,25 @@ public enum ConfigLoader {
     }
 
     private static func caller(_ node: ConfigNode) throws -> CallerConfiguration {
-        let members = try node.mapping(allowed: ["name", "token_sha256", "token_env", "workspaces", "methods"])
+        let members = try node.mapping(allowed: ["name", "token_sha256", "token_env", "token_file", "workspaces", "methods", "admin"])
         guard let name = try members["name"]?.string() else { throw node.error("name is required") }
         let token: TokenReference
-        switch (members["token_sha256"], members["token_env"]) {
-        case (.some(let digest), nil):
+        switch (members["token_sha256"], members["token_env"], members["token_file"]) {
+        case (.some(let digest), nil, nil):
             let hex = try digest.string().lowercased()
             guard hex.count == 64, hex.allSatisfy(\.isHexDigit) else { throw digest.error("must be 64 hex digits (sha256 of the token)") }
             token = .sha256Hex(hex)
-        case (nil, .some(let env)):
+        case (nil, .some(let env), nil):
             token = .environment(try env.string())
+        case (nil, nil, .some(let file)):
+            token = .file(try file.string())
         default:
-            throw node.error("give exactly one of token_sha256, token_env")
+            throw node.error("give exactly one of token_sha256, token_env, token_file")
         }
         let workspaces = try members["workspaces"]?.strings() ?? []
         let methods = try members["methods"]?.strings() ?? ["*"]
         guard !workspaces.isEmpty else { throw node.error("workspaces is required (names, or \"*\")") }
-        return CallerConfiguration(name: name, token: token, workspaces: workspaces, methods: methods)
+        return CallerConfiguration(name: name, token: token, workspaces: workspaces, methods: methods, admin: try members["admin"]?.bool() ?? false)
     }
 
     private static func checkCallers(_ callers: [CallerConfiguration], _ node: ConfigNode, workspaceNames: Set<String>) throws {

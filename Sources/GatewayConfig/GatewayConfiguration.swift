@@ -125,6 +125,8 @@ public enum TokenReference: Sendable, Hashable {
     case sha256Hex(String)
     /// An environment variable holding the token itself.
     case environment(String)
+    /// A file holding the token itself (read again on reload: a rotated file takes effect then).
+    case file(String)
 }
 
 /// A caller: its token and what it may use.
@@ -137,6 +139,8 @@ public struct CallerConfiguration: Sendable, Hashable {
     public var workspaces: [String]
     /// Method globs it may call, e.g. `campaigns.*`; `*` means all.
     public var methods: [String]
+    /// Whether it may use the admin endpoints (`POST /admin/reload`); no method glob grants that.
+    public var admin: Bool = false
 }
 
 /// Per-request limits.

@@ -50,6 +50,11 @@ public struct SecretResolver: Sendable {
                 } else {
                     result.problems.append("caller \(caller.name): token env \(name) is not set")
                 }
+            case .file(let path):
+                switch value(of: .file(path)) {
+                case .success(let token): result.tokenDigests[caller.name] = Array(SHA256.hash(data: Data(token.value.utf8)))
+                case .failure(let problem): result.problems.append("caller \(caller.name): token \(problem)")
+                }
             }
         }
         if let reference = configuration.redis?.password {

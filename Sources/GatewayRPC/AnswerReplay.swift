@@ -37,6 +37,11 @@ final class AnswerReplay: Sendable {
         replays = CoreMetrics.Counter(label: MetricCatalog.answerReplays.name, factory: metrics)
     }
 
+    /// Forgets every answer (a reload may have changed what a caller may see).
+    func clear() {
+        store?.withLock { $0 = LRUStore(capacity: $0.capacity) }
+    }
+
     /// The answer to replay for `key`, while fresh (counted as a replay).
     func lookup(_ key: Key, now: ContinuousClock.Instant = .now) -> Entry? {
         let entry = store?.withLock { store -> Entry? in

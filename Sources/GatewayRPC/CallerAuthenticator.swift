@@ -13,7 +13,7 @@ public struct CallerAuthenticator: Sendable {
     /// Builds the table from the configured callers and their resolved digests; callers without one are skipped.
     public init(callers: [CallerConfiguration], digests: [String: [UInt8]]) {
         self.callers = callers.compactMap { caller in
-            digests[caller.name].map { (CallerIdentity(name: caller.name, workspaces: caller.workspaces, methods: caller.methods), $0) }
+            digests[caller.name].map { (CallerIdentity(name: caller.name, workspaces: caller.workspaces, methods: caller.methods, isAdmin: caller.admin), $0) }
         }
     }
 

@@ -14,103 +14,50 @@ public enum GatewayApplication {
     /// The version reported by `rpc.discover`.
     public static let version = "0.1.0"
 
-    /// The application for a loaded configuration and its resolved secrets.
+    /// The application for a loaded configuration and its resolved secrets; with `reloading`, it
+    /// re-reads that file on `SIGHUP` and `POST /admin/reload`, setting `logLevel` among the rest.
     public static func make(
         configuration: GatewayConfiguration,
         secrets: ResolvedSecrets,
         logger: Logger,
         metrics: GatewayMetrics = GatewayMetrics(),
+        reloading: LiveConfiguration.Source? = nil,
+        logLevel: LogLevelControl? = nil,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in },
         onGRPCListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
-        let upstream = configuration.upstream
-        let http = try CurlHTTPClient(
-            configuration: .init(
-                maxConnectionsPerHost: upstream.maxConnectionsPerHost, maxTotalConnections: upstream.maxConnectionsPerHost * 2,
-                maxResponseBytes: upstream.maxResponseBytes, caBundlePath: upstream.caBundle))
-        let workspaces = WorkspaceDirectory(configuration: configuration, secrets: secrets)
-        let upstreamMetrics = UpstreamMetrics(
-            factory: metrics.factory, endpoints: workspaces.all.map { ($0.name, $0.configuration.provider.adapter.endpoints) })
-        let client = UpstreamClient(http: http, upstream: upstream, metrics: upstreamMetrics)
-        let shared = configuration.redis.map {
-            SharedStore(
-                configuration: $0, workspaces: workspaces.all, maxValueBytes: upstream.maxResponseBytes + 4_096, secrets: secrets, metrics: metrics,
-                logger: logger)
-        }
-        let sharedBudget = shared?.budget(upstream: upstream, listenPort: configuration.listen.port)
-        let budgetMetrics = BudgetMetrics(
-            factory: metrics.factory, workspaces: workspaces.all.map(\.name),
-            windows: workspaces.all.flatMap { workspace in
-                workspace.configuration.rateLimits.map {
-                    BudgetMetrics.Window(
-                        workspace: workspace.name, calls: $0.calls, period: .milliseconds(Int64(($0.perSeconds * 1_000).rounded(.up))))
-                }
-            })
-        let budget = MeteredRateBudget(
-            sharedBudget ?? InProcessRateBudget(workspaces: workspaces.all, safetyMargin: .milliseconds(upstream.safetyMarginMs)),
-            metrics: budgetMetrics)
-        metrics.onScrape { budgetMetrics.observeWindows(of: budget) }
-        let cacheConfiguration = configuration.cache
-        let retrying = RetryingUpstream(client: client, budget: budget)
-        let ttlCeiling = Duration.seconds(max(cacheConfiguration.freshTTLSeconds, cacheConfiguration.settledTTLSeconds))
-        let tier = shared?.cacheTier(maxTTL: ttlCeiling)
-        let cacheMetrics = CacheMetrics(factory: metrics.factory)
-        let cache = InMemoryResponseCache(maxBytes: cacheConfiguration.maxBytes, metrics: cacheMetrics)
-        metrics.onScrape { cacheMetrics.observe(cache) }
-        let fetcher = CachedItemFetcher(cache: cache, shared: tier, leases: tier.flatMap { shared?.leases(through: $0) }, metrics: cacheMetrics)
-        let planGuard = PlanGuard(budget: budget, limits: configuration.limits, metrics: budgetMetrics)
-        let ttlPolicy = CacheTTLPolicy(
-            fresh: .seconds(cacheConfiguration.freshTTLSeconds), settled: .seconds(cacheConfiguration.settledTTLSeconds),
-            settledAfterDays: cacheConfiguration.settledAfterDays)
-        let path = UpstreamPath(upstream: retrying, fetcher: fetcher, planGuard: planGuard, ttlPolicy: ttlPolicy)
-        let services = GatewayMethods.Services(
-            stats: StatsService(path: path), campaigns: CampaignListService(path: path), reports: DailyReportService(path: path))
-        let registry = MethodRegistry(
-            methods: GatewayMethods.all(services, workspaces: workspaces, limits: configuration.limits), version: version)
-        let limits = configuration.limits
-        let dispatcher = RPCDispatcher(
-            registry: registry, metrics: metrics, callers: configuration.callers.map(\.name), defaultTimeoutMs: limits.requestTimeoutMs,
-            maxBatch: limits.maxBatch)
+        let parts = try GatewayParts(configuration: configuration, secrets: secrets, metrics: metrics, logLevel: logLevel, logger: logger)
+        let live = LiveConfiguration(configuration: configuration, secrets: secrets, parts: parts, source: reloading)
         metrics.recordBuild(version: version)
-        metrics.observeReadiness { secrets.problems }
-        let router = Router(context: GatewayRequestContext.self)
-        let disconnects = ClientDisconnects()
-        let authenticator = CallerAuthenticator(callers: configuration.callers, digests: secrets.tokenDigests)
-        let replay = AnswerReplay(maxBytes: cacheConfiguration.replayMaxBytes, metrics: metrics.factory)
-        let inFlight = CallerInFlightLimit(maximum: limits.maxInFlightPerCaller, callers: configuration.callers.map(\.name), metrics: metrics)
-        let rpc = RPCController(
-            dispatcher: dispatcher, registry: registry, authenticator: authenticator, maxBodyBytes: limits.maxBodyBytes,
-            callLimit: limits.maxUpstreamCallsPerRequest, defaultTimeoutMs: limits.requestTimeoutMs, disconnects: disconnects,
-            replay: replay, inFlight: inFlight, logger: logger)
-        rpc.addRoutes(to: router)
-        DailyZipController(
-            reports: services.reports, workspaces: workspaces, authenticator: authenticator, defaultTimeoutMs: limits.requestTimeoutMs,
-            callLimit: limits.maxUpstreamCallsPerRequest, disconnects: disconnects, logger: logger
-        ).addRoutes(to: router)
+        metrics.observeReadiness { live.handlers.problems }
         let connections = ConnectionCount(maximum: configuration.listen.maxConnections, metrics: metrics)
-        OpsController(readinessProblems: secrets.problems, metrics: metrics, redis: shared?.health).addRoutes(to: router)
+        let disconnects = parts.disconnects
         return Application(
-            responder: GatewayResponder(rpc: rpc, routes: router.buildResponder()),
+            responder: GatewayResponder(live: live),
             server: HTTPServerBuilder { responder in
                 GuardedHTTP1Channel(
                     responder: responder, listen: configuration.listen, connections: connections, handlers: { [disconnects.makeHandler()] })
             },
             configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port), serverName: "campaign-gateway"),
-            services: [CurlClientService(client: http)]
-                + (shared.map { [RedisHealthMonitor(redis: $0.client, health: $0.health, budget: sharedBudget, logger: logger)] } ?? [])
+            services: [CurlClientService(client: parts.http)]
+                + (reloading == nil ? [] : [ReloadOnSignalService(live: live)])
+                + (parts.shared.map { [RedisHealthMonitor(redis: $0.client, health: $0.health, budget: parts.sharedBudget, logger: logger)] } ?? [])
                 + (configuration.grpc.map { grpc -> [any Service] in
+                    let registry = live.handlers.registry
                     let api = GatewayGRPCService(
-                        dispatcher: dispatcher, registry: registry, authenticator: authenticator, callLimit: limits.maxUpstreamCallsPerRequest,
-                        defaultTimeoutMs: limits.requestTimeoutMs, replay: replay, inFlight: inFlight, logger: logger)
+                        registry: registry, handlers: { live.handlers }, replay: parts.replay, inFlight: parts.inFlight, logger: logger)
                     let apiServices = Array(Set(registry.rpcMethods.compactMap(\.rpc?.service))).sorted()
                     let served = apiServices + ["grpc.health.v1.Health"] + ReflectionService.serviceNames
-                    let health = HealthService(
-                        readinessProblems: secrets.problems, workspaces: workspaces.all.map(\.name), services: served, authenticator: authenticator)
+                    let health = HealthService(services: served) {
+                        let current = live.handlers
+                        return HealthService.Readiness(
+                            problems: current.problems, workspaces: current.workspaces.all.map(\.name), authenticator: current.authenticator)
+                    }
                     // Reflection lists what its descriptors describe: v1alpha is the same protocol, served for older tools.
                     let reflection = ReflectionService(catalog: .generated, services: served.filter { !$0.hasPrefix("grpc.reflection.v1alpha.") })
                     return [
                         GRPCServerService(
-                            configuration: grpc, services: [api, health, reflection], maxRequestBytes: limits.maxBodyBytes,
+                            configuration: grpc, services: [api, health, reflection], maxRequestBytes: configuration.limits.maxBodyBytes,
                             onListening: onGRPCListening, logger: logger)
                     ]
                 } ?? []),
@@ -122,13 +69,14 @@ public enum GatewayApplication {
 
 /// Answers `POST /rpc`, the busiest route, without the router's path matching; every other
 /// request (and `/rpc` with a query string) goes through the router.
-struct GatewayResponder<Routes: HTTPResponder<GatewayRequestContext>>: HTTPResponder {
-    let rpc: RPCController
-    let routes: Routes
+/// Each request is answered by the handlers in effect when it arrived.
+struct GatewayResponder: HTTPResponder {
+    let live: LiveConfiguration
 
     func respond(to request: Request, context: GatewayRequestContext) async throws -> Response {
-        if request.method == .post, request.head.path == "/rpc" { return await rpc.serveJSONRPC(request, channel: context.channel) }
-        return try await routes.respond(to: request, context: context)
+        let handlers = live.handlers
+        if request.method == .post, request.head.path == "/rpc" { return await handlers.rpc.serveJSONRPC(request, channel: context.channel) }
+        return try await handlers.routes.respond(to: request, context: context)
     }
 }
 

@@ -103,7 +103,12 @@ public struct RPCDispatcher: Sendable {
                 return .success(MethodAnswer(document: .encoded(cached.answer), cachedUntil: cached.expires))
             }
             let outcome = await context.client.whileConnected(logger: context.logger) { () async -> Result<JSONDocument, any Error> in
-                do { return .success(try await method.handler(message, context)) } catch { return .failure(error) }
+                do {
+                    let answer = try await method.handler(message, context)
+                    return .success(answer)
+                } catch {
+                    return .failure(error)
+                }
             }
             return .success(MethodAnswer(try outcome.get()))
         } catch {
@@ -132,7 +137,10 @@ public struct RPCDispatcher: Sendable {
             for (index, element) in batch.enumerated() {
                 if index >= Self.batchConcurrency, let answer = await group.next() { collected.append(answer) }
                 let elementContext = context.element(index)
-                group.addTask { (index, await serveOne(element, context: elementContext)?.document) }
+                group.addTask {
+                    let answer = await serveOne(element, context: elementContext)?.document
+                    return (index, answer)
+                }
             }
             for await answer in group { collected.append(answer) }
             return collected.sorted { $0.0 < $1.0 }.compactMap(\.1)

@@ -87,6 +87,7 @@ struct GatewayHarness {
         simulator simulatorConfiguration: SimulatorConfiguration = simulatorConfiguration(),
         yaml: String = yaml(),
         environment: [String: String] = TestSecrets.environment,
+        reloadingFrom configFile: String? = nil,
         _ body: (GatewayHarness) async throws -> T
     ) async throws -> T {
         let simulator = MoEngageSimulator(configuration: simulatorConfiguration)
@@ -96,7 +97,9 @@ struct GatewayHarness {
             simulator.makeApplication(logger: LiveServer.quietLogger, onServerRunning: onRunning)
         }) { simPort in
             let simBase = "http://127.0.0.1:\(simPort)"
-            let configuration = try ConfigLoader.parse(yaml.replacingOccurrences(of: "SIM", with: simBase))
+            let text = yaml.replacingOccurrences(of: "SIM", with: simBase)
+            if let configFile { try text.write(toFile: configFile, atomically: true, encoding: .utf8) }
+            let configuration = try ConfigLoader.parse(text)
             let secrets = try SecretResolver(environment: environment).resolve(configuration)
             var handler = InMemoryLogHandler()
             handler.logLevel = .trace
@@ -105,7 +108,9 @@ struct GatewayHarness {
             let (grpcPorts, grpcPortContinuation) = AsyncStream.makeStream(of: Int.self)
             return try await LiveServer.withRunning({ onRunning in
                 try GatewayApplication.make(
-                    configuration: configuration, secrets: secrets, logger: logger, onServerRunning: onRunning,
+                    configuration: configuration, secrets: secrets, logger: logger,
+                    reloading: configFile.map { LiveConfiguration.Source(path: $0) { try SecretResolver(environment: environment).resolve($0) } },
+                    onServerRunning: onRunning,
                     onGRPCListening: { grpcPortContinuation.yield($0) })
             }) { gatewayPort in
                 var harness = GatewayHarness(

@@ -71,7 +71,7 @@ private func campaignsMember(_ answer: Answer) -> Substring? {
             #expect(answers.allSatisfy { $0.header("Content-Type") == "application/json" && $0.header("X-Request-Id") != nil })
             #expect(Set(answers.compactMap { $0.header("X-Request-Id") }).count == 5, "each replay has its own request id")
             let metrics = try await gateway.get("/metrics")
-            #expect(metrics.text.contains(#"campaign_gateway_requests_total{method="campaigns.getStats",code="ok"} 5"#), "replays are counted")
+            #expect(metrics.text.contains(#"campaign_gateway_requests_total{method="campaigns.getStats",caller="reporting",code="ok"} 5"#), "replays are counted")
             #expect(gateway.renderedLogs.components(separatedBy: "campaigns.getStats").count - 1 >= 5, "replays are logged")
 
             // The same bytes from another caller are that caller's question: its scopes decide.

@@ -54,9 +54,9 @@ import Testing
     }
 
     @Test func aKeptAliveConnectionIsClosedWhenIdleNotWhileUsed() async throws {
-        try await GatewayHarness.with(yaml: Self.quick) { gateway in
+        try await GatewayHarness.with(yaml: Self.yaml(listen: "idle_timeout_ms: 2000")) { gateway in
             let connection = try await RawConnection.open(port: port(gateway))
-            // Requests 0.3 s apart keep it open past the idle timeout (0.8 s) ...
+            // Requests 0.3 s apart keep it open past the idle timeout (2 s) ...
             for index in 1...6 {
                 try await connection.send("GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n")
                 #expect(try await connection.waitFor("HTTP/1.1 200", times: index, atMost: .seconds(2)))
@@ -65,7 +65,7 @@ import Testing
             #expect(!connection.isClosed)
             // ... and idle, it is closed quietly.
             let answered = connection.received
-            #expect(try await connection.waitUntilClosed(atMost: .seconds(3)))
+            #expect(try await connection.waitUntilClosed(atMost: .seconds(6)))
             #expect(connection.received == answered, "nothing more was written")
         }
     }

@@ -22,37 +22,49 @@ public final class InProcessRateBudget: RateBudget {
 
         /// When `calls` more calls, after every call waiting or admitted, could all have been granted and answered.
         func projectedCompletion(of calls: Int, now: ContinuousClock.Instant) -> ContinuousClock.Instant {
-            schedule.projectedCompletion(of: queue.count + admitted.total + calls, after: max(now, pausedUntil ?? now), callDuration: typical.value(at: now))
+            schedule.projectedCompletion(
+                of: queue.count + admitted.total + calls, after: max(now, pausedUntil ?? now), callDuration: typical.value(at: now))
         }
     }
 
     private struct State {
         /// By account.
         var workspaces: [String: Workspace]
+        /// Workspace name → account.
+        var accounts: [String: String]
         var nextID = 0
     }
 
     private let state: Locked<State>
-    /// Workspace name → account.
-    private let accounts: [String: String]
+    private let safetyMargin: Duration
     /// How often a waiter looks again while only in-flight calls block it.
     private static let inFlightPoll: Duration = .milliseconds(20)
 
     /// A budget for each account's limits (every limit any of its workspace names configures),
     /// each window widened by `safetyMargin`.
     public init(workspaces: [UpstreamWorkspace], safetyMargin: Duration) {
-        var limitsByAccount: [String: [SlidingWindowSchedule.Limit]] = [:]
-        for workspace in workspaces {
-            for limit in workspace.configuration.rateLimits {
-                let window = Duration.milliseconds(Int64((limit.perSeconds * 1_000).rounded(.up))) + safetyMargin
-                let scheduled = SlidingWindowSchedule.Limit(calls: limit.calls, window: window)
-                if !limitsByAccount[workspace.account, default: []].contains(scheduled) {
-                    limitsByAccount[workspace.account, default: []].append(scheduled)
+        self.safetyMargin = safetyMargin
+        state = Locked(
+            State(
+                workspaces: SlidingWindowSchedule.limitsByAccount(of: workspaces, safetyMargin: safetyMargin).mapValues {
+                    Workspace(schedule: SlidingWindowSchedule(limits: $0))
+                },
+                accounts: Dictionary(uniqueKeysWithValues: workspaces.map { ($0.name, $0.account) })))
+    }
+
+    /// See `RateBudget.reconfigure`: each account keeps its calls and waiters under its new limits.
+    public func reconfigure(workspaces: [UpstreamWorkspace]) {
+        let limits = SlidingWindowSchedule.limitsByAccount(of: workspaces, safetyMargin: safetyMargin)
+        state.withLock { state in
+            for (account, accountLimits) in limits {
+                if state.workspaces[account] == nil {
+                    state.workspaces[account] = Workspace(schedule: SlidingWindowSchedule(limits: accountLimits))
+                } else {
+                    state.workspaces[account]?.schedule.relimit(accountLimits)
                 }
             }
+            state.accounts.merge(workspaces.map { ($0.name, $0.account) }) { _, new in new }
         }
-        accounts = Dictionary(uniqueKeysWithValues: workspaces.map { ($0.name, $0.account) })
-        state = Locked(State(workspaces: limitsByAccount.mapValues { Workspace(schedule: SlidingWindowSchedule(limits: $0)) }))
     }
 
     /// Waits for a grant; see `RateBudget.acquire`.
@@ -144,7 +156,7 @@ public final class InProcessRateBudget: RateBudget {
     }
 
     private func account(of workspace: String) -> String {
-        accounts[workspace] ?? workspace
+        state.withLock { $0.accounts[workspace] } ?? workspace
     }
 
     /// Grants every waiter that fits now, in fair order.

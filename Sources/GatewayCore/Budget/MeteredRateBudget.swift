@@ -38,6 +38,9 @@ public struct MeteredRateBudget: RateBudget {
     /// See `RateBudget.pause`.
     public func pause(workspace: String, until instant: ContinuousClock.Instant) { budget.pause(workspace: workspace, until: instant) }
 
+    /// See `RateBudget.reconfigure`.
+    public func reconfigure(workspaces: [UpstreamWorkspace]) { budget.reconfigure(workspaces: workspaces) }
+
     /// See `RateBudget.callsInWindow`.
     public func callsInWindow(workspace: String, period: Duration) -> Int { budget.callsInWindow(workspace: workspace, period: period) }
 }

@@ -24,6 +24,10 @@ public protocol RateBudget: Sendable {
     /// Grants nothing for `workspace` before `instant` (the upstream said 429 / Retry-After).
     func pause(workspace: String, until instant: ContinuousClock.Instant)
 
+    /// Takes `workspaces` (a reloaded configuration) from now on: new limits for known accounts,
+    /// keeping their calls and waiters; new accounts and names added; nothing forgotten.
+    func reconfigure(workspaces: [UpstreamWorkspace])
+
     /// The calls this process was granted for `workspace`'s account that are in flight or
     /// completed within the last `period` (for a shared budget, this replica's part).
     func callsInWindow(workspace: String, period: Duration) -> Int

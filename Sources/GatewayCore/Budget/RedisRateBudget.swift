@@ -68,6 +68,32 @@ public final class RedisRateBudget: RateBudget {
         var fallback: Duration
     }
 
+    /// The accounts of the configured workspaces.
+    private struct Topology {
+        var accounts: [String: Account] = [:]
+        var accountOfWorkspace: [String: String]
+        var accountNames: [String: String]
+
+        /// The accounts of `workspaces` under `settings`.
+        init(workspaces: [UpstreamWorkspace], settings: Settings) {
+            let hint = max(1, settings.replicasHint)
+            for (account, limits) in SlidingWindowSchedule.limitsByAccount(of: workspaces, safetyMargin: settings.safetyMargin) {
+                // The hash tag keeps an account's keys in one Redis Cluster slot, as one script needs.
+                let base = settings.keyPrefix + "budget:{" + account + "}"
+                let horizon = limits.map(\.window).max() ?? .zero
+                let recovery = horizon + settings.callLease
+                accounts[account] = Account(
+                    keys: [base + ":inflight", base + ":done", base + ":replicas", base + ":guard", base + ":pause", base + ":demand"],
+                    limits: limits,
+                    share: limits.map { SlidingWindowSchedule.Limit(calls: $0.calls / hint, window: $0.window) },
+                    horizon: horizon, recovery: recovery, silence: recovery - min(.seconds(10), recovery / 2),
+                    fallback: max(settings.forgetAfter, recovery))
+            }
+            accountOfWorkspace = Dictionary(uniqueKeysWithValues: workspaces.map { ($0.name, $0.account) })
+            accountNames = Dictionary(grouping: workspaces, by: \.account).mapValues { $0.map(\.name).sorted().joined(separator: ",") }
+        }
+    }
+
     private struct Waiter {
         var workspace: String
         var deadline: @Sendable () -> ContinuousClock.Instant
@@ -164,47 +190,46 @@ public final class RedisRateBudget: RateBudget {
     private let redis: RedisClient
     private let settings: Settings
     private let health: SharedStoreHealth
-    private let accounts: [String: Account]
-    private let accountOfWorkspace: [String: String]
+    private let topology: Locked<Topology>
+    /// Each account's keys, limits and share.
+    private var accounts: [String: Account] { topology.withLock { $0.accounts } }
+    /// Workspace name → account.
+    private var accountOfWorkspace: [String: String] { topology.withLock { $0.accountOfWorkspace } }
     /// How health reports and logs name an account: its workspace names (an account id can hold a key's digest).
-    private let accountNames: [String: String]
+    private var accountNames: [String: String] { topology.withLock { $0.accountNames } }
     /// Since when this replica knows its own calls: a younger one cannot tell what its previous process did.
     private let recordSince = ContinuousClock.now
     private let state: Locked<State>
 
     /// A shared budget for `workspaces` (names on one account share it) through `redis`.
     public init(workspaces: [UpstreamWorkspace], redis: RedisClient, settings: Settings, health: SharedStoreHealth) {
-        var limitsByAccount: [String: [SlidingWindowSchedule.Limit]] = [:]
-        for workspace in workspaces {
-            for limit in workspace.configuration.rateLimits {
-                let window = Duration.milliseconds(Int64((limit.perSeconds * 1_000).rounded(.up))) + settings.safetyMargin
-                let scheduled = SlidingWindowSchedule.Limit(calls: limit.calls, window: window)
-                if !limitsByAccount[workspace.account, default: []].contains(scheduled) {
-                    limitsByAccount[workspace.account, default: []].append(scheduled)
-                }
-            }
-        }
-        let hint = max(1, settings.replicasHint)
-        var accounts: [String: Account] = [:]
-        for (account, limits) in limitsByAccount {
-            // The hash tag keeps an account's keys in one Redis Cluster slot, as one script needs.
-            let base = settings.keyPrefix + "budget:{" + account + "}"
-            let horizon = limits.map(\.window).max() ?? .zero
-            let recovery = horizon + settings.callLease
-            accounts[account] = Account(
-                keys: [base + ":inflight", base + ":done", base + ":replicas", base + ":guard", base + ":pause", base + ":demand"],
-                limits: limits,
-                share: limits.map { SlidingWindowSchedule.Limit(calls: $0.calls / hint, window: $0.window) },
-                horizon: horizon, recovery: recovery, silence: recovery - min(.seconds(10), recovery / 2),
-                fallback: max(settings.forgetAfter, recovery))
-        }
-        self.accounts = accounts
-        accountOfWorkspace = Dictionary(uniqueKeysWithValues: workspaces.map { ($0.name, $0.account) })
-        accountNames = Dictionary(grouping: workspaces, by: \.account).mapValues { $0.map(\.name).sorted().joined(separator: ",") }
-        state = Locked(State(accounts: accounts.mapValues { Local(own: SlidingWindowSchedule(limits: $0.share)) }))
+        let topology = Topology(workspaces: workspaces, settings: settings)
+        self.topology = Locked(topology)
+        state = Locked(State(accounts: topology.accounts.mapValues { Local(own: SlidingWindowSchedule(limits: $0.share)) }))
         self.redis = redis
         self.settings = settings
         self.health = health
+    }
+
+    /// See `RateBudget.reconfigure`: each account's limits and share change in place (its calls,
+    /// waiters and Redis state kept); new accounts start on their share like a new replica.
+    public func reconfigure(workspaces: [UpstreamWorkspace]) {
+        let topology = Topology(workspaces: workspaces, settings: settings)
+        let merged = self.topology.withLock { current -> Topology in
+            current.accounts.merge(topology.accounts) { _, new in new }
+            current.accountOfWorkspace.merge(topology.accountOfWorkspace) { _, new in new }
+            current.accountNames.merge(topology.accountNames) { _, new in new }
+            return current
+        }
+        state.withLock { state in
+            for (name, account) in merged.accounts {
+                if state.accounts[name] == nil {
+                    state.accounts[name] = Local(own: SlidingWindowSchedule(limits: account.share))
+                } else {
+                    state.accounts[name]?.own.relimit(account.share)
+                }
+            }
+        }
     }
 
     // MARK: RateBudget
@@ -307,7 +332,8 @@ public final class RedisRateBudget: RateBudget {
             if local.degraded, let ends = local.fallbackEnds, completion > ends { completion = ownStart + .seconds(86_400) }
             if let shared {
                 let projection = Self.project(
-                    shared.schedule, limits: entry.limits, count: count + shared.othersDemand, after: max(now, shared.start, local.blockedUntil ?? now),
+                    shared.schedule, limits: entry.limits, count: count + shared.othersDemand,
+                    after: max(now, shared.start, local.blockedUntil ?? now),
                     callDuration: callDuration)
                 completion = (local.shareAlsoUntil ?? now) > now ? max(projection, completion) : projection
             }
@@ -326,7 +352,9 @@ public final class RedisRateBudget: RateBudget {
         }
         if admitting, decided.admission == nil, shared != nil {
             // Redis was told of the calls before they were refused: it is told again without them.
-            Task { await run(stateScript, account: entry, name: account, arguments: [.int(Int64(state.withLock { $0.accounts[account]?.demand ?? 0 }))]) }
+            Task {
+                await run(stateScript, account: entry, name: account, arguments: [.int(Int64(state.withLock { $0.accounts[account]?.demand ?? 0 }))])
+            }
         }
         return decided
     }

@@ -21,8 +21,8 @@ public struct SlidingWindowSchedule: Sendable {
         }
     }
 
-    private let limits: [Limit]
-    private let longestWindow: Duration
+    private var limits: [Limit]
+    private var longestWindow: Duration
     /// Calls granted and not yet completed.
     public private(set) var inFlight = 0
     /// Completion instants, oldest first, trimmed to the longest window.
@@ -40,6 +40,13 @@ public struct SlidingWindowSchedule: Sendable {
         self.init(limits: limits)
         self.inFlight = inFlight
         self.completions = completions.sorted()
+    }
+
+    /// Enforces `limits` from now on, keeping the calls in flight and the completions remembered
+    /// (a window longer than any before knows only the completions the longest one kept).
+    public mutating func relimit(_ newLimits: [Limit]) {
+        limits = newLimits
+        longestWindow = newLimits.map(\.window).max() ?? .zero
     }
 
     /// The longest window of its limits: completions older than this no longer count.
@@ -98,5 +105,23 @@ public struct SlidingWindowSchedule: Sendable {
             }
         }
         return earliest
+    }
+}
+
+extension SlidingWindowSchedule {
+    /// Each account's limits: every limit any of its workspace names configures, each window
+    /// widened by `safetyMargin`.
+    static func limitsByAccount(of workspaces: [UpstreamWorkspace], safetyMargin: Duration) -> [String: [Limit]] {
+        var limitsByAccount: [String: [Limit]] = [:]
+        for workspace in workspaces {
+            for limit in workspace.configuration.rateLimits {
+                let window = Duration.milliseconds(Int64((limit.perSeconds * 1_000).rounded(.up))) + safetyMargin
+                let scheduled = Limit(calls: limit.calls, window: window)
+                if !limitsByAccount[workspace.account, default: []].contains(scheduled) {
+                    limitsByAccount[workspace.account, default: []].append(scheduled)
+                }
+            }
+        }
+        return limitsByAccount
     }
 }

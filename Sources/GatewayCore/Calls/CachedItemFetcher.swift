@@ -248,7 +248,14 @@ public struct CachedItemFetcher: Sendable {
                 for (chunk, owned) in waits {
                     group.addTask {
                         defer { coalescer.leave(chunk, waiter: claim.waiter, scope: scope) }
-                        do { return (chunk, .success(try await chunk.call.future.value()), owned) } catch { return (chunk, .failure(error), owned) }
+                        // The awaited value is bound before the tuple is built: Swift 6.3.1 -O miscompiles
+                        // `(x, .success(try await …))` in a task-group child (Tests/ToolchainRepro).
+                        do {
+                            let answer = try await chunk.call.future.value()
+                            return (chunk, .success(answer), owned)
+                        } catch {
+                            return (chunk, .failure(error), owned)
+                        }
                     }
                 }
                 var fetched = Fetched()
@@ -312,7 +319,8 @@ public struct CachedItemFetcher: Sendable {
                         }
                         outcome = .success(coordinated.answer)
                     } else {
-                        outcome = .success(try await fetchAndStore(chunk.items))
+                        let answer = try await fetchAndStore(chunk.items)
+                        outcome = .success(answer)
                     }
                 } catch {
                     outcome = .failure(error)

@@ -124,12 +124,15 @@ public struct CallerIdentity: Sendable, Hashable {
     public var workspaces: [String]
     /// Method globs it may call.
     public var methods: [String]
+    /// Whether it may use the admin endpoints.
+    public var isAdmin: Bool
 
     /// Creates an identity.
-    public init(name: String, workspaces: [String], methods: [String]) {
+    public init(name: String, workspaces: [String], methods: [String], isAdmin: Bool = false) {
         self.name = name
         self.workspaces = workspaces
         self.methods = methods
+        self.isAdmin = isAdmin
     }
 
     /// Whether the caller may use the workspace.

@@ -122,7 +122,10 @@ public struct PlanExecutor: Sendable {
         for fetch in fetches { fetcher.start(fetch, context: admitted) }
         let fetched = try await withThrowingTaskGroup(of: (Int, CachedItemFetcher.Fetched).self) { [fetcher] group in
             for (index, fetch) in fetches.enumerated() {
-                group.addTask { (index, try await fetcher.finish(fetch, context: admitted)) }
+                group.addTask {
+                    let fetched = try await fetcher.finish(fetch, context: admitted)
+                    return (index, fetched)
+                }
             }
             return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
         }

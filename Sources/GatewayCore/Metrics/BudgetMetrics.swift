@@ -1,8 +1,9 @@
 import CoreMetrics
+import LockedState
 
 /// The rate budget as an operator watches it, by workspace: grants and how long they were waited
 /// for, -32029 refusals, and (set at each scrape, `observeWindows`) the calls counted in each
-/// limit's current window beside the limit; every series exists from start-up.
+/// limit's current window beside the limit; every series exists from start-up (`prime`).
 public struct BudgetMetrics: Sendable {
     /// One configured limit of a workspace.
     public struct Window: Sendable {
@@ -27,12 +28,21 @@ public struct BudgetMetrics: Sendable {
     }
 
     private let factory: any MetricsFactory
-    private let windows: [Window]
+    private let windows = Locked<[Window]>([])
 
-    /// Records into `factory` for `workspaces`, whose configured limits are `windows`.
-    public init(factory: any MetricsFactory, workspaces: [String], windows: [Window]) {
+    /// Records into `factory`.
+    public init(factory: any MetricsFactory) {
         self.factory = factory
-        self.windows = windows
+    }
+
+    /// Makes the series of `workspaces` and their configured limits, watched from now on.
+    public func prime(workspaces upstream: [UpstreamWorkspace]) {
+        let workspaces = upstream.map(\.name)
+        let windows = upstream.flatMap { workspace in
+            workspace.configuration.rateLimits.map {
+                Window(workspace: workspace.name, calls: $0.calls, period: .milliseconds(Int64(($0.perSeconds * 1_000).rounded(.up))))
+            }
+        }
         for workspace in workspaces {
             _ = grants(workspace)
             _ = wait(workspace)
@@ -42,6 +52,7 @@ public struct BudgetMetrics: Sendable {
             Gauge(label: MetricCatalog.budgetWindowLimit.name, dimensions: dimensions(window), factory: factory).record(window.calls)
             Gauge(label: MetricCatalog.budgetWindowCalls.name, dimensions: dimensions(window), factory: factory).record(0)
         }
+        self.windows.withLock { $0 = windows }
     }
 
     /// Counts a grant for `workspace` that was waited for `waited`.
@@ -57,7 +68,7 @@ public struct BudgetMetrics: Sendable {
 
     /// Sets each limit's window gauge from `budget` (this process's calls: sum across replicas).
     public func observeWindows(of budget: any RateBudget) {
-        for window in windows {
+        for window in windows.withLock({ $0 }) {
             let calls = budget.callsInWindow(workspace: window.workspace, period: window.period)
             Gauge(label: MetricCatalog.budgetWindowCalls.name, dimensions: dimensions(window), factory: factory).record(calls)
         }

@@ -93,9 +93,18 @@ public enum MetricCatalog {
         name: "campaign_gateway_caller_in_flight_refusals_total",
         help: "Requests answered -32029 because their caller had limits.max_in_flight_per_caller requests in flight, by caller.")
 
+    /// Reloads by outcome.
+    public static let configReloads = MetricName(
+        name: "campaign_gateway_config_reloads_total", help: "Configuration reloads (SIGHUP, POST /admin/reload), by outcome (ok, failed).")
+    /// Whether the last reload succeeded.
+    public static let configLastReloadSuccessful = MetricName(
+        name: "campaign_gateway_config_last_reload_successful",
+        help: "1 when the last configuration reload succeeded (or none was tried), 0 when it failed and the previous one is in effect.")
+
     /// Every metric.
     public static let all = [
-        requests, requestDuration, requestsInFlight, connectionsOpen, connectionsRefused, callerInFlightRefusals, answerCacheHits, answerReplays, buildInfo, ready, redisDegraded, upstreamCalls,
+        configReloads, configLastReloadSuccessful, requests, requestDuration, requestsInFlight, connectionsOpen, connectionsRefused,
+        callerInFlightRefusals, answerCacheHits, answerReplays, buildInfo, ready, redisDegraded, upstreamCalls,
         upstreamDuration, upstreamRetries, upstreamRateLimited, budgetGrants, budgetWait, budgetRefusals, budgetWindowCalls,
         budgetWindowLimit, cacheHits, cacheMisses, cacheStaleServed, cacheEvictions, coalescedCalls, cacheEntries, cacheBytes,
     ]

@@ -1,15 +1,19 @@
 import CoreMetrics
 
 /// Upstream calls by workspace, endpoint and status class, their latency, retries and the 429s
-/// received; every series exists (at zero) from start-up for each workspace's endpoints.
+/// received; every series exists (at zero) from start-up for each workspace's endpoints (`prime`).
 public struct UpstreamMetrics: Sendable {
     /// What a call's `status_class` can be: an answer's HTTP status class, or `error` when none came.
     static let statusClasses = ["2xx", "3xx", "4xx", "5xx", "error"]
     private let factory: any MetricsFactory
 
-    /// Records into `factory`, with the series of every workspace name and its provider's endpoints made now.
-    public init(factory: any MetricsFactory, endpoints: [(workspace: String, endpoints: [String])]) {
+    /// Records into `factory`.
+    public init(factory: any MetricsFactory) {
         self.factory = factory
+    }
+
+    /// Makes the series of every workspace name and its provider's endpoints (zero until counted).
+    public func prime(_ endpoints: [(workspace: String, endpoints: [String])]) {
         for (workspace, names) in endpoints {
             for endpoint in names {
                 for statusClass in Self.statusClasses { _ = calls(workspace, endpoint, statusClass) }

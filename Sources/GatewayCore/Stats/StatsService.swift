@@ -104,7 +104,10 @@ public struct StatsService: Sendable {
         let pages = try await withDeadline(request.context.deadline) { [self] in
             try await withThrowingTaskGroup(of: (Int, StatsPage).self) { group in
                 for (index, window) in windows.enumerated() {
-                    group.addTask { (index, try await fetchPage(ids: nil, offset: 0, window: window, request: request, context: firstPagesContext)) }
+                    group.addTask {
+                        let page = try await fetchPage(ids: nil, offset: 0, window: window, request: request, context: firstPagesContext)
+                        return (index, page)
+                    }
                 }
                 var firstPages: [(Int, StatsPage)] = []
                 for try await page in group { firstPages.append(page) }

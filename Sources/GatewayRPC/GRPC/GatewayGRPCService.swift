@@ -10,11 +10,10 @@ import NIOCore
 /// the `google.rpc` details of `ErrorStatus` in `grpc-status-details-bin`, and repeated cache
 /// hits replayed as their encoded bytes.
 struct GatewayGRPCService: RegistrableRPCService {
-    let dispatcher: RPCDispatcher
+    /// The methods registered (the same in every configuration).
     let registry: MethodRegistry
-    let authenticator: CallerAuthenticator
-    let callLimit: Int
-    let defaultTimeoutMs: Int
+    /// What answers, as of a call (the configuration in effect then).
+    let handlers: @Sendable () -> RequestHandlers
     let replay: AnswerReplay
     /// Each caller's requests in flight (shared with the HTTP transports).
     let inFlight: CallerInFlightLimit
@@ -24,14 +23,17 @@ struct GatewayGRPCService: RegistrableRPCService {
         for method in registry.rpcMethods {
             let rpc = method.rpc!
             router.registerUnary(MethodDescriptor(fullyQualifiedService: rpc.service, method: rpc.name, type: .unary)) { request, context in
-                await serve(request, method: method, context: context)
+                await serve(request, method: method.name, context: context)
             }
         }
     }
 
     /// Serves one call; the answer's metadata carries the request id (`x-request-id`), as HTTP answers do.
-    private func serve(_ request: ServerRequest<[UInt8]>, method: RPCMethod, context server: ServerContext) async -> ServerResponse<[UInt8]> {
+    private func serve(_ request: ServerRequest<[UInt8]>, method name: String, context server: ServerContext) async -> ServerResponse<[UInt8]> {
         let arrived = ContinuousClock.now
+        let current = handlers()
+        let (dispatcher, authenticator) = (current.dispatcher, current.authenticator)
+        let method = current.registry.method(named: name)!
         let metadata = request.metadata
         let identity = RequestHeaders.identify(
             givenID: metadata.firstString("x-request-id"), traceparent: metadata.firstString("traceparent"), logger: logger)
@@ -41,7 +43,8 @@ struct GatewayGRPCService: RegistrableRPCService {
             return ServerResponse(error: Self.status(.unauthenticated, echoing: echoed))
         }
         let served = await inFlight.run(caller: caller.name) {
-            await serve(request, method: method, caller: caller, identity: identity, arrived: arrived, echoed: echoed, context: server)
+            await serve(
+                request, method: method, handlers: current, caller: caller, identity: identity, arrived: arrived, echoed: echoed, context: server)
         }
         switch served {
         case .success(let response): return response
@@ -51,10 +54,12 @@ struct GatewayGRPCService: RegistrableRPCService {
 
     /// Serves one call of an authenticated caller.
     private func serve(
-        _ request: ServerRequest<[UInt8]>, method: RPCMethod, caller: CallerIdentity, identity: RequestIdentity, arrived: ContinuousClock.Instant,
-        echoed: Metadata, context server: ServerContext
+        _ request: ServerRequest<[UInt8]>, method: RPCMethod, handlers current: RequestHandlers, caller: CallerIdentity, identity: RequestIdentity,
+        arrived: ContinuousClock.Instant, echoed: Metadata, context server: ServerContext
     ) async -> ServerResponse<[UInt8]> {
         let metadata = request.metadata
+        let dispatcher = current.dispatcher
+        let (callLimit, defaultTimeoutMs) = (current.limits.maxUpstreamCallsPerRequest, current.limits.requestTimeoutMs)
         let timeout =
             metadata.firstString(TimeoutScreeningTransport<HTTP2ServerTransport.Posix>.malformedTimeoutKey) == nil
             ? GRPCTimeout.milliseconds(metadata.firstString("grpc-timeout")) : .failure(GRPCTimeout.malformed)

@@ -8,25 +8,40 @@ import GatewayProto
 /// whose `authorization` metadata allows that workspace (to anyone else it is unknown, so that no
 /// one can probe which workspaces exist). Unknown: NOT_FOUND (Check) or SERVICE_UNKNOWN (Watch).
 struct HealthService: Grpc_Health_V1_Health.ServiceProtocol {
-    private let services: [String: Grpc_Health_V1_HealthCheckResponse.ServingStatus]
-    private let workspaces: [String: Grpc_Health_V1_HealthCheckResponse.ServingStatus]
-    private let authenticator: CallerAuthenticator
+    /// What the statuses come from, as of a call (the configuration in effect then).
+    struct Readiness: Sendable {
+        /// Why the gateway is not ready (`workspace NAME: …` names its workspace).
+        var problems: [String]
+        /// The configured workspaces.
+        var workspaces: [String]
+        /// Who calls.
+        var authenticator: CallerAuthenticator
+    }
 
-    /// Statuses from the readiness problems (`workspace NAME: …` names its workspace).
-    init(readinessProblems: [String], workspaces: [String], services: [String], authenticator: CallerAuthenticator) {
-        let ready: Grpc_Health_V1_HealthCheckResponse.ServingStatus = readinessProblems.isEmpty ? .serving : .notServing
-        self.services = Dictionary(uniqueKeysWithValues: ([""] + services).map { ($0, ready) })
-        self.workspaces = Dictionary(
-            uniqueKeysWithValues: workspaces.map { name in
-                (name, readinessProblems.contains { $0.hasPrefix("workspace \(name):") } ? .notServing : .serving)
-            })
-        self.authenticator = authenticator
+    private let services: [String]
+    private let readiness: @Sendable () -> Readiness
+
+    /// Statuses of `services` and the workspaces, from `readiness` at each call.
+    init(services: [String], readiness: @escaping @Sendable () -> Readiness) {
+        self.services = services
+        self.readiness = readiness
     }
 
     /// What `request`'s caller may see: the services, and the workspaces its token allows.
     private func statuses(for metadata: Metadata) -> [String: Grpc_Health_V1_HealthCheckResponse.ServingStatus] {
-        guard let caller = authenticator.authenticate(authorization: metadata.firstString("authorization")) else { return services }
-        return services.merging(workspaces.filter { caller.mayUse(workspace: $0.key) }) { service, _ in service }
+        let now = readiness()
+        let ready: Grpc_Health_V1_HealthCheckResponse.ServingStatus = now.problems.isEmpty ? .serving : .notServing
+        let services = Dictionary(uniqueKeysWithValues: ([""] + self.services).map { ($0, ready) })
+        guard let caller = now.authenticator.authenticate(authorization: metadata.firstString("authorization")) else { return services }
+        let workspaces = Dictionary(
+            uniqueKeysWithValues: now.workspaces.filter(caller.mayUse(workspace:)).map { name in
+                (
+                    name,
+                    now.problems.contains { $0.hasPrefix("workspace \(name):") }
+                        ? .notServing : Grpc_Health_V1_HealthCheckResponse.ServingStatus.serving
+                )
+            })
+        return services.merging(workspaces) { service, _ in service }
     }
 
     func check(request: ServerRequest<Grpc_Health_V1_HealthCheckRequest>, context: ServerContext) async throws
@@ -45,7 +60,7 @@ struct HealthService: Grpc_Health_V1_Health.ServiceProtocol {
         return ServerResponse(message: .with { $0.statuses = statuses.mapValues { status in .with { $0.status = status } } })
     }
 
-    /// Sends the status, then holds the stream until the caller leaves (statuses are fixed once the process started).
+    /// Sends the status as of the call, then holds the stream until the caller leaves.
     func watch(request: ServerRequest<Grpc_Health_V1_HealthCheckRequest>, context: ServerContext) async throws
         -> StreamingServerResponse<Grpc_Health_V1_HealthCheckResponse>
     {

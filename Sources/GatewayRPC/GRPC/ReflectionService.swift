@@ -47,10 +47,11 @@ struct ReflectionService: RegistrableRPCService {
                 catalog.message(type) == nil
                 ? notFound("type \(type)") : .allExtensionNumbersResponse(.with { $0.baseTypeName = type })
         case nil:
-            response.messageResponse = .errorResponse(.with {
-                $0.errorCode = Int32(RPCError.Code.invalidArgument.rawValue)
-                $0.errorMessage = "no request"
-            })
+            response.messageResponse = .errorResponse(
+                .with {
+                    $0.errorCode = Int32(RPCError.Code.invalidArgument.rawValue)
+                    $0.errorMessage = "no request"
+                })
         }
         return response
     }
@@ -61,9 +62,10 @@ struct ReflectionService: RegistrableRPCService {
     }
 
     private func notFound(_ what: String) -> Grpc_Reflection_V1_ServerReflectionResponse.OneOf_MessageResponse {
-        .errorResponse(.with {
-            $0.errorCode = Int32(RPCError.Code.notFound.rawValue)
-            $0.errorMessage = "\(what.prefix(200)) not found"
-        })
+        .errorResponse(
+            .with {
+                $0.errorCode = Int32(RPCError.Code.notFound.rawValue)
+                $0.errorMessage = "\(what.prefix(200)) not found"
+            })
     }
 }
