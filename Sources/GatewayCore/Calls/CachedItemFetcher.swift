@@ -247,12 +247,14 @@ public struct CachedItemFetcher: Sendable {
                         for item in chunk.items { if let value = answer.values[item] { fetched.values[item] = value } }
                         if owned { fetched.usage.calls += answer.calls } else { fetched.usage.coalesced += 1 }
                     case .failure(let error):
-                        guard error is GatewayError else { throw error }
+                        guard let failure = error as? GatewayError else { throw error }
                         for item in chunk.items {
                             guard let stale = lookup.expired[item] else { throw error }
                             if case .present(let value) = stale.value { fetched.values[item] = value }
                             fetched.staleness = Staleness.oldest(fetched.staleness, Staleness(storedAt: stale.storedAt))
                         }
+                        // Served stale, but the calls made before giving up were sent and paid all the same.
+                        if owned { fetched.usage.calls += failure.upstreamCalls } else { fetched.usage.coalesced += 1 }
                         context.logger.warning(
                             "serving stale entries after upstream failure",
                             metadata: ["scope": "\(scope.operation)", "items": "\(chunk.items.count)"])

@@ -80,7 +80,7 @@ public struct UpstreamClient: Sendable {
             let failure = GatewayError.upstreamFailed(status: 0, reason: "\(error.kind): \(detail)")
             // A response over the size cap or a TLS failure will not change on retry.
             guard error.isTransient else { throw failure }
-            throw UpstreamCallError(gatewayError: failure, status: 0, retryAfter: nil)
+            throw UpstreamCallError(gatewayError: failure, status: 0, retryAfter: nil, reachedUpstream: error.mayHaveReachedServer)
         }
         metrics.record(endpoint: request.endpoint, outcome: String(response.status))
         guard accepting.contains(response.status) else {
