@@ -55,14 +55,17 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
-        // Runs an in-process Hummingbird application on an ephemeral port (tests, benchmarks).
+        // Runs an in-process Hummingbird application on an ephemeral port, over TLS if asked; a scripted raw HTTP server (tests, benchmarks).
         .target(
             name: "ServerTesting",
             dependencies: [
                 "LockedState",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -72,6 +75,7 @@ let package = Package(
             dependencies: [
                 "DynamicJSON", "Dates", "LockedState",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),

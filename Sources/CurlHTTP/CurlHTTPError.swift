@@ -51,6 +51,12 @@ public struct CurlHTTPError: Error, Sendable, Hashable, CustomStringConvertible 
         }
     }
 
+    /// Whether the request may have reached the server: false when no connection was made or its
+    /// TLS handshake failed (nothing of the request was sent).
+    public var mayHaveReachedServer: Bool {
+        code != .connectFailed && code != .tlsFailed
+    }
+
     /// `kind: detail`.
     public var description: String { "\(code.rawValue): \(detail)" }
 }

@@ -3,6 +3,7 @@ import DynamicJSON
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 
@@ -25,8 +26,10 @@ public struct MoEngageSimulator: Sendable {
         self.ledger = SimulatorLedger(limits: configuration.rateLimits, seed: configuration.seed, faults: configuration.faults)
     }
 
-    /// The Hummingbird application serving the simulator on the configured host and port.
+    /// The Hummingbird application serving the simulator on the configured host and port (over
+    /// `server`: plain HTTP/1.1 unless told, e.g. TLS for tests of certificate checks).
     public func makeApplication(
+        server: HTTPServerBuilder = .http1(),
         logger: Logger = Logger(label: "moengage-sim"),
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
@@ -80,6 +83,7 @@ public struct MoEngageSimulator: Sendable {
         }
         return Application(
             router: router,
+            server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "moengage-sim"),
             onServerRunning: onServerRunning,
             logger: logger

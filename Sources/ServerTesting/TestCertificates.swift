@@ -1,4 +1,8 @@
 import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
 
 /// A throwaway certificate authority and a server certificate it signed for `localhost` and
 /// 127.0.0.1, made with the `openssl` command in a new temporary folder (for TLS tests).
@@ -30,5 +34,12 @@ public struct TestCertificates: Sendable {
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw RedisServerFailure("openssl could not make test certificates") }
         return TestCertificates(authority: folder + "/ca.pem", serverCertificate: folder + "/server.pem", serverKey: folder + "/server.key")
+    }
+
+    /// A Hummingbird server builder speaking HTTP/1.1 over TLS with the server certificate and key.
+    public func httpsServer() throws -> HTTPServerBuilder {
+        let chain = try NIOSSLCertificate.fromPEMFile(serverCertificate).map { NIOSSLCertificateSource.certificate($0) }
+        let key = try NIOSSLPrivateKey(file: serverKey, format: .pem)
+        return try .tls(.http1(), tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
     }
 }

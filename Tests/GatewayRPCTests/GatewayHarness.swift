@@ -49,15 +49,18 @@ struct GatewayHarness {
 
     /// The gateway config; `SIM` is replaced by the simulator's base URL. The default deadline is
     /// long (120 s) so that a loaded CI machine cannot turn slowness into failures; tests of
-    /// deadlines set `timeout_ms` themselves.
-    static func yaml(limits: [String: Int] = [:], extra: String = "", mainRateLimits: String = "[{calls: 100, per_seconds: 60}]") -> String {
+    /// deadlines set `timeout_ms` themselves. `mainBaseURL` points workspace `main` elsewhere (another
+    /// server standing in for MoEngage, or none).
+    static func yaml(
+        limits: [String: Int] = [:], extra: String = "", mainRateLimits: String = "[{calls: 100, per_seconds: 60}]", mainBaseURL: String = "SIM"
+    ) -> String {
         let limitEntries = limits.merging(["request_timeout_ms": 120_000]) { given, _ in given }.sorted { $0.key < $1.key }
             .map { "\($0.key): \($0.value)" }.joined(separator: ", ")
         return
             """
             listen: {host: 127.0.0.1, port: 0}
             workspaces:
-              main: {provider: moengage, base_url: SIM, workspace_id: WS_MAIN, api_key_env: MAIN_KEY, secret_key_env: MAIN_REPORT_SECRET, rate_limits: \(mainRateLimits)}
+              main: {provider: moengage, base_url: \(mainBaseURL), workspace_id: WS_MAIN, api_key_env: MAIN_KEY, secret_key_env: MAIN_REPORT_SECRET, rate_limits: \(mainRateLimits)}
               other: {provider: moengage, base_url: SIM, workspace_id: WS_OTHER, api_key_env: OTHER_KEY}
               mig: {provider: migma, base_url: SIM, api_key_env: MIGMA_KEY, rate_limits: [{calls: 100, per_seconds: 60}]}
             callers:

@@ -6,7 +6,7 @@ import MoEngageSimulator
 import Testing
 
 /// Asks the simulator directly (as MoEngage) for one page, to compare with what the gateway relays.
-private func simulatorAnswer(_ gateway: GatewayHarness, ids: [String], from start: String, to end: String, metric: String = "TOTAL") async throws
+func simulatorAnswer(_ gateway: GatewayHarness, ids: [String], from start: String, to end: String, metric: String = "TOTAL") async throws
     -> JSON
 {
     let credentials = Data("WS_MAIN:\(TestSecrets.mainKey)".utf8).base64EncodedString()
@@ -22,7 +22,7 @@ private func simulatorAnswer(_ gateway: GatewayHarness, ids: [String], from star
 }
 
 /// The union of the `platforms` of a campaign's elements, computed without the gateway's fold.
-private func platformsUnion(_ elements: [JSON]) -> JSON {
+func platformsUnion(_ elements: [JSON]) -> JSON {
     var platforms: [String: JSON] = [:]
     for element in elements {
         for (name, value) in element["platforms"]?.objectValue ?? [:] { platforms[name] = value }

@@ -272,13 +272,20 @@ public struct CachedItemFetcher: Sendable {
                             metrics?.coalesced.increment()
                         }
                     case .failure(let error):
-                        guard error is GatewayError else { throw error }
+                        guard let failure = error as? GatewayError else { throw error }
                         for item in chunk.items {
                             guard let stale = lookup.expired[item] else { throw error }
                             if case .present(let value) = stale.value { fetched.values[item] = value }
                             fetched.staleness = Staleness.oldest(fetched.staleness, Staleness(storedAt: stale.storedAt))
                         }
                         metrics?.staleServed.increment(by: chunk.items.count)
+                        // Served stale, but the calls made before giving up were sent and paid all the same.
+                        if owned {
+                            fetched.usage.calls += failure.upstreamCalls
+                        } else {
+                            fetched.usage.coalesced += 1
+                            metrics?.coalesced.increment()
+                        }
                         context.logger.warning(
                             "serving stale entries after upstream failure",
                             metadata: ["scope": "\(scope.operation)", "items": "\(chunk.items.count)"])

@@ -23,6 +23,9 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
     public let message: String
     /// Structured details (`error.data`), or nil.
     public let data: JSON?
+    /// Upstream calls made (and paid) before giving up with this error, for an answer served
+    /// stale despite it; not part of the answer's error.
+    public internal(set) var upstreamCalls = 0
 
     private init(_ code: Code, _ message: String, _ data: JSON? = nil) {
         self.code = code

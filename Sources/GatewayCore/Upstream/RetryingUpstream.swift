@@ -22,17 +22,20 @@ public struct RetryingUpstream: Sendable {
     public struct Outcome<Value: Sendable>: Sendable {
         /// The decoded answer.
         public var value: Value
-        /// Attempts made (each one paid from the budget).
+        /// Attempts that may have reached the upstream (each attempt, sent or not, is paid from the budget).
         public var calls: Int
     }
 
     /// Sends `request` until a status in `accepting` arrives and `decode` accepts it, retrying
-    /// transient failures (5xx, 429, transport, a malformed body); throws `GatewayError` when it gives up.
+    /// transient failures (5xx, 429, transport, a malformed body); throws `GatewayError` when it gives
+    /// up, carrying the attempts that may have reached the upstream (`upstreamCalls`).
     public func call<Value: Sendable>(
         _ request: UpstreamRequest, workspace: UpstreamWorkspace, context: CallContext, accepting: Set<Int> = [200],
         decode: (HTTPClientResponse) throws -> Value
     ) async throws -> Outcome<Value> {
         var attempt = 0
+        // Attempts that may have reached the upstream: every answer, and every failure but a connection never made.
+        var sent = 0
         while true {
             attempt += 1
             // A retry was not planned: only the first attempt takes up an admitted call.
@@ -40,18 +43,26 @@ public struct RetryingUpstream: Sendable {
                 context.deadline
             }
             let grant = try await budget.acquire(workspace: workspace.name, claim: claim)
+            var answered = false
             do {
                 defer { budget.complete(grant) }
                 let response = try await client.send(request, workspace: workspace, context: context, accepting: accepting)
-                return Outcome(value: try decode(response), calls: attempt)
+                answered = true
+                return Outcome(value: try decode(response), calls: sent + 1)
+            } catch var error as GatewayError {
+                error.upstreamCalls = sent + (answered ? 1 : 0)
+                throw error
             } catch let failure as UpstreamCallError {
+                if failure.reachedUpstream { sent += 1 }
                 let delay = policy.delay(afterAttempt: attempt, jitter: Double.random(in: 0...1), retryAfter: failure.retryAfter)
                 // A 429 pauses the workspace for everyone, whether or not this call tries again.
                 if failure.status == 429 {
                     budget.pause(workspace: workspace.name, until: .now + delay)
                 }
                 guard failure.isRetryable, attempt < policy.maxAttempts, ContinuousClock.now + delay < context.deadline else {
-                    throw failure.gatewayError
+                    var error = failure.gatewayError
+                    error.upstreamCalls = sent
+                    throw error
                 }
                 client.metrics.retried(workspace: workspace.name, endpoint: request.endpoint)
                 context.logger.notice(

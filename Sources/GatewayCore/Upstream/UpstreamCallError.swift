@@ -6,6 +6,8 @@ public struct UpstreamCallError: Error, Sendable {
     public let status: Int
     /// The upstream's `Retry-After`, when it sent one.
     public let retryAfter: Duration?
+    /// Whether the request may have reached the upstream (false when no connection was made).
+    public var reachedUpstream = true
 
     /// Whether another attempt may succeed: 5xx, 429, and transport failures.
     public var isRetryable: Bool {

@@ -82,7 +82,7 @@ public struct UpstreamClient: Sendable {
             let failure = GatewayError.upstreamFailed(status: 0, reason: "\(error.kind): \(detail)")
             // A response over the size cap or a TLS failure will not change on retry.
             guard error.isTransient else { throw failure }
-            throw UpstreamCallError(gatewayError: failure, status: 0, retryAfter: nil)
+            throw UpstreamCallError(gatewayError: failure, status: 0, retryAfter: nil, reachedUpstream: error.mayHaveReachedServer)
         }
         metrics.record(workspace: workspace.name, endpoint: request.endpoint, status: response.status, duration: .now - sent)
         guard accepting.contains(response.status) else {
