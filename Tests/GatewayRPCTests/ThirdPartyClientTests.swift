@@ -14,7 +14,7 @@ import Testing
 
     /// The harness config plus `tight` (one call per 20 s, its own upstream account) and a call cap of 20.
     static func yaml(grpc: String) -> String {
-        GatewayHarness.yaml(limits: ["max_upstream_calls_per_request": 20], extra: "grpc: \(grpc)").replacingOccurrences(
+        GatewayHarness.yaml(limits: ["max_upstream_calls_per_request": 20, "max_in_flight_per_caller": 200], extra: "grpc: \(grpc)").replacingOccurrences(
             of: "workspaces:\n",
             with: "workspaces:\n  tight: {provider: moengage, base_url: SIM, workspace_id: WS_TIGHT, api_key_env: MAIN_KEY, rate_limits: [{calls: 1, per_seconds: 20}]}\n"
         )

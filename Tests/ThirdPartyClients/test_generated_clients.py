@@ -287,7 +287,8 @@ class NativeGRPCTests(unittest.TestCase):
 
     def test_more_streams_than_a_connection_allows_at_once_queue_instead_of_failing(self):
         # 150 identical calls at once on one connection: one upstream call, slowed so that every
-        # stream is open together; past the advertised limit the client queues.
+        # stream is open together; past the advertised limit the client queues (the gateway under test
+        # allows this caller 200 requests in flight, above the 150).
         request = cs.GetStatsRequest(workspace="main", campaign_ids=campaign_ids(1), start_date="2024-09-01", end_date="2024-09-01")
         set_upstream_latency(1000)
         try:
