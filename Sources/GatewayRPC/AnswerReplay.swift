@@ -27,14 +27,20 @@ final class AnswerReplay: Sendable {
         var expires: ContinuousClock.Instant
     }
 
-    private static let entryOverhead = 160
+    /// The fixed share of an entry: its node and hash table bucket (each in a table up to half
+    /// empty after doubling) and the two byte buffers' storage objects and malloc chunks.
+    static let entryOverhead = 512
     private let store: Locked<LRUStore<Key, Entry>>?
     private let replays: CoreMetrics.Counter
+    private let held: CoreMetrics.Gauge
 
-    /// A replay cache of at most `maxBytes` (0: none is kept), counting its replays in `gateway_answer_replays_total`.
+    /// A replay cache of at most `maxBytes` (0: none is kept), counting its replays in
+    /// `gateway_answer_replays_total` and the bytes it holds in `gateway_answer_replay_bytes`.
     init(maxBytes: Int, metrics: any MetricsFactory) {
         store = maxBytes > 0 ? Locked(LRUStore(capacity: maxBytes)) : nil
         replays = CoreMetrics.Counter(label: "gateway_answer_replays_total", factory: metrics)
+        held = CoreMetrics.Gauge(label: "gateway_answer_replay_bytes", factory: metrics)
+        held.record(0)
     }
 
     /// The answer to replay for `key`, while fresh (counted as a replay).
@@ -59,7 +65,11 @@ final class AnswerReplay: Sendable {
         key.body = ByteBuffer(bytes: key.body.readableBytesView)  // only the body's bytes, not the request's whole buffer
         // Capacities, not lengths: NIO rounds each buffer up to a power of two, and that is the memory held.
         let size = key.body.capacity + entry.body.capacity + key.route.utf8.count + key.caller.utf8.count + Self.entryOverhead
-        store.withLock { $0.set(key, entry, size: size) }
+        let bytes = store.withLock {
+            $0.set(key, entry, size: size)
+            return $0.bytes
+        }
+        held.record(bytes)
     }
 }
 

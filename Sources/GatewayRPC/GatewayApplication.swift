@@ -43,7 +43,7 @@ public enum GatewayApplication {
         let ttlCeiling = Duration.seconds(max(cacheConfiguration.freshTTLSeconds, cacheConfiguration.settledTTLSeconds))
         let tier = shared?.cacheTier(maxTTL: ttlCeiling)
         let fetcher = CachedItemFetcher(
-            cache: InMemoryResponseCache(maxBytes: cacheConfiguration.maxBytes), shared: tier, leases: tier.flatMap { shared?.leases(through: $0) })
+            cache: InMemoryResponseCache(maxBytes: cacheConfiguration.maxBytes, metrics: metrics.factory), shared: tier, leases: tier.flatMap { shared?.leases(through: $0) })
         let planGuard = PlanGuard(budget: budget, limits: configuration.limits)
         let ttlPolicy = CacheTTLPolicy(
             fresh: .seconds(cacheConfiguration.freshTTLSeconds), settled: .seconds(cacheConfiguration.settledTTLSeconds),
