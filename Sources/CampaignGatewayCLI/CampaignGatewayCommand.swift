@@ -1,8 +1,13 @@
 import ArgumentParser
+import CAllocator
 import GatewayConfig
 import GatewayRPC
 import Hummingbird
 import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `campaign-gateway`: the service, and a config checker.
 @main
@@ -52,6 +57,10 @@ extension CampaignGatewayCommand {
         var config: String
 
         func run() async throws {
+            // Two malloc arenas, not glibc's 8 per core: every arena keeps its own freed memory,
+            // so with one per thread the heap holds far more than it uses (BENCHMARKS.md, "Soak").
+            // MALLOC_ARENA_MAX in the environment still decides when set.
+            if getenv("MALLOC_ARENA_MAX") == nil { _ = callocator_limit_arenas(2) }
             let (configuration, secrets) = try loadConfiguration(path: config)
             let level = Logger.Level(rawValue: configuration.log.level) ?? .info
             let json = configuration.log.format == "json"

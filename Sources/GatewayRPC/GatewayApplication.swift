@@ -73,7 +73,7 @@ public enum GatewayApplication {
             responder: GatewayResponder(rpc: rpc, routes: router.buildResponder()),
             server: .http1(configuration: .init(additionalChannelHandlers: [disconnects.makeHandler()])),
             configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port), serverName: "campaign-gateway"),
-            services: [CurlClientService(client: http)]
+            services: [CurlClientService(client: http), AllocatorTrimService(metrics: metrics.factory)]
                 + (shared.map { [RedisHealthMonitor(redis: $0.client, health: $0.health, budget: sharedBudget, logger: logger)] } ?? [])
                 + (configuration.grpc.map { grpc -> [any Service] in
                     let api = GatewayGRPCService(
