@@ -4,7 +4,7 @@ SWIFTC ?= swiftc
 SIM_PORT ?= 9090
 GATEWAY_PORT ?= 8080
 
-.PHONY: help deps python-env promtool generate build release test demo demo-cluster bench fuzz check-config format lint clean
+.PHONY: help deps python-env promtool generate build release test demo demo-cluster bench soak soak-asan soak-tools fuzz check-config format lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -64,6 +64,17 @@ bench: deps ## Release build, then the benchmarks: the cache-hit path side by si
 		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx nghttp2-client)
 	$(SWIFT) build -c release --product gateway-bench
 	./.build/release/gateway-bench
+
+SOAK_SECONDS ?= 120
+soak-tools:
+	@{ command -v wrk >/dev/null && command -v jq >/dev/null && command -v curl >/dev/null; } \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk jq curl)
+
+soak: deps soak-tools ## Release gateway + moengage-sim (10 % 500s) under a mixed wrk load for SOAK_SECONDS (default 120): codes, breaches, RSS; fails on a crash, a breach or RSS > cache + 40 MB
+	SOAK_SECONDS=$(SOAK_SECONDS) bash scripts/soak.sh release
+
+soak-asan: deps soak-tools ## The same soak against an AddressSanitizer build (.build/asan); fails on any sanitizer report
+	SOAK_SECONDS=$(SOAK_SECONDS) bash scripts/soak.sh asan
 
 FUZZ_SECONDS ?= 120
 fuzz: ## Fuzz the JSON reader and writer (libFuzzer + AddressSanitizer) for FUZZ_SECONDS (default 120)

@@ -37,6 +37,8 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // glibc malloc's knobs (arena limit, trim, usage), no-ops on other C libraries.
+        .target(name: "CAllocator"),
         // A lock-guarded value (pthread-backed, so ThreadSanitizer can check it).
         .target(name: "LockedState"),
         // Async HTTP client driving a curl multi handle on one dedicated thread.
@@ -116,7 +118,7 @@ let package = Package(
         .target(
             name: "GatewayRPC",
             dependencies: [
-                "GatewayCore", "GatewayConfig", "DynamicJSON", "CurlHTTP", "RedisClient", "GatewayProto",
+                "GatewayCore", "GatewayConfig", "DynamicJSON", "CurlHTTP", "RedisClient", "GatewayProto", "CAllocator",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -137,7 +139,7 @@ let package = Package(
         .executableTarget(
             name: "CampaignGatewayCLI",
             dependencies: [
-                "GatewayRPC", "GatewayConfig",
+                "GatewayRPC", "GatewayConfig", "CAllocator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,9 +1,14 @@
 import ArgumentParser
+import CAllocator
 import Foundation
 import GatewayConfig
 import GatewayRPC
 import Hummingbird
 import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `campaign-gateway`: the service, and a config checker.
 @main
@@ -59,6 +64,10 @@ extension CampaignGatewayCommand {
             sigemptyset(&handled)
             for signal in [SIGHUP, SIGTERM, SIGINT] { sigaddset(&handled, signal) }
             pthread_sigmask(SIG_UNBLOCK, &handled, nil)
+            // Two malloc arenas, not glibc's 8 per core: every arena keeps its own freed memory,
+            // so with one per thread the heap holds far more than it uses (BENCHMARKS.md, "Soak").
+            // MALLOC_ARENA_MAX in the environment still decides when set.
+            if getenv("MALLOC_ARENA_MAX") == nil { _ = callocator_limit_arenas(2) }
             let (configuration, secrets) = try loadConfiguration(path: config)
             let level = LogLevelControl(Logger.Level(rawValue: configuration.log.level) ?? .info)
             let json = configuration.log.format == "json"

@@ -27,19 +27,26 @@ final class AnswerReplay: Sendable {
         var expires: ContinuousClock.Instant
     }
 
-    private static let entryOverhead = 160
+    /// The fixed share of an entry: its node and hash table bucket (each in a table up to half
+    /// empty after doubling) and the two byte buffers' storage objects and malloc chunks.
+    static let entryOverhead = 512
     private let store: Locked<LRUStore<Key, Entry>>?
     private let replays: CoreMetrics.Counter
+    private let held: CoreMetrics.Gauge
 
-    /// A replay cache of at most `maxBytes` (0: none is kept), counting its replays in `campaign_gateway_answer_replays_total`.
+    /// A replay cache of at most `maxBytes` (0: none is kept), counting its replays in
+    /// `campaign_gateway_answer_replays_total` and the bytes it holds in `campaign_gateway_answer_replay_bytes`.
     init(maxBytes: Int, metrics: any MetricsFactory) {
         store = maxBytes > 0 ? Locked(LRUStore(capacity: maxBytes)) : nil
         replays = CoreMetrics.Counter(label: MetricCatalog.answerReplays.name, factory: metrics)
+        held = CoreMetrics.Gauge(label: MetricCatalog.answerReplayBytes.name, factory: metrics)
+        held.record(0)
     }
 
     /// Forgets every answer (a reload may have changed what a caller may see).
     func clear() {
         store?.withLock { $0 = LRUStore(capacity: $0.capacity) }
+        held.record(0)
     }
 
     /// The answer to replay for `key`, while fresh (counted as a replay).
@@ -64,7 +71,11 @@ final class AnswerReplay: Sendable {
         key.body = ByteBuffer(bytes: key.body.readableBytesView)  // only the body's bytes, not the request's whole buffer
         // Capacities, not lengths: NIO rounds each buffer up to a power of two, and that is the memory held.
         let size = key.body.capacity + entry.body.capacity + key.route.utf8.count + key.caller.utf8.count + Self.entryOverhead
-        store.withLock { _ = $0.set(key, entry, size: size) }
+        let bytes = store.withLock { store -> Int in
+            _ = store.set(key, entry, size: size)
+            return store.bytes
+        }
+        held.record(bytes)
     }
 }
 

@@ -39,7 +39,7 @@ public enum GatewayApplication {
                     responder: responder, listen: configuration.listen, connections: connections, handlers: { [disconnects.makeHandler()] })
             },
             configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port), serverName: "campaign-gateway"),
-            services: [CurlClientService(client: parts.http)]
+            services: [CurlClientService(client: parts.http), AllocatorTrimService(metrics: metrics.factory)]
                 + (reloading == nil ? [] : [ReloadOnSignalService(live: live)])
                 + (parts.shared.map { [RedisHealthMonitor(redis: $0.client, health: $0.health, budget: parts.sharedBudget, logger: logger)] } ?? [])
                 + (configuration.grpc.map { grpc -> [any Service] in

@@ -101,9 +101,20 @@ public enum MetricCatalog {
         name: "campaign_gateway_config_last_reload_successful",
         help: "1 when the last configuration reload succeeded (or none was tried), 0 when it failed and the previous one is in effect.")
 
+    /// Bytes the replay cache holds.
+    public static let answerReplayBytes = MetricName(
+        name: "campaign_gateway_answer_replay_bytes", help: "Bytes the replay cache holds, as counted against cache.replay_max_bytes.")
+    /// Heap in use.
+    public static let mallocInUse = MetricName(
+        name: "campaign_gateway_malloc_in_use_bytes", help: "Heap bytes allocated and not freed (glibc mallinfo2 uordblks).")
+    /// Heap taken from the kernel.
+    public static let mallocHeld = MetricName(
+        name: "campaign_gateway_malloc_held_bytes", help: "Heap bytes glibc malloc holds from the kernel, in use or free (mallinfo2 arena + hblkhd).")
+
     /// Every metric.
     public static let all = [
-        configReloads, configLastReloadSuccessful, requests, requestDuration, requestsInFlight, connectionsOpen, connectionsRefused,
+        answerReplayBytes, mallocInUse, mallocHeld, configReloads, configLastReloadSuccessful, requests, requestDuration, requestsInFlight,
+        connectionsOpen, connectionsRefused,
         callerInFlightRefusals, answerCacheHits, answerReplays, buildInfo, ready, redisDegraded, upstreamCalls,
         upstreamDuration, upstreamRetries, upstreamRateLimited, budgetGrants, budgetWait, budgetRefusals, budgetWindowCalls,
         budgetWindowLimit, cacheHits, cacheMisses, cacheStaleServed, cacheEvictions, coalescedCalls, cacheEntries, cacheBytes,
