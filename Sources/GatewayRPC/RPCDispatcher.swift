@@ -116,21 +116,26 @@ public struct RPCDispatcher: Sendable {
         }
     }
 
+    /// The answer refusing a request before any method runs, counted and logged as method `unknown`.
+    private func refusal(_ error: GatewayError, id: JSON, context: CallContext) -> MethodAnswer {
+        record(method: "unknown", code: error.kind, context: context, since: context.arrived)
+        return MethodAnswer(Self.errorResponse(id: id, error))
+    }
+
     /// Serves a JSON-RPC body; nil when every request was a notification (nothing to answer).
     public func serveJSONRPC(body: some Sequence<UInt8>, context: CallContext) async -> MethodAnswer? {
         let parsed: JSON
         do {
             parsed = try JSON.parse(body)
         } catch {
-            return MethodAnswer(Self.errorResponse(id: .null, .parseError(error)))
+            return refusal(.parseError(error), id: .null, context: context)
         }
         guard case .array(let batch) = parsed else {
             return await serveOne(parsed, context: context)
         }
-        guard !batch.isEmpty else { return MethodAnswer(Self.errorResponse(id: .null, .invalidRequest("an empty batch"))) }
+        guard !batch.isEmpty else { return refusal(.invalidRequest("an empty batch"), id: .null, context: context) }
         guard batch.count <= maxBatch else {
-            return MethodAnswer(
-                Self.errorResponse(id: .null, .invalidRequest("a batch of \(batch.count) requests; at most \(maxBatch) (limits.max_batch)")))
+            return refusal(.invalidRequest("a batch of \(batch.count) requests; at most \(maxBatch) (limits.max_batch)"), id: .null, context: context)
         }
         let answers = await withTaskGroup(of: (Int, JSONDocument?).self) { group in
             var collected: [(Int, JSONDocument?)] = []
@@ -150,23 +155,23 @@ public struct RPCDispatcher: Sendable {
 
     private func serveOne(_ request: JSON, context: CallContext) async -> MethodAnswer? {
         guard case .object(let members) = request else {
-            return MethodAnswer(Self.errorResponse(id: .null, .invalidRequest("a request must be an object")))
+            return refusal(.invalidRequest("a request must be an object"), id: .null, context: context)
         }
         let id = members["id"]
         let validID: JSON
         switch id {
         case nil, .null?, .string?, .int?, .double?: validID = id ?? .null
-        default: return MethodAnswer(Self.errorResponse(id: .null, .invalidRequest("id must be a string, a number or null")))
+        default: return refusal(.invalidRequest("id must be a string, a number or null"), id: .null, context: context)
         }
-        guard members["jsonrpc"] == "2.0" else { return MethodAnswer(Self.errorResponse(id: validID, .invalidRequest("jsonrpc must be \"2.0\""))) }
+        guard members["jsonrpc"] == "2.0" else { return refusal(.invalidRequest("jsonrpc must be \"2.0\""), id: validID, context: context) }
         guard let method = members["method"]?.stringValue else {
-            return MethodAnswer(Self.errorResponse(id: validID, .invalidRequest("method must be a string")))
+            return refusal(.invalidRequest("method must be a string"), id: validID, context: context)
         }
         let params = members["params"]
         switch params {
         case nil, .object?: break
-        case .array?: return MethodAnswer(Self.errorResponse(id: validID, .invalidParams(field: "params", reason: "must be an object (by-name)")))
-        default: return MethodAnswer(Self.errorResponse(id: validID, .invalidRequest("params must be an object")))
+        case .array?: return refusal(.invalidParams(field: "params", reason: "must be an object (by-name)"), id: validID, context: context)
+        default: return refusal(.invalidRequest("params must be an object"), id: validID, context: context)
         }
         let result = await invoke(methodName: method, body: .json(params, .jsonRPC), context: context)
         guard id != nil else { return nil }
