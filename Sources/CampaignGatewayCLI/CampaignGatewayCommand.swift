@@ -58,6 +58,8 @@ extension CampaignGatewayCommand {
         var config: String
 
         func run() async throws {
+            // A SIGHUP before the reload service listens must not end the process (its default).
+            signal(SIGHUP, SIG_IGN)
             // A parent may have started us with signals blocked (Foundation's Process does): the
             // ones the gateway handles must reach it.
             var handled = sigset_t()

@@ -17,6 +17,21 @@ public enum ConfigLoader {
         return try parse(String(decoding: data, as: UTF8.self))
     }
 
+    /// A YAML syntax error by its problem and place only: the library's text quotes the file's
+    /// line, which may hold an inline secret, and the reason reaches logs and `/readyz`.
+    private static func syntaxError(_ error: YamlError) -> ConfigError {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return ConfigError(key: "", line: mark.line, reason: "not valid YAML: \(problem) (column \(mark.column))")
+        case .reader(let problem, let offset, _, _):
+            return ConfigError(key: "", line: nil, reason: "not valid YAML: \(problem)\(offset.map { " at byte \($0)" } ?? "")")
+        case .duplicatedKeysInMapping(let duplicates, _):
+            return ConfigError(key: "", line: nil, reason: "not valid YAML: duplicated keys \(duplicates.joined(separator: ", "))")
+        default:
+            return ConfigError(key: "", line: nil, reason: "not valid YAML")
+        }
+    }
+
     /// Parses YAML text.
     public static func parse(_ yaml: String) throws -> GatewayConfiguration {
         let root: Node
@@ -26,7 +41,7 @@ public enum ConfigLoader {
         } catch let error as ConfigError {
             throw error
         } catch let error as YamlError {
-            throw ConfigError(key: "", line: nil, reason: "not valid YAML: \(error)")
+            throw Self.syntaxError(error)
         }
         let top = try ConfigNode(node: root, path: "").mapping(allowed: [
             "listen", "workspaces", "callers", "limits", "cache", "upstream", "log", "redis", "grpc",

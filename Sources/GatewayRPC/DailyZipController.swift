@@ -15,6 +15,8 @@ struct DailyZipController: Sendable {
     let defaultTimeoutMs: Int
     let callLimit: Int
     let disconnects: ClientDisconnects
+    /// Each caller's requests in flight (shared with every transport).
+    let inFlight: CallerInFlightLimit
     let logger: Logger
 
     func addRoutes(to router: Router<GatewayRequestContext>) {
@@ -37,6 +39,22 @@ struct DailyZipController: Sendable {
         do {
             guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else { throw GatewayError.unauthenticated }
             guard caller.mayCall(method: "reports.getDaily") else { throw GatewayError.forbiddenMethod("reports.getDaily") }
+            let served = await inFlight.run(caller: caller.name) {
+                await serve(request, caller: caller, identity: identity, connection: connection, arrived: arrived, workspace: name, file: file)
+            }
+            return try served.get()
+        } catch {
+            return HTTPJSON.error(GatewayError.answering(error, logger: identity.logger, site: "daily zip"), headers: headers, enveloped: true)
+        }
+    }
+
+    /// Serves one zip of an authenticated caller allowed the method.
+    private func serve(
+        _ request: Request, caller: CallerIdentity, identity: RequestIdentity, connection: ClientConnection, arrived: ContinuousClock.Instant,
+        workspace name: String, file: String
+    ) async -> Response {
+        let headers = identity.responseHeaders
+        do {
             guard file.count == 12, file.hasSuffix(".zip"), let day = CalendarDay(compact: String(file.dropLast(4))) else {
                 throw GatewayError.invalidParams(field: "file", reason: "must be YYYYMMDD.zip, a real day")
             }

@@ -44,7 +44,8 @@ enum GatewayMethods {
             handler: { request, context in
                 let parsed = try ListCampaignsParams.parse(request)
                 let workspace = try workspaces.resolve(parsed.workspace, for: context.caller)
-                return .value(try await campaigns.list(parsed, workspace: workspace, context: context))
+                let listed = try await campaigns.list(parsed, workspace: workspace, context: context)
+                return .value(listed)
             })
     }
 

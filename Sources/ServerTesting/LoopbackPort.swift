@@ -35,20 +35,26 @@ public enum LoopbackPort {
     /// A loopback port that completes TCP handshakes and never answers (a server hung after
     /// accepting), and how to close it.
     public static func silent() -> (port: Int, close: @Sendable () -> Void)? {
+        guard let (descriptor, port) = listening(backlog: 16) else { return nil }
+        return (port, { _ = close(descriptor) })
+    }
+
+    /// A listening socket on a free loopback port (its descriptor and port), or nil.
+    static func listening(backlog: Int32) -> (descriptor: Int32, port: Int)? {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { return nil }
         var address = loopback(port: 0)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let listening = withUnsafeMutablePointer(to: &address) {
+        let bound = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
                 bind(descriptor, pointer, length) == 0 && getsockname(descriptor, pointer, &length) == 0
             }
         }
-        guard listening, listen(descriptor, 16) == 0 else {
+        guard bound, listen(descriptor, backlog) == 0 else {
             close(descriptor)
             return nil
         }
-        return (Int(UInt16(bigEndian: address.sin_port)), { _ = close(descriptor) })
+        return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
     }
 
     private static func loopback(port: Int) -> sockaddr_in {

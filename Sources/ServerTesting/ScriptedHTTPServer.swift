@@ -37,23 +37,9 @@ public final class ScriptedHTTPServer: Sendable {
 
     /// Listens on a free loopback port and starts accepting.
     public init() throws {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw ScriptedHTTPServerFailure() }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(descriptor, pointer, length) == 0 && getsockname(descriptor, pointer, &length) == 0
-            }
-        }
-        guard bound, listen(descriptor, 64) == 0 else {
-            close(descriptor)
-            throw ScriptedHTTPServerFailure()
-        }
+        guard let (descriptor, port) = LoopbackPort.listening(backlog: 64) else { throw ScriptedHTTPServerFailure() }
         listener = descriptor
-        port = Int(UInt16(bigEndian: address.sin_port))
+        self.port = port
         Thread { [self] in acceptLoop() }.start()
     }
 

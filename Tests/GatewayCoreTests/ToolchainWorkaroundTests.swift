@@ -9,7 +9,9 @@ private let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent(
 /// write an `await` there: the awaited value is bound to a `let` first.
 @Suite struct ToolchainWorkaroundTests {
     @Test func noSourceAwaitsInsideATupleOrAResult() throws {
-        let pattern = /\.success\(\s*(try\s+)?await|return\s+\([^()\n]*,[^\n]*\bawait|\(\s*[A-Za-z_][A-Za-z0-9_.]*\s*,\s*(try\s+)?await/
+        // An enum payload (`.success(await`, `.value(try await`), or a tuple (`(index, await`).
+        let pattern =
+            /(^|[^A-Za-z0-9_)\]])\.[A-Za-z]+\(\s*(try\s+)?await|return\s+\([^()\n]*,[^\n]*\bawait|\(\s*[A-Za-z_][A-Za-z0-9_.]*\s*,\s*(try\s+)?await/
         var offending: [String] = []
         let files = FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)
         while let file = files?.nextObject() as? URL {

@@ -53,6 +53,33 @@ import Testing
         }
     }
 
+    @Test func aBodySentAfterAnEarlyRefusalCannotKeepTheConnection() async throws {
+        try await GatewayHarness.with(yaml: Self.quick) { gateway in
+            // No token: 401 before the body is read; the body that follows must not hold the connection.
+            let connection = try await RawConnection.open(port: port(gateway))
+            try await connection.send("POST /rpc HTTP/1.1\r\nHost: gateway\r\nContent-Length: 10\r\n\r\n")
+            #expect(try await connection.waitFor("HTTP/1.1 401", atMost: .seconds(2)))
+            try await connection.send("0123456789")
+            #expect(try await connection.waitUntilClosed(atMost: .seconds(5)), "closed once idle")
+            #expect(connection.received.components(separatedBy: "HTTP/1.1 ").count - 1 == 1, "one answer only: \(connection.received)")
+        }
+    }
+
+    @Test func aPipelinedRequestIsAnsweredNotCutByTheIdleTimeout() async throws {
+        let simulator = GatewayHarness.simulatorConfiguration(faults: FaultInjection(latencyMs: 2_000))
+        try await GatewayHarness.with(simulator: simulator, yaml: Self.quick) { gateway in
+            let body =
+                #"{"jsonrpc":"2.0","id":7,"method":"campaigns.getStats","params":{"workspace":"main","campaign_ids":["c1"],"start_date":"2025-03-01","end_date":"2025-03-01"}}"#
+            let connection = try await RawConnection.open(port: port(gateway))
+            try await connection.send(
+                "GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\nPOST /rpc HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer \(TestSecrets.reportingToken)\r\n"
+                    + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            #expect(try await connection.waitFor("HTTP/1.1 200", times: 2, atMost: .seconds(10)), "\(connection.received)")
+            #expect(connection.received.contains(#""id":7"#))
+            connection.close()
+        }
+    }
+
     @Test func aKeptAliveConnectionIsClosedWhenIdleNotWhileUsed() async throws {
         try await GatewayHarness.with(yaml: Self.yaml(listen: "idle_timeout_ms: 2000")) { gateway in
             let connection = try await RawConnection.open(port: port(gateway))

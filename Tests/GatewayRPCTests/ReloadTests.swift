@@ -117,6 +117,19 @@ private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathCom
             #expect(metrics.contains(#"campaign_gateway_config_reloads_total{outcome="failed"} 1"#))
             #expect(metrics.contains("campaign_gateway_config_last_reload_successful 0.0"))
             #expect(gateway.renderedLogs.contains("config reload failed"))
+            // A syntax error is reported by line and column, never by quoting the line (it may hold a secret).
+            try rewrite(
+                files, gateway, Self.yaml(files).replacingOccurrences(of: "api_key_env: MAIN_KEY,", with: "api_key: sk-INLINE-SECRET-999: x,"))
+            let syntax = try await reload(gateway)
+            #expect(
+                syntax.status == 422 && !syntax.text.contains("sk-INLINE") && syntax.json?["reason"]?.stringValue?.contains("line") == true,
+                "\(syntax.text)")
+            #expect(!(try await gateway.get("/readyz").text.contains("sk-INLINE")) && !gateway.renderedLogs.contains("sk-INLINE"))
+            // A file whose secrets are missing (here a token file) would lock callers out: it changes nothing.
+            try rewrite(files, gateway, Self.yaml(files).replacingOccurrences(of: files.token, with: files.token + "-absent"))
+            let missing = try await reload(gateway)
+            #expect(missing.status == 422 && missing.json?["reason"]?.stringValue?.contains("secrets missing") == true, "\(missing.text)")
+            #expect(try await gateway.call("campaigns.list", ["workspace": "main"], token: "tok-kept-3333").status == 200)
             // Fixed, it takes effect.
             try rewrite(files, gateway, Self.yaml(files))
             #expect(try await reload(gateway).json?["generation"] == 2)
@@ -212,5 +225,12 @@ private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathCom
         #expect(try await discover("tok-hup-after") == 200)
         #expect(try await discover("tok-hup-before") == 401)
         #expect(process.isRunning, "SIGHUP did not end the process")
+        kill(process.processIdentifier, SIGTERM)
+        var stopped = false
+        for _ in 0..<150 where !stopped {
+            stopped = !process.isRunning
+            if !stopped { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(stopped, "SIGTERM still stops it (the reload service ends with the others)")
     }
 }

@@ -94,7 +94,10 @@ public struct PlanExecutor: Sendable {
         }
         try planGuard.check(estimated, context: context, dryRun: dryRun)
         let hits = lookups.reduce(0) { $0 + $1.hits }
-        if dryRun { return .planned(await plan(estimated, cacheHits: hits, workspace: workspace)) }
+        if dryRun {
+            let planned = await plan(estimated, cacheHits: hits, workspace: workspace)
+            return .planned(planned)
+        }
         fetcher.count(lookups)
         if lookups.allSatisfy(\.needed.isEmpty) {
             // A pure hit: no task group, no deadline, no coalescer, no budget.

@@ -99,7 +99,10 @@ public struct StatsService: Sendable {
     private func collectAllCampaigns(_ request: StatsRequest) async throws -> Collection {
         let windows = request.plan.windows
         let firstPagesContext = try await admit(windows.count, request: request)
-        if request.params.dryRun { return .planOnly(await path.executor.plan(windows.count, cacheHits: 0, workspace: request.workspace.name)) }
+        if request.params.dryRun {
+            let plan = await path.executor.plan(windows.count, cacheHits: 0, workspace: request.workspace.name)
+            return .planOnly(plan)
+        }
         var collected = CollectedStats(windows: windows)
         let pages = try await withDeadline(request.context.deadline) { [self] in
             try await withThrowingTaskGroup(of: (Int, StatsPage).self) { group in

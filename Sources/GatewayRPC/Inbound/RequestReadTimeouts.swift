@@ -3,30 +3,24 @@ import NIOCore
 import NIOHTTPTypes
 
 /// Closes a connection whose client is too slow, as a hardened proxy does: no request head within
-/// `head` of connecting (408), a request body not read whole within `body` of its head (408), or
-/// a kept-alive connection idle for `idle` between requests (closed quietly).
+/// `head` of connecting (408), a request not read whole within `body` of its head (408 when it is
+/// not answered yet), or no new request within `idle` of the last answer (closed quietly; this
+/// also bounds a later request's slow head). No timer runs while requests are being answered.
 final class RequestReadTimeouts: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = HTTPResponsePart
 
-    /// What the connection waits for.
-    private enum Phase {
-        /// The first request's head.
-        case firstHead
-        /// The rest of a request whose head came.
-        case body
-        /// Nothing from the client: a request is being answered.
-        case answering
-        /// The next request on a kept-alive connection.
-        case idle
-    }
-
     private let head: TimeAmount
     private let body: TimeAmount
     private let idle: TimeAmount
-    private var phase = Phase.firstHead
+    /// No request head was read yet on this connection.
+    private var fresh = true
+    /// A request's head was read and its end not yet.
+    private var reading = false
+    /// Requests whose head was read and whose answer did not end yet (pipelined ones included).
+    private var unanswered = 0
     /// A response's head was written and its end not yet.
     private var responding = false
     private var timer: Scheduled<Void>?
@@ -39,24 +33,30 @@ final class RequestReadTimeouts: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { enter(.firstHead, context: context) }
+        if context.channel.isActive { arm(head, context: context) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
+        disarm()
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        enter(.firstHead, context: context)
+        if fresh { arm(head, context: context) }
         context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head: enter(.body, context: context)
+        case .head:
+            fresh = false
+            reading = true
+            unanswered += 1
+            arm(body, context: context)
         case .body: break
-        case .end: enter(.answering, context: context)
+        case .end:
+            reading = false
+            // Answered already (an early refusal): nothing more is awaited from this request.
+            if unanswered == 0 { arm(idle, context: context) } else { disarm() }
         }
         context.fireChannelRead(data)
     }
@@ -67,33 +67,29 @@ final class RequestReadTimeouts: ChannelDuplexHandler, RemovableChannelHandler {
         case .head, .body: break
         case .end:
             responding = false
-            if phase == .answering { enter(.idle, context: context) }
+            unanswered = max(0, unanswered - 1)
+            // While a request is still being read its body timer keeps running.
+            if !reading, unanswered == 0 { arm(idle, context: context) }
         }
         context.write(data, promise: promise)
     }
 
-    /// Moves to `next`, with its timer (none while answering).
-    private func enter(_ next: Phase, context: ChannelHandlerContext) {
-        phase = next
-        timer?.cancel()
-        timer = nil
-        let limit: TimeAmount
-        switch next {
-        case .firstHead: limit = head
-        case .body: limit = body
-        case .idle: limit = idle
-        case .answering: return
-        }
-        let loop = context.eventLoop.assumeIsolated()
-        timer = loop.scheduleTask(in: limit) { [self] in
+    private func arm(_ limit: TimeAmount, context: ChannelHandlerContext) {
+        disarm()
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: limit) { [self] in
             timedOut(context: context)
         }
     }
 
+    private func disarm() {
+        timer?.cancel()
+        timer = nil
+    }
+
     private func timedOut(context: ChannelHandlerContext) {
         timer = nil
-        guard phase != .answering else { return }
-        if phase != .idle, !responding {
+        // A 408 answers only a request being read that nothing answered or is answering yet.
+        if fresh || (reading && unanswered == 1 && !responding) {
             let response = HTTPResponse(status: .requestTimeout, headerFields: [.connection: "close", .contentLength: "0"])
             context.write(wrapOutboundOut(.head(response)), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)

@@ -8,7 +8,8 @@ import Logging
 /// The configuration in effect and the handlers made from it. `reload` re-reads the config file
 /// and the secrets it names and puts them in effect at once (requests in flight finish on the
 /// handlers they began with; the caches and the budget are kept), or, when the new file is
-/// invalid, changes nothing and says why (a log line, `/readyz`, the reload metrics).
+/// invalid or leaves secrets missing, changes nothing and says why (a log line, `/readyz`, the
+/// reload metrics).
 public final class LiveConfiguration: Sendable {
     /// Where a reload reads the configuration and its secrets.
     public struct Source: Sendable {
@@ -42,6 +43,8 @@ public final class LiveConfiguration: Sendable {
     private let parts: GatewayParts
     private let startup: GatewayConfiguration
     private let state: Locked<(handlers: RequestHandlers?, outcome: Outcome)>
+    /// Held for a whole reload: two at once (a SIGHUP and a POST) apply one after the other.
+    private let reloading = Locked(())
     private let reloads: (succeeded: Counter, failed: Counter)
     private let lastSucceeded: Gauge
 
@@ -73,25 +76,26 @@ public final class LiveConfiguration: Sendable {
     var canReload: Bool { source != nil }
 
     /// Re-reads the file and its secrets and puts them in effect, or changes nothing; what it did.
+    /// A file that is invalid, or whose secrets are missing where those in effect are not (it would
+    /// take a ready gateway out of service, or lock callers out), changes nothing.
     @discardableResult
     func reload() -> Outcome {
         guard let source else { return outcome }
+        return reloading.withLock { _ in reload(from: source) }
+    }
+
+    private func reload(from source: Source) -> Outcome {
         let next: (GatewayConfiguration, ResolvedSecrets)
         do {
             let configuration = try ConfigLoader.load(path: source.path)
             next = (configuration, try source.resolveSecrets(configuration))
         } catch {
-            let reason = (error as? ConfigError).map { "\($0)" } ?? "the configuration could not be read: \(type(of: error))"
-            parts.logger.error("config reload failed; the configuration in effect is kept", metadata: ["reason": "\(reason)"])
-            reloads.failed.increment()
-            lastSucceeded.record(0)
-            return state.withLock { state in
-                state.outcome.at = Date()
-                state.outcome.failure = reason
-                return state.outcome
-            }
+            return failed((error as? ConfigError).map { "\($0)" } ?? "the configuration could not be read: \(type(of: error))")
         }
         let (configuration, secrets) = next
+        let inEffect = Set(handlers.problems)
+        let missing = secrets.problems.filter { !inEffect.contains($0) }
+        guard missing.isEmpty else { return failed("secrets missing: \(missing.joined(separator: "; "))") }
         let handlers = RequestHandlers(configuration: configuration, secrets: secrets, parts: parts, live: self)
         parts.adopt(configuration, workspaces: handlers.workspaces)
         let restartNeeded = Self.restartOnly(startup, configuration)
@@ -108,8 +112,19 @@ public final class LiveConfiguration: Sendable {
                 "generation": "\(outcome.generation)", "workspaces": "\(configuration.workspaces.count)", "callers": "\(configuration.callers.count)",
                 "restart_needed": "\(restartNeeded.joined(separator: ","))",
             ])
-        for problem in secrets.problems { parts.logger.error("not ready", metadata: ["problem": "\(problem)"]) }
         return outcome
+    }
+
+    /// Records a reload that changed nothing, and why.
+    private func failed(_ reason: String) -> Outcome {
+        parts.logger.error("config reload failed; the configuration in effect is kept", metadata: ["reason": "\(reason)"])
+        reloads.failed.increment()
+        lastSucceeded.record(0)
+        return state.withLock { state in
+            state.outcome.at = Date()
+            state.outcome.failure = reason
+            return state.outcome
+        }
     }
 
     /// The sections of `next` that differ from `startup` and take effect only at a restart.

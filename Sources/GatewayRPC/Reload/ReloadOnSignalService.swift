@@ -6,10 +6,6 @@ struct ReloadOnSignalService: Service {
     let live: LiveConfiguration
 
     func run() async throws {
-        let hangups = await UnixSignalsSequence(trapping: .sighup)
-        try await withGracefulShutdownHandler {
-            for await _ in hangups { live.reload() }
-        } onGracefulShutdown: {
-        }
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() { live.reload() }
     }
 }

@@ -49,7 +49,7 @@ struct RequestHandlers: Sendable {
         rpc.addRoutes(to: router)
         DailyZipController(
             reports: services.reports, workspaces: workspaces, authenticator: authenticator, defaultTimeoutMs: limits.requestTimeoutMs,
-            callLimit: limits.maxUpstreamCallsPerRequest, disconnects: parts.disconnects, logger: parts.logger
+            callLimit: limits.maxUpstreamCallsPerRequest, disconnects: parts.disconnects, inFlight: parts.inFlight, logger: parts.logger
         ).addRoutes(to: router)
         OpsController(readinessProblems: secrets.problems, metrics: parts.metrics, redis: parts.shared?.health, live: live).addRoutes(to: router)
         AdminController(authenticator: authenticator, live: live).addRoutes(to: router)
