@@ -30,7 +30,7 @@ public enum GatewayApplication {
         let live = LiveConfiguration(configuration: configuration, secrets: secrets, parts: parts, source: reloading)
         metrics.recordBuild(version: version)
         metrics.observeReadiness { live.handlers.problems }
-        let connections = ConnectionCount(maximum: configuration.listen.maxConnections, metrics: metrics)
+        let connections = ConnectionCount(maximum: configuration.listen.maxConnections, listener: "http", metrics: metrics)
         let disconnects = parts.disconnects
         return Application(
             responder: GatewayResponder(live: live),
@@ -58,6 +58,9 @@ public enum GatewayApplication {
                     return [
                         GRPCServerService(
                             configuration: grpc, services: [api, health, reflection], maxRequestBytes: configuration.limits.maxBodyBytes,
+                            limits: GRPCConnectionLimits(
+                                listen: configuration.listen,
+                                connections: ConnectionCount(maximum: configuration.listen.maxConnections, listener: "grpc", metrics: metrics)),
                             onListening: onGRPCListening, logger: logger)
                     ]
                 } ?? []),

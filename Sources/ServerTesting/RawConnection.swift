@@ -29,6 +29,14 @@ public final class RawConnection: Sendable {
         try await channel.writeAndFlush(ByteBuffer(string: text)).get()
     }
 
+    /// Sends `bytes` as they are; throws when the connection is closed.
+    public func send(bytes: [UInt8]) async throws {
+        try await channel.writeAndFlush(ByteBuffer(bytes: bytes)).get()
+    }
+
+    /// Everything received so far.
+    public var receivedBytes: [UInt8] { inbox.state.withLock { $0.bytes } }
+
     /// Everything received so far, as text.
     public var received: String { inbox.state.withLock { String(decoding: $0.bytes, as: UTF8.self) } }
 

@@ -83,11 +83,12 @@ public enum MetricCatalog {
     public static let cacheBytes = MetricName(
         name: "campaign_gateway_cache_bytes", help: "Bytes this process's cache holds, as counted against cache.max_bytes.")
 
-    /// Open HTTP connections.
-    public static let connectionsOpen = MetricName(name: "campaign_gateway_connections_open", help: "HTTP connections open now.")
+    /// Open connections by listener.
+    public static let connectionsOpen = MetricName(
+        name: "campaign_gateway_connections_open", help: "Connections open now, by listener (http, grpc).")
     /// Connections closed at once for the limit.
     public static let connectionsRefused = MetricName(
-        name: "campaign_gateway_connections_refused_total", help: "HTTP connections closed at once because listen.max_connections were open.")
+        name: "campaign_gateway_connections_refused_total", help: "Connections closed at once because listen.max_connections were open on their listener.")
     /// Requests refused for the per-caller limit.
     public static let callerInFlightRefusals = MetricName(
         name: "campaign_gateway_caller_in_flight_refusals_total",

@@ -11,6 +11,8 @@ struct GRPCServerService: Service {
     let services: [any RegistrableRPCService]
     /// The largest request message accepted (`limits.max_body_bytes`).
     let maxRequestBytes: Int
+    /// The `listen.*` connection limits, applied to this port too.
+    let limits: GRPCConnectionLimits
     /// Told the bound port once the server listens.
     let onListening: @Sendable (Int) async -> Void
     let logger: Logger
@@ -28,6 +30,7 @@ struct GRPCServerService: Service {
                 $0.rpc.maxRequestPayloadSize = maxRequestBytes
                 // Advertised, so that clients queue streams past it instead of losing the connection to a GOAWAY.
                 $0.http2.maxConcurrentStreams = configuration.maxConcurrentStreams
+                $0.channelDebuggingCallbacks = limits.callbacks
             })
         let server = GRPCServer(transport: TimeoutScreeningTransport(base: transport), services: services)
         try await withThrowingDiscardingTaskGroup { group in

@@ -50,19 +50,20 @@ struct GuardedHTTP1Channel: HTTPChannelHandler {
     }
 }
 
-/// The open HTTP connections, up to a maximum, counted in `campaign_gateway_connections_open`
-/// and, past the maximum, `campaign_gateway_connections_refused_total`.
+/// One listener's open connections, up to a maximum, counted in `campaign_gateway_connections_open`
+/// and, past the maximum, `campaign_gateway_connections_refused_total` (both labelled `listener`).
 final class ConnectionCount: Sendable {
     private let maximum: Int
     private let count = Locked(0)
     private let gauge: Gauge
     private let refused: Counter
 
-    /// A count of at most `maximum` connections, recorded in `metrics`.
-    init(maximum: Int, metrics: GatewayMetrics) {
+    /// A count of at most `maximum` connections to `listener` (`http` or `grpc`), recorded in `metrics`.
+    init(maximum: Int, listener: String, metrics: GatewayMetrics) {
         self.maximum = maximum
-        gauge = Gauge(label: MetricCatalog.connectionsOpen.name, factory: metrics.factory)
-        refused = Counter(label: MetricCatalog.connectionsRefused.name, factory: metrics.factory)
+        let dimensions = [("listener", listener)]
+        gauge = Gauge(label: MetricCatalog.connectionsOpen.name, dimensions: dimensions, factory: metrics.factory)
+        refused = Counter(label: MetricCatalog.connectionsRefused.name, dimensions: dimensions, factory: metrics.factory)
         gauge.record(0)
     }
 

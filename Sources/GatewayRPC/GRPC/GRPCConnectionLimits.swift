@@ -1,0 +1,160 @@
+import GRPCNIOTransportHTTP2
+import GatewayConfig
+import NIOCore
+import NIOHTTP2
+
+/// The `listen.*` limits on the gRPC port: at most `max_connections` connections (one more is
+/// closed at once), a connection with no stream open for `idle_timeout_ms` is sent a GOAWAY and
+/// closed (also a client that never sends the HTTP/2 preface or a whole HEADERS frame), and a
+/// request stream not read to its end within `body_timeout_ms` of opening is reset.
+struct GRPCConnectionLimits: Sendable {
+    let connections: ConnectionCount
+    let idle: TimeAmount
+    let body: TimeAmount
+
+    /// The limits of `listen`, counting connections in `connections`.
+    init(listen: ListenConfiguration, connections: ConnectionCount) {
+        self.connections = connections
+        idle = .milliseconds(Int64(listen.idleTimeoutMs))
+        body = .milliseconds(Int64(listen.bodyTimeoutMs))
+    }
+
+    /// The transport callbacks that apply these limits to each connection and stream.
+    var callbacks: HTTP2ServerTransport.Config.ChannelDebuggingCallbacks {
+        .init(
+            onBindTCPListener: nil,
+            onAcceptTCPConnection: { [self] channel in admit(channel) },
+            onAcceptHTTP2Stream: { [self] stream in watch(stream) })
+    }
+
+    private func admit(_ channel: any Channel) -> EventLoopFuture<Void> {
+        guard connections.open() else {
+            channel.close(promise: nil)
+            return channel.eventLoop.makeSucceededVoidFuture()
+        }
+        channel.closeFuture.whenComplete { [connections] _ in connections.closed() }
+        return channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(IdleHTTP2ConnectionCloser(idle: idle), position: .first)
+        }
+    }
+
+    private func watch(_ stream: any Channel) -> EventLoopFuture<Void> {
+        stream.eventLoop.makeCompletedFuture {
+            try stream.pipeline.syncOperations.addHandler(RequestStreamReadTimeout(limit: body), position: .first)
+            guard let connection = stream.parent,
+                let closer = try? connection.pipeline.syncOperations.handler(type: IdleHTTP2ConnectionCloser.self)
+            else { return }
+            closer.streamOpened()
+            let bound = NIOLoopBound(closer, eventLoop: stream.eventLoop)
+            stream.closeFuture.whenComplete { _ in bound.value.streamClosed() }
+        }
+    }
+}
+
+/// Closes an HTTP/2 connection left with no stream open for `idle`: first a graceful GOAWAY (the
+/// gRPC server's own), then, if the client has not closed it one `idle` later (it never answers
+/// the GOAWAY's PING), the socket.
+final class IdleHTTP2ConnectionCloser: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = Any
+
+    private let idle: TimeAmount
+    private var openStreams = 0
+    private var timer: Scheduled<Void>?
+    /// The GOAWAY was sent: the next expiry closes the socket.
+    private var askedToGo = false
+    private var context: ChannelHandlerContext?
+
+    /// Closes the connection after `idle` without a stream.
+    init(idle: TimeAmount) {
+        self.idle = idle
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { arm() }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        arm()
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        context.fireChannelInactive()
+    }
+
+    /// A request stream opened: the connection is not idle.
+    func streamOpened() {
+        openStreams += 1
+        timer?.cancel()
+        timer = nil
+    }
+
+    /// A request stream closed: with none left, the idle time starts.
+    func streamClosed() {
+        openStreams -= 1
+        if openStreams == 0 { arm() }
+    }
+
+    private func arm() {
+        guard let context, openStreams == 0 else { return }
+        timer?.cancel()
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: idle) { loopBound.value.expired() }
+    }
+
+    private func expired() {
+        guard let context, openStreams == 0 else { return }
+        if askedToGo {
+            context.close(promise: nil)
+        } else {
+            askedToGo = true
+            context.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+            arm()
+        }
+    }
+}
+
+/// Resets a request stream whose request (HEADERS to END_STREAM) is not read whole within `limit`
+/// of the stream opening: a client sending its message a byte at a time cannot hold a stream.
+final class RequestStreamReadTimeout: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTP2Frame.FramePayload
+    typealias InboundOut = HTTP2Frame.FramePayload
+
+    private let limit: TimeAmount
+    private var timer: Scheduled<Void>?
+
+    /// Resets the stream when its request takes longer than `limit` to arrive.
+    init(limit: TimeAmount) {
+        self.limit = limit
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: limit) { bound.value.close(promise: nil) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let ended: Bool
+        switch unwrapInboundIn(data) {
+        case .headers(let headers): ended = headers.endStream
+        case .data(let data): ended = data.endStream
+        default: ended = false
+        }
+        context.fireChannelRead(data)
+        if ended {
+            timer?.cancel()
+            timer = nil
+        }
+    }
+}

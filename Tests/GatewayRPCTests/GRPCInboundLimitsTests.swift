@@ -1,0 +1,146 @@
+import ServerTesting
+import Testing
+
+/// The `listen.*` limits on the native gRPC port, driven with raw HTTP/2 bytes: a client that
+/// never sends the preface, one that ignores the GOAWAY of an idle connection, a request stream
+/// that trickles, and too many connections.
+@Suite struct GRPCInboundLimitsTests {
+    private static func yaml(listen: String) -> String {
+        GatewayHarness.yaml(extra: "grpc: {port: 0}").replacingOccurrences(
+            of: "listen: {host: 127.0.0.1, port: 0}", with: "listen: {host: 127.0.0.1, port: 0, \(listen)}")
+    }
+
+    private static let quick = yaml(listen: "idle_timeout_ms: 800, body_timeout_ms: 800")
+
+    @Test func aConnectionThatNeverSendsThePrefaceIsClosed() async throws {
+        try await GatewayHarness.with(yaml: Self.quick) { gateway in
+            let connection = try await RawConnection.open(port: gateway.grpcPort!)
+            #expect(try await connection.waitUntilClosed(atMost: .seconds(5)), "still open 5 s after connecting in silence")
+            connection.close()
+        }
+    }
+
+    @Test func anIdleConnectionIsSentAGoAwayAndClosedEvenWhenTheClientIgnoresIt() async throws {
+        try await GatewayHarness.with(yaml: Self.quick) { gateway in
+            let connection = try await RawConnection.open(port: gateway.grpcPort!)
+            try await connection.send(bytes: HTTP2Bytes.preface + HTTP2Bytes.frame(type: .settings, flags: 0, stream: 0))
+            // It never acknowledges the server's SETTINGS or the GOAWAY's PING, and opens no stream.
+            #expect(try await connection.waitUntilClosed(atMost: .seconds(6)), "still open 6 s after an idle timeout of 0.8 s")
+            let types = HTTP2Bytes.frameTypes(connection.receivedBytes)
+            #expect(types.contains(.goAway), "a GOAWAY came first: \(types)")
+            connection.close()
+        }
+    }
+
+    @Test func aRequestStreamThatTricklesIsResetAndTheConnectionThenClosed() async throws {
+        try await GatewayHarness.with(yaml: Self.quick) { gateway in
+            let connection = try await RawConnection.open(port: gateway.grpcPort!)
+            let headers = HTTP2Bytes.literalHeaders([
+                (":method", "POST"), (":scheme", "http"), (":path", "/grpc.health.v1.Health/Check"), (":authority", "gateway"),
+                ("content-type", "application/grpc"), ("te", "trailers"),
+            ])
+            try await connection.send(
+                bytes: HTTP2Bytes.preface + HTTP2Bytes.frame(type: .settings, flags: 0, stream: 0)
+                    + HTTP2Bytes.frame(type: .headers, flags: HTTP2Bytes.endHeaders, stream: 1, payload: headers))
+            var sent = 0
+            while !HTTP2Bytes.frameTypes(connection.receivedBytes).contains(.resetStream), !connection.isClosed, sent < 25 {
+                try? await connection.send(bytes: HTTP2Bytes.frame(type: .data, flags: 0, stream: 1, payload: [0]))
+                sent += 1
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(HTTP2Bytes.frameTypes(connection.receivedBytes).contains(.resetStream), "no RST_STREAM after \(sent) one-byte DATA frames 0.2 s apart")
+            #expect(sent < 25)
+            #expect(try await connection.waitUntilClosed(atMost: .seconds(6)), "closed once idle after the reset")
+            connection.close()
+        }
+    }
+
+    @Test func connectionsPastTheMaximumAreClosedAtOnceAndTheRestServed() async throws {
+        try await GatewayHarness.with(yaml: Self.yaml(listen: "max_connections: 2")) { gateway in
+            var open: [RawConnection] = []
+            for _ in 0..<2 {
+                let connection = try await RawConnection.open(port: gateway.grpcPort!)
+                try await connection.send(bytes: HTTP2Bytes.preface + HTTP2Bytes.frame(type: .settings, flags: 0, stream: 0))
+                #expect(try await Self.waitForFrame(.settings, on: connection), "the server's SETTINGS")
+                open.append(connection)
+            }
+            let extra = try await RawConnection.open(port: gateway.grpcPort!)
+            try? await extra.send(bytes: HTTP2Bytes.preface + HTTP2Bytes.frame(type: .settings, flags: 0, stream: 0))
+            #expect(try await extra.waitUntilClosed(atMost: .seconds(2)), "the third connection is closed")
+            #expect(!HTTP2Bytes.frameTypes(extra.receivedBytes).contains(.settings))
+            extra.close()
+            open[1].close()
+            var served = false
+            for _ in 0..<20 where !served {
+                try await Task.sleep(for: .milliseconds(100))
+                let again = try await RawConnection.open(port: gateway.grpcPort!)
+                try? await again.send(bytes: HTTP2Bytes.preface + HTTP2Bytes.frame(type: .settings, flags: 0, stream: 0))
+                served = try await Self.waitForFrame(.settings, on: again)
+                again.close()
+            }
+            #expect(served, "a connection is accepted again once one closed")
+            let metrics = try await gateway.get("/metrics").text
+            #expect(metrics.contains(#"campaign_gateway_connections_refused_total{listener="grpc"} "#), "\(metrics)")
+            open.forEach { $0.close() }
+        }
+    }
+
+    private static func waitForFrame(_ type: HTTP2Bytes.FrameType, on connection: RawConnection) async throws -> Bool {
+        let end = ContinuousClock.now + .seconds(2)
+        while !HTTP2Bytes.frameTypes(connection.receivedBytes).contains(type), !connection.isClosed, ContinuousClock.now < end {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return HTTP2Bytes.frameTypes(connection.receivedBytes).contains(type)
+    }
+}
+
+/// HTTP/2 as bytes, just enough to play a client by hand (RFC 9113).
+enum HTTP2Bytes {
+    /// The frame types these tests send or look for.
+    enum FrameType: UInt8 {
+        case data = 0, headers = 1, resetStream = 3, settings = 4, ping = 6, goAway = 7, windowUpdate = 8
+    }
+
+    /// The END_HEADERS flag.
+    static let endHeaders: UInt8 = 0x4
+
+    /// The client connection preface.
+    static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+
+    /// One frame.
+    static func frame(type: FrameType, flags: UInt8, stream: UInt32, payload: [UInt8] = []) -> [UInt8] {
+        let length = UInt32(payload.count)
+        let head: [UInt8] = [UInt8(truncatingIfNeeded: length >> 16), UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length), type.rawValue, flags]
+        let streamID: [UInt8] = [
+            UInt8(truncatingIfNeeded: stream >> 24) & 0x7f, UInt8(truncatingIfNeeded: stream >> 16), UInt8(truncatingIfNeeded: stream >> 8),
+            UInt8(truncatingIfNeeded: stream),
+        ]
+        return head + streamID + payload
+    }
+
+    /// An HPACK block of literal fields, never indexed by name (names and values under 128 bytes).
+    static func literalHeaders(_ fields: [(String, String)]) -> [UInt8] {
+        var block: [UInt8] = []
+        for (name, value) in fields {
+            block.append(0x00)
+            block.append(UInt8(name.utf8.count))
+            block.append(contentsOf: name.utf8)
+            block.append(UInt8(value.utf8.count))
+            block.append(contentsOf: value.utf8)
+        }
+        return block
+    }
+
+    /// The types of the whole frames in `bytes` (types these tests do not name are left out).
+    static func frameTypes(_ bytes: [UInt8]) -> [FrameType] {
+        var types: [FrameType] = []
+        var offset = 0
+        while offset + 9 <= bytes.count {
+            let length = Int(bytes[offset]) << 16 | Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2])
+            guard offset + 9 + length <= bytes.count else { break }
+            if let type = FrameType(rawValue: bytes[offset + 3]) { types.append(type) }
+            offset += 9 + length
+        }
+        return types
+    }
+}
