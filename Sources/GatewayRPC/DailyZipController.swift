@@ -37,7 +37,7 @@ struct DailyZipController: Sendable {
         let identity = RequestHeaders.identify(request, logger: logger)
         let headers = identity.responseHeaders
         do {
-            guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else { throw GatewayError.unauthenticated }
+            guard let caller = authenticator.authenticate(authorization: request.headers.value(.authorization)) else { throw GatewayError.unauthenticated }
             guard caller.mayCall(method: "reports.getDaily") else { throw GatewayError.forbiddenMethod("reports.getDaily") }
             let served = await inFlight.run(caller: caller.name) {
                 await serve(request, caller: caller, identity: identity, connection: connection, arrived: arrived, workspace: name, file: file)

@@ -6,7 +6,7 @@ import Hummingbird
 enum HTTPJSON {
     /// The request's body, or nil when it is (or declares to be) over `maxBytes`.
     static func body(of request: Request, upTo maxBytes: Int) async -> ByteBuffer? {
-        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxBytes { return nil }
+        if let declared = request.headers.value(.contentLength).flatMap(Int.init), declared > maxBytes { return nil }
         return try? await request.body.collect(upTo: maxBytes)
     }
 

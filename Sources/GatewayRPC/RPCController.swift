@@ -69,7 +69,7 @@ struct RPCController: Sendable {
         let arrived = ContinuousClock.now
         let identity = RequestHeaders.identify(request, logger: logger)
         let idHeader = identity.responseHeaders
-        guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else {
+        guard let caller = authenticator.authenticate(authorization: request.headers.value(.authorization)) else {
             identity.logger.info("rpc unauthenticated")
             dispatcher.recordUnauthenticated()
             return HTTPJSON.response(.unauthorized, RPCDispatcher.errorResponse(id: .null, .unauthenticated), headers: idHeader)
@@ -109,7 +109,7 @@ struct RPCController: Sendable {
         let arrived = ContinuousClock.now
         let identity = RequestHeaders.identify(request, logger: logger)
         let idHeader = identity.responseHeaders
-        guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else {
+        guard let caller = authenticator.authenticate(authorization: request.headers.value(.authorization)) else {
             dispatcher.recordUnauthenticated()
             return HTTPJSON.error(.unauthenticated, headers: idHeader)
         }

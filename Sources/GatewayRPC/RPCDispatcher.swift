@@ -77,6 +77,7 @@ public struct RPCDispatcher: Sendable {
     func record(method: String, code: String, context: CallContext, since started: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - started
         metrics.record(method: method, caller: context.caller.name, code: code, duration: elapsed)
+        guard context.logs(.info) else { return }
         context.logger.info(
             "rpc call",
             metadata: ["method": "\(method)", "caller": "\(context.caller.name)", "code": "\(code)", "duration_ms": "\(elapsed.wholeMilliseconds)"])

@@ -41,17 +41,12 @@ enum RequestHeaders {
 
     /// The request's id and trace, and a logger carrying both (what a route needs before it knows the caller).
     static func identify(_ request: Request, logger: Logger) -> RequestIdentity {
-        identify(givenID: request.headers[requestIDHeader], traceparent: request.headers[traceparentHeader], logger: logger)
+        identify(givenID: request.headers.value(requestIDHeader), traceparent: request.headers.value(traceparentHeader), logger: logger)
     }
 
     /// The request id (`givenID` when safe), the trace (`traceparent` when valid), and a logger carrying both.
     static func identify(givenID: String?, traceparent: String?, logger: Logger) -> RequestIdentity {
-        var logger = logger
-        let id = requestID(given: givenID)
-        let trace = TraceContext(traceparent: traceparent)
-        logger[metadataKey: "request_id"] = "\(id)"
-        logger[metadataKey: "trace_id"] = "\(trace.traceID)"
-        return RequestIdentity(requestID: id, trace: trace, logger: logger)
+        RequestIdentity(requestID: requestID(given: givenID), trace: TraceContext(traceparent: traceparent), baseLogger: logger)
     }
 
     /// The context of an authenticated request that arrived at `arrived`: a fresh allowance of
@@ -69,7 +64,7 @@ enum RequestHeaders {
     /// capped at the longest deadline a request may ask for, like `timeout_ms`; anything else
     /// is -32602 (Connect `invalid_argument`), as connect-go answers it.
     static func connectTimeoutMs(_ request: Request) -> Result<Int?, GatewayError> {
-        guard let text = request.headers[connectTimeoutHeader] else { return .success(nil) }
+        guard let text = request.headers.value(connectTimeoutHeader) else { return .success(nil) }
         guard (1...10).contains(text.utf8.count), text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let value = Int(text), value > 0 else {
             return .failure(.invalidParams(field: "Connect-Timeout-Ms", reason: "must be a positive integer of at most 10 digits"))
         }
@@ -81,7 +76,11 @@ enum RequestHeaders {
 struct RequestIdentity {
     var requestID: String
     var trace: TraceContext
-    var logger: Logger
+    /// The gateway's logger, before this request's metadata.
+    var baseLogger: Logger
+
+    /// A logger carrying the request id and trace id (made when something is logged).
+    var logger: Logger { baseLogger.carrying(requestID: requestID, traceID: trace.traceID) }
 
     /// The headers every answer carries: `X-Request-Id` and `traceresponse`.
     var responseHeaders: HTTPFields {
@@ -95,7 +94,20 @@ struct RequestIdentity {
         callLimit: Int, defaultTimeoutMs: Int
     ) -> CallContext {
         CallContext(
-            requestID: requestID, caller: caller, logger: logger, allowance: CallAllowance(limit: callLimit), arrived: arrived,
+            requestID: requestID, caller: caller, logger: baseLogger, allowance: CallAllowance(limit: callLimit), arrived: arrived,
             headerTimeout: headerTimeout, client: client, defaultTimeoutMs: defaultTimeoutMs, trace: trace)
+    }
+}
+
+extension HTTPFields {
+    /// The value of the field `name`, as `self[name]` gives it (several such fields joined), read
+    /// without that subscript's generic path, which costs the hot path a metadata lookup per read.
+    func value(_ name: HTTPField.Name) -> String? {
+        var found: String?
+        for field in self where field.name == name {
+            if found != nil { return self[name] }
+            found = field.value
+        }
+        return found
     }
 }

@@ -32,8 +32,8 @@ public struct CallContext: Sendable {
     public let trace: TraceContext
     /// The authenticated caller.
     public var caller: CallerIdentity
-    /// A logger carrying the request id.
-    public var logger: Logger
+    /// The gateway's logger, before this request's metadata.
+    private let baseLogger: Logger
     /// The upstream calls the inbound HTTP request may still plan (shared by a batch's elements).
     public var allowance: CallAllowance
     /// When the HTTP request arrived: every deadline of the request (each batch element's too) counts from here.
@@ -57,7 +57,7 @@ public struct CallContext: Sendable {
         self.requestID = requestID
         self.trace = trace
         self.caller = caller
-        self.logger = logger
+        baseLogger = logger
         self.allowance = allowance
         self.arrived = arrived
         self.headerTimeout = headerTimeout
@@ -76,19 +76,25 @@ public struct CallContext: Sendable {
         return call
     }
 
-    /// This context for one element of a batch: its own request id (and logger).
+    /// This context for one element of a batch: its own request id (and so logger).
     public func element(_ index: Int) -> CallContext {
         var element = self
         element.requestID = "\(requestID)-\(index)"
-        element.logger[metadataKey: "request_id"] = "\(element.requestID)"
         return element
     }
+
+    /// A logger carrying the request id and trace id; made when something is logged, as setting
+    /// metadata costs a log handler's re-rendering, which a request that logs nothing should not pay.
+    public var logger: Logger { baseLogger.carrying(requestID: requestID, traceID: trace.traceID) }
+
+    /// Whether `logger` writes messages of `level` (checked before making it).
+    public func logs(_ level: Logger.Level) -> Bool { baseLogger.logLevel <= level }
 
     private init(_ context: CallContext, sharedDeadline: @escaping @Sendable () -> ContinuousClock.Instant, allowance: CallAllowance) {
         requestID = context.requestID
         trace = context.trace
         caller = context.caller
-        logger = context.logger
+        baseLogger = context.baseLogger
         self.allowance = allowance
         arrived = context.arrived
         headerTimeout = context.headerTimeout
@@ -164,5 +170,15 @@ struct GlobPattern {
             rest = rest[found.upperBound...]
         }
         return rest.hasSuffix(parts[parts.count - 1])
+    }
+}
+
+extension Logger {
+    /// This logger with a request's `request_id` and `trace_id` metadata.
+    public func carrying(requestID: String, traceID: String) -> Logger {
+        var logger = self
+        logger[metadataKey: "request_id"] = "\(requestID)"
+        logger[metadataKey: "trace_id"] = "\(traceID)"
+        return logger
     }
 }

@@ -40,14 +40,19 @@ public struct TraceContext: Sendable, Hashable {
 
     /// `bytes` random bytes (8 or 16) in lowercase hex, never all zero; no system call per request.
     private static func randomHex(bytes: Int) -> String {
-        var words = (0..<(bytes / 8)).map { _ in RandomWords.next() }
-        if words.allSatisfy({ $0 == 0 }) { words[0] = 1 }
-        let digits = Array("0123456789abcdef".utf8)
-        var text = [UInt8](repeating: 0, count: bytes * 2)
-        for (index, word) in words.enumerated() {
-            for nibble in 0..<16 { text[index * 16 + nibble] = digits[Int((word >> (60 - 4 * UInt64(nibble))) & 0xF)] }
+        let wordCount = bytes / 8
+        var words = (RandomWords.next(), wordCount == 2 ? RandomWords.next() : 0)
+        if words == (0, 0) { words.0 = 1 }
+        return String(unsafeUninitializedCapacity: bytes * 2) { text in
+            for index in 0..<wordCount {
+                let word = index == 0 ? words.0 : words.1
+                for nibble in 0..<16 {
+                    let value = UInt8(truncatingIfNeeded: word >> (60 - 4 * UInt64(nibble))) & 0xF
+                    text[index * 16 + nibble] = value < 10 ? 0x30 + value : 0x57 + value
+                }
+            }
+            return bytes * 2
         }
-        return String(decoding: text, as: UTF8.self)
     }
 }
 

@@ -23,7 +23,13 @@ final class RequestReadTimeouts: ChannelDuplexHandler, RemovableChannelHandler {
     private var unanswered = 0
     /// A response's head was written and its end not yet.
     private var responding = false
+    /// When the wait in progress times out; nil while requests are being answered.
+    private var deadline: NIODeadline?
+    /// The one scheduled check; it is not moved for every request (that would cost a scheduling
+    /// per request part): when it fires early it looks again at `deadline`.
     private var timer: Scheduled<Void>?
+    /// When `timer` fires.
+    private var checkAt: NIODeadline?
 
     /// Times out a connection's waits for `head`, `body` and `idle`.
     init(head: TimeAmount, body: TimeAmount, idle: TimeAmount) {
@@ -37,7 +43,9 @@ final class RequestReadTimeouts: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        disarm()
+        deadline = nil
+        timer?.cancel()
+        timer = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -75,19 +83,38 @@ final class RequestReadTimeouts: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func arm(_ limit: TimeAmount, context: ChannelHandlerContext) {
-        disarm()
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: limit) { [self] in
-            timedOut(context: context)
+        let due = NIODeadline.now() + limit
+        deadline = due
+        guard let checkAt, timer != nil, checkAt <= due else {
+            timer?.cancel()
+            schedule(at: due, context: context)
+            return
         }
     }
 
     private func disarm() {
-        timer?.cancel()
+        deadline = nil
+    }
+
+    private func schedule(at due: NIODeadline, context: ChannelHandlerContext) {
+        checkAt = due
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: due) { [self] in
+            fired(context: context)
+        }
+    }
+
+    private func fired(context: ChannelHandlerContext) {
         timer = nil
+        guard let deadline else { return }
+        guard NIODeadline.now() >= deadline else {
+            schedule(at: deadline, context: context)
+            return
+        }
+        timedOut(context: context)
     }
 
     private func timedOut(context: ChannelHandlerContext) {
-        timer = nil
+        deadline = nil
         // A 408 answers only a request being read that nothing answered or is answering yet.
         if fresh || (reading && unanswered == 1 && !responding) {
             let response = HTTPResponse(status: .requestTimeout, headerFields: [.connection: "close", .contentLength: "0"])

@@ -40,14 +40,14 @@ struct ConnectUnary {
 
     /// Reads a request; a refusal answers as connect-go does (415 for an unknown content type, 400 for a bad query).
     static func read(_ request: Request, maxBodyBytes: Int) async -> Result<ConnectUnary, Refusal> {
-        if let version = request.headers[protocolVersionHeader], version != "1" {
+        if let version = request.headers.value(protocolVersionHeader), version != "1" {
             return .failure(Refusal(status: .badRequest, code: "invalid_argument", message: "Connect-Protocol-Version must be 1"))
         }
         if request.method == .get { return fromQuery(request.uri.query ?? "", maxBodyBytes: maxBodyBytes) }
-        if let encoding = request.headers[.contentEncoding], encoding.lowercased() != "identity" {
+        if let encoding = request.headers.value(.contentEncoding), encoding.lowercased() != "identity" {
             return .failure(Refusal(status: .notImplemented, code: "unimplemented", message: "Content-Encoding \(encoding.prefix(40)) is not supported"))
         }
-        let contentType = request.headers[.contentType]?.lowercased().split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) } ?? []
+        let contentType = request.headers.value(.contentType)?.lowercased().split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) } ?? []
         let parameters = contentType.dropFirst()
         let codec: Codec
         switch contentType.first {

@@ -11,7 +11,7 @@ struct AdminController: Sendable {
 
     func addRoutes(to router: Router<GatewayRequestContext>) {
         router.post("/admin/reload") { request, _ in
-            guard let caller = authenticator.authenticate(authorization: request.headers[.authorization]) else {
+            guard let caller = authenticator.authenticate(authorization: request.headers.value(.authorization)) else {
                 return HTTPJSON.error(.unauthenticated, headers: [:])
             }
             guard caller.isAdmin else { return HTTPJSON.error(.forbiddenMethod("admin.reload"), headers: [:]) }

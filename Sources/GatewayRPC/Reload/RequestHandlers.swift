@@ -5,7 +5,7 @@ import Hummingbird
 /// What answers requests under one configuration and its secrets: callers, workspaces, limits,
 /// methods and routes. Made at start and again by each reload; a request keeps the handlers it
 /// started with, so in-flight requests finish as they began.
-struct RequestHandlers: Sendable {
+final class RequestHandlers: Sendable {
     /// The configuration they were made from.
     let configuration: GatewayConfiguration
     /// Why the gateway is not ready under it (missing credentials, by reference).
