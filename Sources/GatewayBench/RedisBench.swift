@@ -54,7 +54,7 @@ enum RedisBench {
                 let started = ContinuousClock.now
                 let grant = try await budget.acquire(workspace: "bench", caller: "bench")
                 if round >= 200 { samples.append(GatewayBench.milliseconds(ContinuousClock.now - started) * 1_000) }
-                budget.complete(grant)
+                budget.complete(grant, sent: true)
             }
             samples.sort()
             figures.append(String(format: "%@ p50 %.0f µs, p99 %.0f µs", name, samples[samples.count / 2], samples[samples.count * 99 / 100]))

@@ -55,7 +55,7 @@ import Testing
             withExtendedLifetime(other) {}
             other = nil  // that request ended without calling
             #expect(await admit(1) != nil, "its admission ended with it")
-            budget.complete(grant)
+            budget.complete(grant, sent: true)
             withExtendedLifetime(planned) {}
         }
     }
@@ -65,7 +65,7 @@ import Testing
             var grants: [BudgetGrant] = []
             for _ in 0..<3 { grants.append(try await budget.acquire(workspace: "main", caller: "a")) }
             try await Task.sleep(for: .milliseconds(900))
-            grants.forEach(budget.complete)  // calls take about 900 ms
+            grants.forEach { budget.complete($0, sent: true) }  // calls take about 900 ms
             let soon = await budget.admit(workspace: "main", calls: 1, by: .now + .milliseconds(450))
             #expect(admitted(soon) == nil, "granted at once, but answered after the deadline")
             let tight = await budget.admit(workspace: "main", calls: 1, by: .now + .milliseconds(1_000))
@@ -79,8 +79,8 @@ import Testing
         let budget = InProcessRateBudget(workspaces: try BudgetFixtures.workspaces("[{calls: 5, per_seconds: 1}]"), safetyMargin: .zero)
         let slow = try await budget.acquire(workspace: "main", caller: "a")
         try await Task.sleep(for: .milliseconds(900))
-        budget.complete(slow)
-        for _ in 0..<3 { budget.complete(try await budget.acquire(workspace: "main", caller: "a")) }
+        budget.complete(slow, sent: true)
+        for _ in 0..<3 { budget.complete(try await budget.acquire(workspace: "main", caller: "a"), sent: true) }
         #expect(admitted(await budget.admit(workspace: "main", calls: 1, by: .now + .milliseconds(450))) != nil)
     }
 

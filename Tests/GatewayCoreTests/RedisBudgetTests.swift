@@ -55,7 +55,7 @@ import Testing
                         let grant = try await budget.acquire(workspace: "main", caller: "caller-\(caller)")
                         try await Task.sleep(for: hold)
                         let completed = ContinuousClock.now
-                        budget.complete(grant)
+                        budget.complete(grant, sent: true)
                         log.calls.withLock { $0.append((grant.granted, completed, index)) }
                     }
                 }
@@ -97,11 +97,32 @@ import Testing
                 second.redis.close()
             }
             let started = ContinuousClock.now
-            for _ in 0..<5 { first.budget.complete(try await first.budget.acquire(workspace: "main", caller: "a")) }
+            for _ in 0..<5 { first.budget.complete(try await first.budget.acquire(workspace: "main", caller: "a"), sent: true) }
             try await Task.sleep(for: .milliseconds(100))  // completions are written in the background
             let projected = await second.budget.projectedCompletion(workspace: "main", calls: 1, deadline: nil)
             // Measured from before the calls: a loaded run may take seconds to get here.
             #expect(projected - started > .seconds(59), "the other replica used the whole minute")
+        }
+    }
+
+    @Test func aCallThatNeverReachedTheUpstreamIsTakenBackForEveryReplica() async throws {
+        try await RedisServerProcess.with { server in
+            let first = try replica(server, limits: "[{calls: 5, per_seconds: 60}]")
+            let second = try replica(server, limits: "[{calls: 5, per_seconds: 60}]")
+            defer {
+                first.redis.close()
+                second.redis.close()
+            }
+            // Five calls that made no connection, then four that were sent: one slot is left.
+            for _ in 0..<5 { first.budget.complete(try await first.budget.acquire(workspace: "main", caller: "a"), sent: false) }
+            for _ in 0..<4 { first.budget.complete(try await first.budget.acquire(workspace: "main", caller: "a"), sent: true) }
+            try await Task.sleep(for: .milliseconds(100))  // completions are written in the background
+            let started = ContinuousClock.now
+            let one = await second.budget.projectedCompletion(workspace: "main", calls: 1, deadline: nil)
+            let two = await second.budget.projectedCompletion(workspace: "main", calls: 2, deadline: nil)
+            #expect(one - started < .seconds(30), "the withdrawn calls left the window: one call fits now")
+            #expect(two - started > .seconds(55), "the four sent calls still count: a second waits for the window")
+            #expect(first.budget.callsInWindow(workspace: "main", period: .seconds(60)) == 4)
         }
     }
 
@@ -117,7 +138,7 @@ import Testing
             let started = ContinuousClock.now
             _ = try await lost.budget.acquire(workspace: "main", caller: "a")  // never completed
             let grant = try await survivor.budget.acquire(workspace: "main", caller: "b")
-            survivor.budget.complete(grant)
+            survivor.budget.complete(grant, sent: true)
             #expect(ContinuousClock.now - started >= .milliseconds(1_400), "lease (0.4 s) then the window (1 s + margin)")
         }
     }
@@ -147,7 +168,7 @@ import Testing
         let granted = log.calls.withLock { $0.count }
         #expect(granted >= 10, "the budget was used, not only kept: \(log.calls.withLock { $0.map { "\($0.replica)@\($0.granted - started)" } })")
         try await Task.sleep(for: .milliseconds(500))
-        for replica in replicas { replica.budget.complete(try await replica.budget.acquire(workspace: "main", caller: "probe")) }
+        for replica in replicas { replica.budget.complete(try await replica.budget.acquire(workspace: "main", caller: "probe"), sent: true) }
         #expect(replicas.allSatisfy { !$0.health.isDegraded }, "shared again by itself")
     }
 
@@ -165,7 +186,7 @@ import Testing
                 second.redis.close()
             }
             _ = await second.budget.projectedCompletion(workspace: "main", calls: 1, deadline: nil)  // it has seen the guard
-            for _ in 0..<5 { first.budget.complete(try await first.budget.acquire(workspace: "main", caller: "a")) }
+            for _ in 0..<5 { first.budget.complete(try await first.budget.acquire(workspace: "main", caller: "a"), sent: true) }
             try await Task.sleep(for: .milliseconds(100))
             try await first.redis.command(["FLUSHALL"])
             let projected = await second.budget.projectedCompletion(workspace: "main", calls: 1, deadline: nil)
@@ -186,7 +207,7 @@ import Testing
         defer { server.stop() }
         let replica = try replica(server, limits: "[{calls: 5, per_seconds: 60}]", lease: .seconds(1))
         defer { replica.redis.close() }
-        for _ in 0..<5 { replica.budget.complete(try await replica.budget.acquire(workspace: "main", caller: "a")) }
+        for _ in 0..<5 { replica.budget.complete(try await replica.budget.acquire(workspace: "main", caller: "a"), sent: true) }
         try await Task.sleep(for: .milliseconds(100))
         server.stop()
         try await server.startAgain()
@@ -208,8 +229,8 @@ import Testing
                 damaged.redis.close()
                 paused.redis.close()
             }
-            damaged.budget.complete(try await damaged.budget.acquire(workspace: "main", caller: "a"))
-            paused.budget.complete(try await paused.budget.acquire(workspace: "main", caller: "a"))
+            damaged.budget.complete(try await damaged.budget.acquire(workspace: "main", caller: "a"), sent: true)
+            paused.budget.complete(try await paused.budget.acquire(workspace: "main", caller: "a"), sent: true)
             try await Task.sleep(for: .milliseconds(100))
             try await damaged.redis.command(["SET", budgetKey("damaged:", "done"), "not a sorted set"])
             try await paused.redis.command(["SET", budgetKey("paused:", "pause"), "soon"])
@@ -287,7 +308,7 @@ import Testing
                 let prefix = "hostile\(index):"
                 let replica = try replica(server, limits: "[{calls: 5, per_seconds: 60}]", prefix: prefix, lease: .seconds(1))
                 defer { replica.redis.close() }
-                replica.budget.complete(try await replica.budget.acquire(workspace: "main", caller: "a"))
+                replica.budget.complete(try await replica.budget.acquire(workspace: "main", caller: "a"), sent: true)
                 try await replica.redis.command(["HSET", budgetKey(prefix, "guard"), .string(change.field), .string(change.value)])
                 let projected = await replica.budget.projectedCompletion(workspace: "main", calls: 1, deadline: nil)
                 #expect(projected - .now > .seconds(30), "\(change): blocked for a window, as for any damaged state")
@@ -297,7 +318,7 @@ import Testing
             }
             let paused = try replica(server, limits: "[{calls: 5, per_seconds: 60}]", prefix: "pausedinf:", lease: .seconds(1))
             defer { paused.redis.close() }
-            paused.budget.complete(try await paused.budget.acquire(workspace: "main", caller: "a"))
+            paused.budget.complete(try await paused.budget.acquire(workspace: "main", caller: "a"), sent: true)
             try await paused.redis.command(["SET", budgetKey("pausedinf:", "pause"), "inf"])
             let free = await paused.budget.projectedCompletion(workspace: "main", calls: 1, deadline: nil)
             #expect(free - .now < .seconds(1), "a pause no script writes is no pause")
@@ -308,7 +329,7 @@ import Testing
         try await RedisServerProcess.with { server in
             let replica = try replica(server, limits: "[{calls: 5, per_seconds: 60}]", lease: .seconds(1))
             defer { replica.redis.close() }
-            replica.budget.complete(try await replica.budget.acquire(workspace: "main", caller: "a"))
+            replica.budget.complete(try await replica.budget.acquire(workspace: "main", caller: "a"), sent: true)
             let key = budgetKey("test:", "demand")
             for damage: [RESPArgument] in [
                 ["HSET", key, "other", "junk", "stale", "4:1", "negative", "-3:1", "future", "7:99999999999999999"],
@@ -338,7 +359,7 @@ import Testing
                     second.redis.close()
                 }
                 _ = await second.budget.projectedCompletion(workspace: "main", calls: 1, deadline: nil)
-                for _ in 0..<calls { first.budget.complete(try await first.budget.acquire(workspace: "main", caller: "a")) }
+                for _ in 0..<calls { first.budget.complete(try await first.budget.acquire(workspace: "main", caller: "a"), sent: true) }
                 if calls > 0 { _ = try await first.budget.acquire(workspace: "main", caller: "a") }  // in flight
                 try await Task.sleep(for: .milliseconds(100))
                 try await first.redis.command(["DEL", budgetKey(prefix, name)])
@@ -460,7 +481,7 @@ import Testing
         try await RedisServerProcess.with { server in
             let replica = try replica(server, limits: "[{calls: 2, per_seconds: 60}]", lease: .seconds(1))
             defer { replica.redis.close() }
-            for _ in 0..<2 { replica.budget.complete(try await replica.budget.acquire(workspace: "main", caller: "a")) }
+            for _ in 0..<2 { replica.budget.complete(try await replica.budget.acquire(workspace: "main", caller: "a"), sent: true) }
             let deadline = ContinuousClock.now + .seconds(3)
             let waiting = Task { try await replica.budget.acquire(workspace: "main", claim: BudgetClaim(caller: "b") { deadline }) }
             try await Task.sleep(for: .milliseconds(200))

@@ -106,10 +106,14 @@ public final class InProcessRateBudget: RateBudget {
     }
 
     /// See `RateBudget.complete`.
-    public func complete(_ grant: BudgetGrant) {
+    public func complete(_ grant: BudgetGrant, sent: Bool) {
         let workspace = account(of: grant.workspace)
         let now = ContinuousClock.now
         state.withLock { state in
+            guard sent else {
+                state.workspaces[workspace]?.schedule.withdraw()
+                return
+            }
             state.workspaces[workspace]?.schedule.complete(at: now)
             state.workspaces[workspace]?.typical.record(now - grant.granted, at: now)
         }

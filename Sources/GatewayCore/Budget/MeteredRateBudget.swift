@@ -23,7 +23,7 @@ public struct MeteredRateBudget: RateBudget {
     }
 
     /// See `RateBudget.complete`.
-    public func complete(_ grant: BudgetGrant) { budget.complete(grant) }
+    public func complete(_ grant: BudgetGrant, sent: Bool) { budget.complete(grant, sent: sent) }
 
     /// See `RateBudget.projectedCompletion`.
     public func projectedCompletion(workspace: String, calls: Int, deadline: ContinuousClock.Instant?) async -> ContinuousClock.Instant {

@@ -8,8 +8,9 @@ public protocol RateBudget: Sendable {
     func acquire(workspace: String, claim: BudgetClaim) async throws -> BudgetGrant
 
     /// Reports that a granted call finished (answered, failed or abandoned); it then counts
-    /// against the windows from this instant on. Every grant must be completed exactly once.
-    func complete(_ grant: BudgetGrant)
+    /// against the windows from this instant on, unless it was never `sent` (no connection to the
+    /// upstream was made), when it counts against none. Every grant must be completed exactly once.
+    func complete(_ grant: BudgetGrant, sent: Bool)
 
     /// When `calls` more calls could all have been granted and answered (a typical call's duration
     /// after the last grant), counting every call already waiting or admitted; a shared budget asks

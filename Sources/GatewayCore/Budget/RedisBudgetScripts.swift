@@ -227,6 +227,15 @@ enum RedisBudgetScripts {
             return answer
             """
 
+    /// ARGV after the common nine: grant id. The call never reached the upstream: it leaves the
+    /// calls in flight and counts in no window.
+    static let withdraw =
+        prelude + """
+
+            redis.call('ZREM', KEYS[1], ARGV[10])
+            return answer
+            """
+
     /// ARGV after the common nine: pause µs from now. Keeps the later pause.
     static let pause =
         prelude + """

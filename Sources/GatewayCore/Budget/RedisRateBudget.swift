@@ -185,6 +185,7 @@ public final class RedisRateBudget: RateBudget {
     private static let longestSleep: Duration = .milliseconds(500)
     private let grantScript = RedisScript(RedisBudgetScripts.grant)
     private let completeScript = RedisScript(RedisBudgetScripts.complete)
+    private let withdrawScript = RedisScript(RedisBudgetScripts.withdraw)
     private let pauseScript = RedisScript(RedisBudgetScripts.pause)
     private let stateScript = RedisScript(RedisBudgetScripts.state)
     private let redis: RedisClient
@@ -261,18 +262,22 @@ public final class RedisRateBudget: RateBudget {
     }
 
     /// See `RateBudget.complete`.
-    public func complete(_ grant: BudgetGrant) {
+    public func complete(_ grant: BudgetGrant, sent: Bool) {
         let account = accountOf(grant.workspace)
         let shared = state.withLock { state -> Bool in
             let now = ContinuousClock.now
-            state.accounts[account]?.own.complete(at: now)
-            state.accounts[account]?.typical.record(now - grant.granted, at: now)
+            if sent {
+                state.accounts[account]?.own.complete(at: now)
+                state.accounts[account]?.typical.record(now - grant.granted, at: now)
+            } else {
+                state.accounts[account]?.own.withdraw()
+            }
             return state.accounts[account]?.degraded == false
         }
         guard shared, let entry = accounts[account] else { return }
         Task {
             // On failure Redis keeps the grant in flight until its lease ends: it still counts, later.
-            await run(completeScript, account: entry, name: account, arguments: [.string(String(grant.id))])
+            await run(sent ? completeScript : withdrawScript, account: entry, name: account, arguments: [.string(String(grant.id))])
         }
     }
 
@@ -426,8 +431,8 @@ public final class RedisRateBudget: RateBudget {
                 if let waiter {
                     waiter.continuation.resume(returning: BudgetGrant(workspace: waiter.workspace, id: grantID))
                 } else if let workspace = accountOfWorkspace.first(where: { $0.value == account })?.key {
-                    // Everyone left meanwhile: the grant still counts, from now.
-                    complete(BudgetGrant(workspace: workspace, id: grantID))
+                    // Everyone left meanwhile: no call was made with it, so it is taken back.
+                    complete(BudgetGrant(workspace: workspace, id: grantID), sent: false)
                 }
             case .wait(let delay):
                 try? await Task.sleep(for: min(delay, Self.longestSleep) + .microseconds(Int64.random(in: 0...3_000)))

@@ -69,6 +69,11 @@ public struct SlidingWindowSchedule: Sendable {
         inFlight += 1
     }
 
+    /// Takes back one in-flight call that never reached the upstream: it counts in no window.
+    public mutating func withdraw() {
+        inFlight = max(0, inFlight - 1)
+    }
+
     /// Moves one in-flight call to completed at `instant`, and forgets completions no window can see.
     public mutating func complete(at instant: ContinuousClock.Instant) {
         inFlight = max(0, inFlight - 1)

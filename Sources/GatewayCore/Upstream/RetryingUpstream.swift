@@ -44,9 +44,17 @@ public struct RetryingUpstream: Sendable {
             }
             let grant = try await budget.acquire(workspace: workspace.name, claim: claim)
             var answered = false
+            // A call that made no connection never counted upstream: the budget takes its grant back.
+            var reached = true
             do {
-                defer { budget.complete(grant) }
-                let response = try await client.send(request, workspace: workspace, context: context, accepting: accepting)
+                defer { budget.complete(grant, sent: reached) }
+                let response: HTTPClientResponse
+                do {
+                    response = try await client.send(request, workspace: workspace, context: context, accepting: accepting)
+                } catch let failure as UpstreamCallError {
+                    reached = failure.reachedUpstream
+                    throw failure
+                }
                 answered = true
                 return Outcome(value: try decode(response), calls: sent + 1)
             } catch var error as GatewayError {

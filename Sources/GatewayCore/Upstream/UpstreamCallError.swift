@@ -9,8 +9,11 @@ public struct UpstreamCallError: Error, Sendable {
     /// Whether the request may have reached the upstream (false when no connection was made).
     public var reachedUpstream = true
 
-    /// Whether another attempt may succeed: 5xx, 429, and transport failures.
+    /// Whether the same request may fare differently (false for a failed TLS check or an oversized answer).
+    public var isTransient = true
+
+    /// Whether another attempt may succeed: 5xx, 429, and transient transport failures.
     public var isRetryable: Bool {
-        status == 0 || status == 429 || status >= 500
+        isTransient && (status == 0 || status == 429 || status >= 500)
     }
 }

@@ -81,8 +81,8 @@ public struct UpstreamClient: Sendable {
                 "upstream transport failure", metadata: ["endpoint": "\(request.endpoint)", "failure": "\(error.kind): \(detail)"])
             let failure = GatewayError.upstreamFailed(status: 0, reason: "\(error.kind): \(detail)")
             // A response over the size cap or a TLS failure will not change on retry.
-            guard error.isTransient else { throw failure }
-            throw UpstreamCallError(gatewayError: failure, status: 0, retryAfter: nil, reachedUpstream: error.mayHaveReachedServer)
+            throw UpstreamCallError(
+                gatewayError: failure, status: 0, retryAfter: nil, reachedUpstream: error.mayHaveReachedServer, isTransient: error.isTransient)
         }
         metrics.record(workspace: workspace.name, endpoint: request.endpoint, status: response.status, duration: .now - sent)
         guard accepting.contains(response.status) else {
