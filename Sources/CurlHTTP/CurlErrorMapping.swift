@@ -2,8 +2,14 @@ import CCurl
 
 /// Maps libcurl result codes to `CurlHTTPError` kinds.
 enum CurlErrorMapping {
-    /// The error for a failed transfer's result code.
-    static func error(for code: CURLcode, transfer: CurlTransfer) -> CurlHTTPError {
+    /// The error for a failed transfer's result code, after `requestBytes` bytes of requests were written.
+    static func error(for code: CURLcode, transfer: CurlTransfer, requestBytes: Int) -> CurlHTTPError {
+        var error = kind(for: code, transfer: transfer)
+        error.requestWritten = requestBytes > 0
+        return error
+    }
+
+    private static func kind(for code: CURLcode, transfer: CurlTransfer) -> CurlHTTPError {
         let detail = String(cString: curl_easy_strerror(code))
         if transfer.exceededLimit || code == CURLE_FILESIZE_EXCEEDED {
             return .responseTooLarge(limit: transfer.maxResponseBytes)

@@ -17,6 +17,9 @@ public struct CurlHTTPError: Error, Sendable, Hashable, CustomStringConvertible 
     private let code: Code
     /// libcurl's own description of the failure (never contains request headers or bodies).
     public let detail: String
+    /// Bytes of the request were written on some connection (libcurl may have written it on a
+    /// reused connection that then died, and failed only to connect again for its hidden retry).
+    var requestWritten = false
 
     private init(_ code: Code, _ detail: String) {
         self.code = code
@@ -51,10 +54,19 @@ public struct CurlHTTPError: Error, Sendable, Hashable, CustomStringConvertible 
         }
     }
 
-    /// Whether the request may have reached the server: false when no connection was made or its
-    /// TLS handshake failed (nothing of the request was sent).
+    /// Whether the request may have reached the server: false only when no connection was made or
+    /// its TLS handshake failed and no byte of the request was written on any connection.
     public var mayHaveReachedServer: Bool {
-        code != .connectFailed && code != .tlsFailed
+        requestWritten || (code != .connectFailed && code != .tlsFailed)
+    }
+
+    /// The same kind and detail (whether the request was written is not part of what failed).
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code && lhs.detail == rhs.detail }
+
+    /// Hashes the kind and detail.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(code)
+        hasher.combine(detail)
     }
 
     /// `kind: detail`.

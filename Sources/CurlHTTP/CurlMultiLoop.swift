@@ -132,7 +132,10 @@ final class CurlMultiLoop: @unchecked Sendable {
                 _ = cg_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
                 transfer.finish(.success(HTTPClientResponse(status: status, headers: transfer.headers, body: transfer.body)))
             } else {
-                transfer.finish(.failure(CurlErrorMapping.error(for: done.result, transfer: transfer)))
+                // Counts every request written in this transfer, libcurl's hidden retries included.
+                var requestBytes = 0
+                _ = cg_easy_getinfo_long(easy, CURLINFO_REQUEST_SIZE, &requestBytes)
+                transfer.finish(.failure(CurlErrorMapping.error(for: done.result, transfer: transfer, requestBytes: requestBytes)))
             }
         }
     }

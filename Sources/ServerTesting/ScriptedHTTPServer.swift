@@ -8,7 +8,7 @@ import LockedState
 #endif
 
 /// A loopback HTTP/1.1 server over plain sockets that answers each request it reads in full with
-/// the next scripted action (one request per connection): for tests of answers no real server
+/// the next scripted action (one request per connection unless kept alive): for tests of answers no real server
 /// gives on purpose (a reset mid-body, headers that never come, a body cut short).
 ///
 /// Every connection runs on its own thread (blocking socket calls must not hold a cooperative-pool thread).
@@ -21,6 +21,10 @@ public final class ScriptedHTTPServer: Sendable {
         case resetAfter(Data)
         /// Never answers; closes when the client does (or the server stops).
         case hang
+        /// Writes these bytes (a response without `Connection: close`) and reads the next request on the same connection.
+        case respondKeepingAlive(Data)
+        /// Closes the connection and stops listening, holding the request it read: an upstream that died mid-call.
+        case dieHoldingTheRequest
     }
 
     private struct State {
@@ -69,14 +73,15 @@ public final class ScriptedHTTPServer: Sendable {
         return try await body(server)
     }
 
-    /// A complete HTTP/1.1 response closing its connection: `status`, a `Content-Type`, the
-    /// `extraHeaders`, and a `Content-Length` of `declaredLength` (default: the body's).
+    /// A complete HTTP/1.1 response closing its connection (unless `keepAlive`): `status`, a
+    /// `Content-Type`, the `extraHeaders`, and a `Content-Length` of `declaredLength` (default: the body's).
     public static func response(
-        status: Int, contentType: String = "application/json", extraHeaders: [String] = [], body: Data, declaredLength: Int? = nil
+        status: Int, contentType: String = "application/json", extraHeaders: [String] = [], body: Data, declaredLength: Int? = nil,
+        keepAlive: Bool = false
     ) -> Data {
         let head =
-            (["HTTP/1.1 \(status) Scripted", "Content-Type: \(contentType)", "Content-Length: \(declaredLength ?? body.count)", "Connection: close"]
-            + extraHeaders).joined(separator: "\r\n") + "\r\n\r\n"
+            (["HTTP/1.1 \(status) Scripted", "Content-Type: \(contentType)", "Content-Length: \(declaredLength ?? body.count)"]
+            + (keepAlive ? [] : ["Connection: close"]) + extraHeaders).joined(separator: "\r\n") + "\r\n\r\n"
         return Data(head.utf8) + body
     }
 
@@ -106,15 +111,26 @@ public final class ScriptedHTTPServer: Sendable {
             state.withLock { _ = $0.open.remove(connection) }
             close(connection)
         }
-        guard readRequest(connection) else { return }
-        let action = state.withLock { state -> Action in
-            state.requests += 1
-            return state.script.isEmpty
-                ? .respond(Self.response(status: 500, body: Data(#"{"title":"unscripted"}"#.utf8))) : state.script.removeFirst()
-        }
-        switch action {
-        case .respond(let bytes):
+        while readRequest(connection) {
+            let action = state.withLock { state -> Action in
+                state.requests += 1
+                return state.script.isEmpty
+                    ? .respond(Self.response(status: 500, body: Data(#"{"title":"unscripted"}"#.utf8))) : state.script.removeFirst()
+            }
+            guard case .respondKeepingAlive(let bytes) = action else {
+                perform(action, on: connection)
+                return
+            }
             write(bytes, to: connection)
+        }
+    }
+
+    private func perform(_ action: Action, on connection: Int32) {
+        switch action {
+        case .respond(let bytes), .respondKeepingAlive(let bytes):
+            write(bytes, to: connection)
+        case .dieHoldingTheRequest:
+            stop()
         case .resetAfter(let bytes):
             write(bytes, to: connection)
             var option = linger(l_onoff: 1, l_linger: 0)

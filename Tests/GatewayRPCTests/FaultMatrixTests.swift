@@ -279,6 +279,24 @@ private func expectUpstreamFailed(_ answer: JSON?, status: Int, reason: String, 
         }
     }
 
+    /// An upstream that reads a request on a kept-alive connection and dies with it: libcurl's hidden
+    /// retry then fails to connect, yet the request was received, so it is charged (the retries,
+    /// refused, are not).
+    @Test func anUpstreamThatDiesHoldingARequestIsChargedForIt() async throws {
+        let raw = try ScriptedHTTPServer()
+        defer { raw.stop() }
+        try await GatewayHarness.with(yaml: MatrixRun.yaml(baseURL: "http://127.0.0.1:\(raw.port)")) { gateway in
+            let run = MatrixRun(gateway: gateway, raw: raw)
+            let ids = Array(gateway.alwaysActiveIDs.prefix(3))
+            let clean = try await run.clean(ids)
+            raw.enqueue([.respondKeepingAlive(ScriptedHTTPServer.response(status: 200, body: clean.body.encoded(), keepAlive: true)), .dieHoldingTheRequest])
+            expectExact(try await run.stats(ids), clean, calls: 1)
+            expectUpstreamFailed(try await run.stats(["never-cached"]), status: 0, reason: "connect_failed")
+            #expect(raw.requests == 2)
+            try await run.expectBudgetCharged(2)
+        }
+    }
+
     /// A name that does not resolve (RFC 6761 `.invalid`): -32050 after the retries, none charged.
     @Test func aNameThatDoesNotResolve() async throws {
         try await GatewayHarness.with(yaml: MatrixRun.yaml(baseURL: "http://moengage.invalid")) { gateway in

@@ -1,4 +1,8 @@
+import GatewayConfig
+import GatewayRPC
+import LockedState
 import ServerTesting
+import ServiceLifecycle
 import Testing
 
 /// The `listen.*` limits on the native gRPC port, driven with raw HTTP/2 bytes: a client that
@@ -55,6 +59,44 @@ import Testing
         }
     }
 
+    /// A graceful shutdown (what `SIGTERM` starts) with a stream whose answer the client holds back
+    /// (a window of 0): the connection is closed a grace (here 0.8 s) after the shutdown's GOAWAY.
+    @Test func aClientHoldingAnAnswerBackCannotDelayShutdownPastTheGrace() async throws {
+        let configuration = try ConfigLoader.parse(Self.quick.replacingOccurrences(of: "SIM", with: "http://127.0.0.1:9"))
+        let secrets = try SecretResolver(environment: TestSecrets.environment).resolve(configuration)
+        let (ports, listening) = AsyncStream.makeStream(of: Int.self)
+        let app = try GatewayApplication.make(
+            configuration: configuration, secrets: secrets, logger: LiveServer.quietLogger, onGRPCListening: { listening.yield($0) })
+        let group = ServiceGroup(configuration: .init(services: [app], logger: LiveServer.quietLogger))
+        let stopped = Locked<ContinuousClock.Instant?>(nil)
+        let running = Task {
+            try? await group.run()
+            stopped.withLock { $0 = .now }
+        }
+        var iterator = ports.makeAsyncIterator()
+        let connection = try await RawConnection.open(port: try #require(await iterator.next()))
+        let headers = HTTP2Bytes.literalHeaders([
+            (":method", "POST"), (":scheme", "http"), (":path", "/grpc.health.v1.Health/Check"), (":authority", "gateway"),
+            ("content-type", "application/grpc"), ("te", "trailers"),
+        ])
+        let noWindow: [UInt8] = [0x00, 0x04, 0, 0, 0, 0]
+        try await connection.send(
+            bytes: HTTP2Bytes.preface + HTTP2Bytes.frame(type: .settings, flags: 0, stream: 0, payload: noWindow)
+                + HTTP2Bytes.frame(type: .headers, flags: HTTP2Bytes.endHeaders, stream: 1, payload: headers)
+                + HTTP2Bytes.frame(type: .data, flags: HTTP2Bytes.endStream, stream: 1, payload: [0, 0, 0, 0, 0]))
+        #expect(try await Self.waitForFrame(.headers, on: connection), "the answer began")
+        let began = ContinuousClock.now
+        await group.triggerGracefulShutdown()
+        // Without a bound the shutdown waits for this client: it lets go after 20 s.
+        let end = began + .seconds(20)
+        while stopped.withLock({ $0 }) == nil, ContinuousClock.now < end { try await Task.sleep(for: .milliseconds(50)) }
+        let took = stopped.withLock { $0 }.map { $0 - began }
+        connection.close()
+        await running.value
+        #expect(took != nil && took! < .seconds(10), "shutdown took \(took.map { "\($0)" } ?? "over 20 s") with a stalled stream open")
+        #expect(connection.isClosed)
+    }
+
     @Test func connectionsPastTheMaximumAreClosedAtOnceAndTheRestServed() async throws {
         try await GatewayHarness.with(yaml: Self.yaml(listen: "max_connections: 2")) { gateway in
             var open: [RawConnection] = []
@@ -103,6 +145,8 @@ enum HTTP2Bytes {
 
     /// The END_HEADERS flag.
     static let endHeaders: UInt8 = 0x4
+    /// The END_STREAM flag.
+    static let endStream: UInt8 = 0x1
 
     /// The client connection preface.
     static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)

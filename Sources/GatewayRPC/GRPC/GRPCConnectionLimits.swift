@@ -4,9 +4,10 @@ import NIOCore
 import NIOHTTP2
 
 /// The `listen.*` limits on the gRPC port: at most `max_connections` connections (one more is
-/// closed at once), a connection with no stream open for `idle_timeout_ms` is sent a GOAWAY and
-/// closed (also a client that never sends the HTTP/2 preface or a whole HEADERS frame), and a
-/// request stream not read to its end within `body_timeout_ms` of opening is reset.
+/// closed at once), a connection with no stream open for `idle_timeout_ms` is sent a GOAWAY
+/// (also a client that never sends the HTTP/2 preface or a whole HEADERS frame), a connection sent
+/// a GOAWAY (idle, or the gateway shutting down) is closed a grace later whatever its client does,
+/// and a request stream not read to its end within `body_timeout_ms` of opening is reset.
 struct GRPCConnectionLimits: Sendable {
     let connections: ConnectionCount
     let idle: TimeAmount
@@ -34,7 +35,8 @@ struct GRPCConnectionLimits: Sendable {
         }
         channel.closeFuture.whenComplete { [connections] _ in connections.closed() }
         return channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(IdleHTTP2ConnectionCloser(idle: idle), position: .first)
+            try channel.pipeline.syncOperations.addHandler(
+                IdleHTTP2ConnectionCloser(idle: idle, grace: min(idle, IdleHTTP2ConnectionCloser.longestGrace)), position: .first)
         }
     }
 
@@ -51,22 +53,28 @@ struct GRPCConnectionLimits: Sendable {
     }
 }
 
-/// Closes an HTTP/2 connection left with no stream open for `idle`: first a graceful GOAWAY (the
-/// gRPC server's own), then, if the client has not closed it one `idle` later (it never answers
-/// the GOAWAY's PING), the socket.
+/// Sends a GOAWAY (the gRPC server's own graceful one) on an HTTP/2 connection left with no stream
+/// open for `idle`, and closes any connection `grace` after its GOAWAY, idle or at shutdown: a
+/// client that ignores the GOAWAY's PING, or holds a stream open (a window of 0 for the answer),
+/// can delay neither.
 final class IdleHTTP2ConnectionCloser: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = Any
 
+    /// The longest grace: shorter than systemd's stop timeout in `deploy/` (45 s).
+    static let longestGrace = TimeAmount.seconds(30)
+
     private let idle: TimeAmount
+    private let grace: TimeAmount
     private var openStreams = 0
     private var timer: Scheduled<Void>?
-    /// The GOAWAY was sent: the next expiry closes the socket.
-    private var askedToGo = false
+    /// Set once a GOAWAY was sent: the socket is closed when it fires.
+    private var closing: Scheduled<Void>?
     private var context: ChannelHandlerContext?
 
-    /// Closes the connection after `idle` without a stream.
-    init(idle: TimeAmount) {
+    /// Sends a GOAWAY after `idle` without a stream and closes `grace` after any GOAWAY.
+    init(idle: TimeAmount, grace: TimeAmount) {
         self.idle = idle
+        self.grace = grace
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -76,6 +84,7 @@ final class IdleHTTP2ConnectionCloser: ChannelInboundHandler, RemovableChannelHa
 
     func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
+        closing?.cancel()
         self.context = nil
     }
 
@@ -86,7 +95,16 @@ final class IdleHTTP2ConnectionCloser: ChannelInboundHandler, RemovableChannelHa
 
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
+        closing?.cancel()
         context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent, closing == nil {
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            closing = context.eventLoop.scheduleTask(in: grace) { bound.value.close(promise: nil) }
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     /// A request stream opened: the connection is not idle.
@@ -103,21 +121,15 @@ final class IdleHTTP2ConnectionCloser: ChannelInboundHandler, RemovableChannelHa
     }
 
     private func arm() {
-        guard let context, openStreams == 0 else { return }
+        guard let context, openStreams == 0, closing == nil else { return }
         timer?.cancel()
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         timer = context.eventLoop.scheduleTask(in: idle) { loopBound.value.expired() }
     }
 
     private func expired() {
-        guard let context, openStreams == 0 else { return }
-        if askedToGo {
-            context.close(promise: nil)
-        } else {
-            askedToGo = true
-            context.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
-            arm()
-        }
+        guard let context, openStreams == 0, closing == nil else { return }
+        context.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
     }
 }
 
