@@ -89,13 +89,7 @@ import Testing
     }
 
     @Test func projectionsSeeTheOtherReplicasCalls() async throws {
-        try await RedisServerProcess.with { server in
-            let first = try replica(server, limits: "[{calls: 5, per_seconds: 60}]")
-            let second = try replica(server, limits: "[{calls: 5, per_seconds: 60}]")
-            defer {
-                first.redis.close()
-                second.redis.close()
-            }
+        try await withTwoReplicas(limits: "[{calls: 5, per_seconds: 60}]") { first, second in
             let started = ContinuousClock.now
             for _ in 0..<5 { first.budget.complete(try await first.budget.acquire(workspace: "main", caller: "a"), sent: true) }
             try await Task.sleep(for: .milliseconds(100))  // completions are written in the background
@@ -106,13 +100,7 @@ import Testing
     }
 
     @Test func aCallThatNeverReachedTheUpstreamIsTakenBackForEveryReplica() async throws {
-        try await RedisServerProcess.with { server in
-            let first = try replica(server, limits: "[{calls: 5, per_seconds: 60}]")
-            let second = try replica(server, limits: "[{calls: 5, per_seconds: 60}]")
-            defer {
-                first.redis.close()
-                second.redis.close()
-            }
+        try await withTwoReplicas(limits: "[{calls: 5, per_seconds: 60}]") { first, second in
             // Five calls that made no connection, then four that were sent: one slot is left.
             for _ in 0..<5 { first.budget.complete(try await first.budget.acquire(workspace: "main", caller: "a"), sent: false) }
             for _ in 0..<4 { first.budget.complete(try await first.budget.acquire(workspace: "main", caller: "a"), sent: true) }
@@ -123,6 +111,21 @@ import Testing
             #expect(one - started < .seconds(30), "the withdrawn calls left the window: one call fits now")
             #expect(two - started > .seconds(55), "the four sent calls still count: a second waits for the window")
             #expect(first.budget.callsInWindow(workspace: "main", period: .seconds(60)) == 4)
+        }
+    }
+
+    /// Runs `body` with two replicas sharing one Redis, each with `limits`.
+    private func withTwoReplicas(
+        limits: String, _ body: ((budget: RedisRateBudget, health: SharedStoreHealth, redis: RedisClient), (budget: RedisRateBudget, health: SharedStoreHealth, redis: RedisClient)) async throws -> Void
+    ) async throws {
+        try await RedisServerProcess.with { server in
+            let first = try replica(server, limits: limits)
+            let second = try replica(server, limits: limits)
+            defer {
+                first.redis.close()
+                second.redis.close()
+            }
+            try await body(first, second)
         }
     }
 

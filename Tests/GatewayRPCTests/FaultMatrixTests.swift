@@ -155,6 +155,17 @@ private struct MatrixRun {
         try await gateway.call("campaigns.getStats", Self.params(ids)).json
     }
 
+    /// Runs `body` with a gateway whose upstream is a scripted server, three always-active ids and their clean answer.
+    static func withScriptedUpstream(_ body: (MatrixRun, ScriptedHTTPServer, [String], CleanAnswer) async throws -> Void) async throws {
+        let raw = try ScriptedHTTPServer()
+        defer { raw.stop() }
+        try await GatewayHarness.with(yaml: yaml(baseURL: "http://127.0.0.1:\(raw.port)")) { gateway in
+            let run = MatrixRun(gateway: gateway, raw: raw)
+            let ids = Array(gateway.alwaysActiveIDs.prefix(3))
+            try await body(run, raw, ids, try await run.clean(ids))
+        }
+    }
+
     /// Expects the budget to have been charged exactly `charged` calls: a dry run of the calls left
     /// completes at once (well within the window), one more only when the window has passed.
     func expectBudgetCharged(_ charged: Int, sourceLocation: SourceLocation = #_sourceLocation) async throws {
@@ -263,12 +274,7 @@ private func expectUpstreamFailed(_ answer: JSON?, status: Int, reason: String, 
     /// Connection refused: the port answered once (cached), then closed; no later attempt reached
     /// an upstream, so none is charged; the expired entry is served stale and an uncached question gets -32050.
     @Test func connectionRefused() async throws {
-        let raw = try ScriptedHTTPServer()
-        defer { raw.stop() }
-        try await GatewayHarness.with(yaml: MatrixRun.yaml(baseURL: "http://127.0.0.1:\(raw.port)")) { gateway in
-            let run = MatrixRun(gateway: gateway, raw: raw)
-            let ids = Array(gateway.alwaysActiveIDs.prefix(3))
-            let clean = try await run.clean(ids)
+        try await MatrixRun.withScriptedUpstream { run, raw, ids, clean in
             raw.enqueue([.respond(clean.response)])
             expectExact(try await run.stats(ids), clean, calls: 1)
             raw.stop()
@@ -283,13 +289,9 @@ private func expectUpstreamFailed(_ answer: JSON?, status: Int, reason: String, 
     /// retry then fails to connect, yet the request was received, so it is charged (the retries,
     /// refused, are not).
     @Test func anUpstreamThatDiesHoldingARequestIsChargedForIt() async throws {
-        let raw = try ScriptedHTTPServer()
-        defer { raw.stop() }
-        try await GatewayHarness.with(yaml: MatrixRun.yaml(baseURL: "http://127.0.0.1:\(raw.port)")) { gateway in
-            let run = MatrixRun(gateway: gateway, raw: raw)
-            let ids = Array(gateway.alwaysActiveIDs.prefix(3))
-            let clean = try await run.clean(ids)
-            raw.enqueue([.respondKeepingAlive(ScriptedHTTPServer.response(status: 200, body: clean.body.encoded(), keepAlive: true)), .dieHoldingTheRequest])
+        try await MatrixRun.withScriptedUpstream { run, raw, ids, clean in
+            let keptAlive = ScriptedHTTPServer.response(status: 200, body: clean.body.encoded(), keepAlive: true)
+            raw.enqueue([.respondKeepingAlive(keptAlive), .dieHoldingTheRequest])
             expectExact(try await run.stats(ids), clean, calls: 1)
             expectUpstreamFailed(try await run.stats(["never-cached"]), status: 0, reason: "connect_failed")
             #expect(raw.requests == 2)
