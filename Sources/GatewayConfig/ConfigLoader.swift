@@ -83,10 +83,13 @@ public enum ConfigLoader {
     }
 
     private static func grpc(_ node: ConfigNode, listen: ListenConfiguration) throws -> GRPCConfiguration {
-        let members = try node.mapping(allowed: ["host", "port", "tls", "max_concurrent_streams"])
+        let members = try node.mapping(
+            allowed: ["host", "port", "tls", "max_concurrent_streams", "max_connection_age_ms", "max_connection_age_grace_ms"])
         guard let port = members["port"] else { throw node.error("port is required") }
         var result = GRPCConfiguration(host: try members["host"]?.string() ?? listen.host, port: try port.int(in: 0...65_535))
         if let streams = members["max_concurrent_streams"] { result.maxConcurrentStreams = try streams.int(in: 1...10_000) }
+        if let age = members["max_connection_age_ms"] { result.maxConnectionAgeMs = try age.int(in: 1_000...604_800_000) }
+        if let grace = members["max_connection_age_grace_ms"] { result.maxConnectionAgeGraceMs = try grace.int(in: 0...3_600_000) }
         if let tls = members["tls"] {
             let files = try tls.mapping(allowed: ["cert_file", "key_file"])
             guard let cert = files["cert_file"], let key = files["key_file"] else { throw tls.error("cert_file and key_file are both required") }

@@ -6,7 +6,8 @@ public enum ConfigSummary {
         if let grpc = configuration.grpc {
             lines.append(
                 "grpc: \(grpc.host):\(grpc.port) \(grpc.tlsCertificateFile.map { "TLS (certificate \($0))" } ?? "h2c (plaintext)"), "
-                    + "max_concurrent_streams \(grpc.maxConcurrentStreams)")
+                    + "max_concurrent_streams \(grpc.maxConcurrentStreams), max_connection_age_ms \(grpc.maxConnectionAgeMs) "
+                    + "(grace \(grpc.maxConnectionAgeGraceMs))")
         } else {
             lines.append("grpc: none")
         }

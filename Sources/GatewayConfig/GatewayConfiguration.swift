@@ -57,6 +57,11 @@ public struct GRPCConfiguration: Sendable, Hashable {
     public var tlsKeyFile: String? = nil
     /// Streams one HTTP/2 connection may have open at once (advertised to clients).
     public var maxConcurrentStreams: Int = 100
+    /// A connection older than this is sent a GOAWAY (clients reconnect), as gRPC's MAX_CONNECTION_AGE.
+    public var maxConnectionAgeMs: Int = 1_800_000
+    /// How long its calls then have to finish before the connection is closed (MAX_CONNECTION_AGE_GRACE):
+    /// by default the longest deadline a call may ask for.
+    public var maxConnectionAgeGraceMs: Int = 600_000
 }
 
 /// Which provider API a workspace speaks.

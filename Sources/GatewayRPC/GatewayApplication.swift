@@ -59,7 +59,7 @@ public enum GatewayApplication {
                         GRPCServerService(
                             configuration: grpc, services: [api, health, reflection], maxRequestBytes: configuration.limits.maxBodyBytes,
                             limits: GRPCConnectionLimits(
-                                listen: configuration.listen,
+                                listen: configuration.listen, grpc: grpc,
                                 connections: ConnectionCount(maximum: configuration.listen.maxConnections, listener: "grpc", metrics: metrics)),
                             onListening: onGRPCListening, logger: logger)
                     ]

@@ -97,6 +97,26 @@ import Testing
         #expect(connection.isClosed)
     }
 
+    @Test func aConnectionHeldByAHealthWatchIsSentAGoAwayAtItsMaximumAgeAndClosedAfterTheGrace() async throws {
+        let yaml = GatewayHarness.yaml(extra: "grpc: {port: 0, max_connection_age_ms: 1000, max_connection_age_grace_ms: 500}")
+        try await GatewayHarness.with(yaml: yaml) { gateway in
+            let connection = try await RawConnection.open(port: gateway.grpcPort!)
+            let headers = HTTP2Bytes.literalHeaders([
+                (":method", "POST"), (":scheme", "http"), (":path", "/grpc.health.v1.Health/Watch"), (":authority", "gateway"),
+                ("content-type", "application/grpc"), ("te", "trailers"),
+            ])
+            // A watch needs no token and holds its stream open: the idle timeout (75 s) never starts.
+            try await connection.send(
+                bytes: HTTP2Bytes.preface + HTTP2Bytes.frame(type: .settings, flags: 0, stream: 0)
+                    + HTTP2Bytes.frame(type: .headers, flags: HTTP2Bytes.endHeaders, stream: 1, payload: headers)
+                    + HTTP2Bytes.frame(type: .data, flags: HTTP2Bytes.endStream, stream: 1, payload: [0, 0, 0, 0, 0]))
+            #expect(try await Self.waitForFrame(.headers, on: connection), "the watch began")
+            #expect(try await connection.waitUntilClosed(atMost: .seconds(6)), "still open 6 s after connecting (age 1 s, grace 0.5 s)")
+            #expect(HTTP2Bytes.frameTypes(connection.receivedBytes).contains(.goAway), "a GOAWAY came first")
+            connection.close()
+        }
+    }
+
     @Test func connectionsPastTheMaximumAreClosedAtOnceAndTheRestServed() async throws {
         try await GatewayHarness.with(yaml: Self.yaml(listen: "max_connections: 2")) { gateway in
             var open: [RawConnection] = []

@@ -7,17 +7,23 @@ import NIOHTTP2
 /// closed at once), a connection with no stream open for `idle_timeout_ms` is sent a GOAWAY
 /// (also a client that never sends the HTTP/2 preface or a whole HEADERS frame), a connection sent
 /// a GOAWAY (idle, or the gateway shutting down) is closed a grace later whatever its client does,
+/// a connection past `grpc.max_connection_age_ms` is sent a GOAWAY and closed its own grace later
+/// (so a stream held open, a health `Watch` or an answer held back, cannot keep a slot for ever),
 /// and a request stream not read to its end within `body_timeout_ms` of opening is reset.
 struct GRPCConnectionLimits: Sendable {
     let connections: ConnectionCount
     let idle: TimeAmount
     let body: TimeAmount
+    let age: TimeAmount
+    let ageGrace: TimeAmount
 
-    /// The limits of `listen`, counting connections in `connections`.
-    init(listen: ListenConfiguration, connections: ConnectionCount) {
+    /// The limits of `listen` and `grpc`, counting connections in `connections`.
+    init(listen: ListenConfiguration, grpc: GRPCConfiguration, connections: ConnectionCount) {
         self.connections = connections
         idle = .milliseconds(Int64(listen.idleTimeoutMs))
         body = .milliseconds(Int64(listen.bodyTimeoutMs))
+        age = .milliseconds(Int64(grpc.maxConnectionAgeMs))
+        ageGrace = .milliseconds(Int64(grpc.maxConnectionAgeGraceMs))
     }
 
     /// The transport callbacks that apply these limits to each connection and stream.
@@ -35,8 +41,9 @@ struct GRPCConnectionLimits: Sendable {
         }
         channel.closeFuture.whenComplete { [connections] _ in connections.closed() }
         return channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(
-                IdleHTTP2ConnectionCloser(idle: idle, grace: min(idle, IdleHTTP2ConnectionCloser.longestGrace)), position: .first)
+            let closer = IdleHTTP2ConnectionCloser(
+                idle: idle, grace: min(idle, IdleHTTP2ConnectionCloser.longestGrace), age: age, ageGrace: ageGrace)
+            try channel.pipeline.syncOperations.addHandler(closer, position: .first)
         }
     }
 
@@ -56,7 +63,7 @@ struct GRPCConnectionLimits: Sendable {
 /// Sends a GOAWAY (the gRPC server's own graceful one) on an HTTP/2 connection left with no stream
 /// open for `idle`, and closes any connection `grace` after its GOAWAY, idle or at shutdown: a
 /// client that ignores the GOAWAY's PING, or holds a stream open (a window of 0 for the answer),
-/// can delay neither.
+/// can delay neither. A connection `age` old is sent a GOAWAY too, and closed `ageGrace` later.
 final class IdleHTTP2ConnectionCloser: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = Any
 
@@ -65,46 +72,78 @@ final class IdleHTTP2ConnectionCloser: ChannelInboundHandler, RemovableChannelHa
 
     private let idle: TimeAmount
     private let grace: TimeAmount
+    private let age: TimeAmount
+    private let ageGrace: TimeAmount
     private var openStreams = 0
     private var timer: Scheduled<Void>?
-    /// Set once a GOAWAY was sent: the socket is closed when it fires.
+    private var ageTimer: Scheduled<Void>?
+    /// Set once a GOAWAY was sent: the socket is closed when it fires, at `closingAt`.
     private var closing: Scheduled<Void>?
+    private var closingAt: NIODeadline?
     private var context: ChannelHandlerContext?
 
-    /// Sends a GOAWAY after `idle` without a stream and closes `grace` after any GOAWAY.
-    init(idle: TimeAmount, grace: TimeAmount) {
+    /// Sends a GOAWAY after `idle` without a stream or at `age`, and closes `grace` after a GOAWAY
+    /// (`ageGrace` after one for age, unless a later GOAWAY brings it forward).
+    init(idle: TimeAmount, grace: TimeAmount, age: TimeAmount, ageGrace: TimeAmount) {
         self.idle = idle
         self.grace = grace
+        self.age = age
+        self.ageGrace = ageGrace
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        if context.channel.isActive { arm() }
+        if context.channel.isActive { started() }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
-        closing?.cancel()
+        cancelTimers()
         self.context = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        arm()
+        started()
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
-        closing?.cancel()
+        cancelTimers()
         context.fireChannelInactive()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent, closing == nil {
-            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            closing = context.eventLoop.scheduleTask(in: grace) { bound.value.close(promise: nil) }
-        }
+        if event is ChannelShouldQuiesceEvent { close(in: grace) }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    private func started() {
+        arm()
+        guard let context, ageTimer == nil else { return }
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        ageTimer = context.eventLoop.scheduleTask(in: age) { loopBound.value.aged() }
+    }
+
+    private func aged() {
+        guard let context else { return }
+        close(in: ageGrace)
+        context.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+    }
+
+    /// Closes the socket `delay` from now, or sooner if already due sooner.
+    private func close(in delay: TimeAmount) {
+        guard let context else { return }
+        let due = NIODeadline.now() + delay
+        if let closingAt, closingAt <= due { return }
+        closing?.cancel()
+        closingAt = due
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        closing = context.eventLoop.scheduleTask(deadline: due) { bound.value.close(promise: nil) }
+    }
+
+    private func cancelTimers() {
+        timer?.cancel()
+        ageTimer?.cancel()
+        closing?.cancel()
     }
 
     /// A request stream opened: the connection is not idle.
@@ -121,14 +160,16 @@ final class IdleHTTP2ConnectionCloser: ChannelInboundHandler, RemovableChannelHa
     }
 
     private func arm() {
-        guard let context, openStreams == 0, closing == nil else { return }
+        guard let context, openStreams == 0 else { return }
         timer?.cancel()
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         timer = context.eventLoop.scheduleTask(in: idle) { loopBound.value.expired() }
     }
 
     private func expired() {
-        guard let context, openStreams == 0, closing == nil else { return }
+        guard let context, openStreams == 0 else { return }
+        // Sent a GOAWAY already (for age): idle now, it has nothing left to finish.
+        if closing != nil { return context.close(promise: nil) }
         context.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
     }
 }
