@@ -1,4 +1,6 @@
 import GatewayConfig
+import GatewayProto
+import MoEngageSimulator
 import GatewayRPC
 import LockedState
 import ServerTesting
@@ -117,6 +119,38 @@ import Testing
         }
     }
 
+    @Test func aCallInFlightWhenItsConnectionReachesTheMaximumAgeIsAnswered() async throws {
+        let simulator = GatewayHarness.simulatorConfiguration(faults: FaultInjection(latencyMs: 2_000))
+        let yaml = GatewayHarness.yaml(extra: "grpc: {port: 0, max_connection_age_ms: 1000, max_connection_age_grace_ms: 8000}")
+        try await GatewayHarness.with(simulator: simulator, yaml: yaml) { gateway in
+            var request = Gateway_V1_GetStatsRequest()
+            request.workspace = "main"
+            request.campaignIds = [gateway.alwaysActiveIDs[0]]
+            request.startDate = "2025-03-01"
+            request.endDate = "2025-03-02"
+            let message: [UInt8] = try request.serializedBytes()
+            let length = UInt32(message.count)
+            let framed: [UInt8] =
+                [0, UInt8(truncatingIfNeeded: length >> 24), UInt8(truncatingIfNeeded: length >> 16), UInt8(truncatingIfNeeded: length >> 8),
+                 UInt8(truncatingIfNeeded: length)] + message
+            let headers = HTTP2Bytes.literalHeaders([
+                (":method", "POST"), (":scheme", "http"), (":path", "/gateway.v1.CampaignService/GetStats"), (":authority", "gateway"),
+                ("content-type", "application/grpc"), ("te", "trailers"), ("authorization", "Bearer \(TestSecrets.reportingToken)"),
+            ])
+            let connection = try await RawConnection.open(port: gateway.grpcPort!)
+            try await connection.send(
+                bytes: HTTP2Bytes.preface + HTTP2Bytes.frame(type: .settings, flags: 0, stream: 0)
+                    + HTTP2Bytes.frame(type: .headers, flags: HTTP2Bytes.endHeaders, stream: 1, payload: headers)
+                    + HTTP2Bytes.frame(type: .data, flags: HTTP2Bytes.endStream, stream: 1, payload: framed))
+            // The upstream takes 2 s; the connection turns 1 s old meanwhile: a GOAWAY, and the call runs on.
+            #expect(try await Self.waitForFrame(.data, on: connection, atMost: .seconds(7)), "the answer's message came")
+            let types = HTTP2Bytes.frameTypes(connection.receivedBytes)
+            #expect(types.contains(.goAway), "the GOAWAY for age came: \(types)")
+            #expect(!types.contains(.resetStream))
+            connection.close()
+        }
+    }
+
     @Test func connectionsPastTheMaximumAreClosedAtOnceAndTheRestServed() async throws {
         try await GatewayHarness.with(yaml: Self.yaml(listen: "max_connections: 2")) { gateway in
             var open: [RawConnection] = []
@@ -147,8 +181,10 @@ import Testing
         }
     }
 
-    private static func waitForFrame(_ type: HTTP2Bytes.FrameType, on connection: RawConnection) async throws -> Bool {
-        let end = ContinuousClock.now + .seconds(2)
+    private static func waitForFrame(_ type: HTTP2Bytes.FrameType, on connection: RawConnection, atMost limit: Duration = .seconds(2)) async throws
+        -> Bool
+    {
+        let end = ContinuousClock.now + limit
         while !HTTP2Bytes.frameTypes(connection.receivedBytes).contains(type), !connection.isClosed, ContinuousClock.now < end {
             try await Task.sleep(for: .milliseconds(20))
         }

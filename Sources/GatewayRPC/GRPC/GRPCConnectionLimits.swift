@@ -7,7 +7,8 @@ import NIOHTTP2
 /// closed at once), a connection with no stream open for `idle_timeout_ms` is sent a GOAWAY
 /// (also a client that never sends the HTTP/2 preface or a whole HEADERS frame), a connection sent
 /// a GOAWAY (idle, or the gateway shutting down) is closed a grace later whatever its client does,
-/// a connection past `grpc.max_connection_age_ms` is sent a GOAWAY and closed its own grace later
+/// a connection past `grpc.max_connection_age_ms` is sent a GOAWAY (by the transport's own
+/// `maxAge`, which lets its calls run on) and closed its own grace later whatever its client does
 /// (so a stream held open, a health `Watch` or an answer held back, cannot keep a slot for ever),
 /// and a request stream not read to its end within `body_timeout_ms` of opening is reset.
 struct GRPCConnectionLimits: Sendable {
@@ -63,7 +64,8 @@ struct GRPCConnectionLimits: Sendable {
 /// Sends a GOAWAY (the gRPC server's own graceful one) on an HTTP/2 connection left with no stream
 /// open for `idle`, and closes any connection `grace` after its GOAWAY, idle or at shutdown: a
 /// client that ignores the GOAWAY's PING, or holds a stream open (a window of 0 for the answer),
-/// can delay neither. A connection `age` old is sent a GOAWAY too, and closed `ageGrace` later.
+/// can delay neither. A connection `age` old (sent its GOAWAY by the transport's `maxAge`) is closed
+/// `ageGrace` later.
 final class IdleHTTP2ConnectionCloser: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = Any
 
@@ -82,8 +84,8 @@ final class IdleHTTP2ConnectionCloser: ChannelInboundHandler, RemovableChannelHa
     private var closingAt: NIODeadline?
     private var context: ChannelHandlerContext?
 
-    /// Sends a GOAWAY after `idle` without a stream or at `age`, and closes `grace` after a GOAWAY
-    /// (`ageGrace` after one for age, unless a later GOAWAY brings it forward).
+    /// Sends a GOAWAY after `idle` without a stream, closes `grace` after a GOAWAY seen in the
+    /// pipeline, and `ageGrace` after `age` (unless a GOAWAY brings it forward).
     init(idle: TimeAmount, grace: TimeAmount, age: TimeAmount, ageGrace: TimeAmount) {
         self.idle = idle
         self.grace = grace
@@ -123,10 +125,10 @@ final class IdleHTTP2ConnectionCloser: ChannelInboundHandler, RemovableChannelHa
         ageTimer = context.eventLoop.scheduleTask(in: age) { loopBound.value.aged() }
     }
 
+    /// The transport's own `maxAge` timer sends this connection's GOAWAY without touching its
+    /// calls (a quiesce event here would cancel them); this only bounds what follows.
     private func aged() {
-        guard let context else { return }
         close(in: ageGrace)
-        context.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
     }
 
     /// Closes the socket `delay` from now, or sooner if already due sooner.
@@ -167,9 +169,8 @@ final class IdleHTTP2ConnectionCloser: ChannelInboundHandler, RemovableChannelHa
     }
 
     private func expired() {
-        guard let context, openStreams == 0 else { return }
-        // Sent a GOAWAY already (for age): idle now, it has nothing left to finish.
-        if closing != nil { return context.close(promise: nil) }
+        // Past a GOAWAY already, the transport closes it gracefully once its client acknowledges, or `closing` does.
+        guard let context, openStreams == 0, closing == nil else { return }
         context.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
     }
 }

@@ -31,6 +31,9 @@ struct GRPCServerService: Service {
                 // Advertised, so that clients queue streams past it instead of losing the connection to a GOAWAY.
                 $0.http2.maxConcurrentStreams = configuration.maxConcurrentStreams
                 $0.channelDebuggingCallbacks = limits.callbacks
+                // The GOAWAY at the maximum age, which lets the connection's calls finish; `limits` closes it after the grace.
+                $0.connection.maxAge = .milliseconds(configuration.maxConnectionAgeMs)
+                $0.connection.maxGraceTime = .milliseconds(configuration.maxConnectionAgeGraceMs)
             })
         let server = GRPCServer(transport: TimeoutScreeningTransport(base: transport), services: services)
         try await withThrowingDiscardingTaskGroup { group in
