@@ -41,10 +41,7 @@ import Testing
     @Test func aRequestStreamThatTricklesIsResetAndTheConnectionThenClosed() async throws {
         try await GatewayHarness.with(yaml: Self.quick) { gateway in
             let connection = try await RawConnection.open(port: gateway.grpcPort!)
-            let headers = HTTP2Bytes.literalHeaders([
-                (":method", "POST"), (":scheme", "http"), (":path", "/grpc.health.v1.Health/Check"), (":authority", "gateway"),
-                ("content-type", "application/grpc"), ("te", "trailers"),
-            ])
+            let headers = HTTP2Bytes.grpcRequestHeaders(path: "/grpc.health.v1.Health/Check")
             try await connection.send(
                 bytes: HTTP2Bytes.preface + HTTP2Bytes.frame(type: .settings, flags: 0, stream: 0)
                     + HTTP2Bytes.frame(type: .headers, flags: HTTP2Bytes.endHeaders, stream: 1, payload: headers))
@@ -77,10 +74,7 @@ import Testing
         }
         var iterator = ports.makeAsyncIterator()
         let connection = try await RawConnection.open(port: try #require(await iterator.next()))
-        let headers = HTTP2Bytes.literalHeaders([
-            (":method", "POST"), (":scheme", "http"), (":path", "/grpc.health.v1.Health/Check"), (":authority", "gateway"),
-            ("content-type", "application/grpc"), ("te", "trailers"),
-        ])
+        let headers = HTTP2Bytes.grpcRequestHeaders(path: "/grpc.health.v1.Health/Check")
         let noWindow: [UInt8] = [0x00, 0x04, 0, 0, 0, 0]
         try await connection.send(
             bytes: HTTP2Bytes.preface + HTTP2Bytes.frame(type: .settings, flags: 0, stream: 0, payload: noWindow)
@@ -103,10 +97,7 @@ import Testing
         let yaml = GatewayHarness.yaml(extra: "grpc: {port: 0, max_connection_age_ms: 1000, max_connection_age_grace_ms: 500}")
         try await GatewayHarness.with(yaml: yaml) { gateway in
             let connection = try await RawConnection.open(port: gateway.grpcPort!)
-            let headers = HTTP2Bytes.literalHeaders([
-                (":method", "POST"), (":scheme", "http"), (":path", "/grpc.health.v1.Health/Watch"), (":authority", "gateway"),
-                ("content-type", "application/grpc"), ("te", "trailers"),
-            ])
+            let headers = HTTP2Bytes.grpcRequestHeaders(path: "/grpc.health.v1.Health/Watch")
             // A watch needs no token and holds its stream open: the idle timeout (75 s) never starts.
             try await connection.send(
                 bytes: HTTP2Bytes.preface + HTTP2Bytes.frame(type: .settings, flags: 0, stream: 0)
@@ -133,10 +124,7 @@ import Testing
             let framed: [UInt8] =
                 [0, UInt8(truncatingIfNeeded: length >> 24), UInt8(truncatingIfNeeded: length >> 16), UInt8(truncatingIfNeeded: length >> 8),
                  UInt8(truncatingIfNeeded: length)] + message
-            let headers = HTTP2Bytes.literalHeaders([
-                (":method", "POST"), (":scheme", "http"), (":path", "/gateway.v1.CampaignService/GetStats"), (":authority", "gateway"),
-                ("content-type", "application/grpc"), ("te", "trailers"), ("authorization", "Bearer \(TestSecrets.reportingToken)"),
-            ])
+            let headers = HTTP2Bytes.grpcRequestHeaders(path: "/gateway.v1.CampaignService/GetStats", token: TestSecrets.reportingToken)
             let connection = try await RawConnection.open(port: gateway.grpcPort!)
             try await connection.send(
                 bytes: HTTP2Bytes.preface + HTTP2Bytes.frame(type: .settings, flags: 0, stream: 0)
@@ -216,6 +204,13 @@ enum HTTP2Bytes {
             UInt8(truncatingIfNeeded: stream),
         ]
         return head + streamID + payload
+    }
+
+    /// The HPACK block of a gRPC request's HEADERS for `path`, with a bearer `token` if given.
+    static func grpcRequestHeaders(path: String, token: String? = nil) -> [UInt8] {
+        literalHeaders(
+            [(":method", "POST"), (":scheme", "http"), (":path", path), (":authority", "gateway"), ("content-type", "application/grpc"), ("te", "trailers")]
+                + (token.map { [("authorization", "Bearer \($0)")] } ?? []))
     }
 
     /// An HPACK block of literal fields, never indexed by name (names and values under 128 bytes).
