@@ -42,8 +42,8 @@ struct GRPCConnectionLimits: Sendable {
         }
         channel.closeFuture.whenComplete { [connections] _ in connections.closed() }
         return channel.eventLoop.makeCompletedFuture {
-            let closer = IdleHTTP2ConnectionCloser(
-                idle: idle, grace: min(idle, IdleHTTP2ConnectionCloser.longestGrace), age: age, ageGrace: ageGrace)
+            let closer = HTTP2ConnectionCloser(
+                idle: idle, grace: min(idle, HTTP2ConnectionCloser.longestGrace), age: age, ageGrace: ageGrace)
             try channel.pipeline.syncOperations.addHandler(closer, position: .first)
         }
     }
@@ -52,7 +52,7 @@ struct GRPCConnectionLimits: Sendable {
         stream.eventLoop.makeCompletedFuture {
             try stream.pipeline.syncOperations.addHandler(RequestStreamReadTimeout(limit: body), position: .first)
             guard let connection = stream.parent,
-                let closer = try? connection.pipeline.syncOperations.handler(type: IdleHTTP2ConnectionCloser.self)
+                let closer = try? connection.pipeline.syncOperations.handler(type: HTTP2ConnectionCloser.self)
             else { return }
             closer.streamOpened()
             let bound = NIOLoopBound(closer, eventLoop: stream.eventLoop)
@@ -66,7 +66,7 @@ struct GRPCConnectionLimits: Sendable {
 /// client that ignores the GOAWAY's PING, or holds a stream open (a window of 0 for the answer),
 /// can delay neither. A connection `age` old (sent its GOAWAY by the transport's `maxAge`) is closed
 /// `ageGrace` later.
-final class IdleHTTP2ConnectionCloser: ChannelInboundHandler, RemovableChannelHandler {
+final class HTTP2ConnectionCloser: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = Any
 
     /// The longest grace: shorter than systemd's stop timeout in `deploy/` (45 s).
@@ -79,9 +79,8 @@ final class IdleHTTP2ConnectionCloser: ChannelInboundHandler, RemovableChannelHa
     private var openStreams = 0
     private var timer: Scheduled<Void>?
     private var ageTimer: Scheduled<Void>?
-    /// Set once a GOAWAY was sent: the socket is closed when it fires, at `closingAt`.
-    private var closing: Scheduled<Void>?
-    private var closingAt: NIODeadline?
+    /// Set once a GOAWAY was sent: the socket's close, and when it is due.
+    private var closing: (task: Scheduled<Void>, at: NIODeadline)?
     private var context: ChannelHandlerContext?
 
     /// Sends a GOAWAY after `idle` without a stream, closes `grace` after a GOAWAY seen in the
@@ -135,17 +134,16 @@ final class IdleHTTP2ConnectionCloser: ChannelInboundHandler, RemovableChannelHa
     private func close(in delay: TimeAmount) {
         guard let context else { return }
         let due = NIODeadline.now() + delay
-        if let closingAt, closingAt <= due { return }
-        closing?.cancel()
-        closingAt = due
+        if let closing, closing.at <= due { return }
+        closing?.task.cancel()
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        closing = context.eventLoop.scheduleTask(deadline: due) { bound.value.close(promise: nil) }
+        closing = (context.eventLoop.scheduleTask(deadline: due) { bound.value.close(promise: nil) }, due)
     }
 
     private func cancelTimers() {
         timer?.cancel()
         ageTimer?.cancel()
-        closing?.cancel()
+        closing?.task.cancel()
     }
 
     /// A request stream opened: the connection is not idle.

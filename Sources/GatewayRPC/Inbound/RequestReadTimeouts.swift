@@ -5,7 +5,7 @@ import NIOHTTPTypes
 /// Closes a connection whose client is too slow, as a hardened proxy does: no request head within
 /// `head` of connecting (408), a request not read whole within `body` of its head (408 when it is
 /// not answered yet), or no new request within `idle` of the last answer (closed quietly; this
-/// also bounds a later request's slow head). No timer runs while requests are being answered.
+/// also bounds a later request's slow head). No timeout runs while requests are being answered.
 final class RequestReadTimeouts: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -25,11 +25,9 @@ final class RequestReadTimeouts: ChannelDuplexHandler, RemovableChannelHandler {
     private var responding = false
     /// When the wait in progress times out; nil while requests are being answered.
     private var deadline: NIODeadline?
-    /// The one scheduled check; it is not moved for every request (that would cost a scheduling
-    /// per request part): when it fires early it looks again at `deadline`.
-    private var timer: Scheduled<Void>?
-    /// When `timer` fires.
-    private var checkAt: NIODeadline?
+    /// The one scheduled check and when it fires; it is not moved for every request (that would
+    /// cost a scheduling per request part): when it fires early it looks again at `deadline`.
+    private var check: (task: Scheduled<Void>, at: NIODeadline)?
 
     /// Times out a connection's waits for `head`, `body` and `idle`.
     init(head: TimeAmount, body: TimeAmount, idle: TimeAmount) {
@@ -44,8 +42,8 @@ final class RequestReadTimeouts: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         deadline = nil
-        timer?.cancel()
-        timer = nil
+        check?.task.cancel()
+        check = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -85,11 +83,9 @@ final class RequestReadTimeouts: ChannelDuplexHandler, RemovableChannelHandler {
     private func arm(_ limit: TimeAmount, context: ChannelHandlerContext) {
         let due = NIODeadline.now() + limit
         deadline = due
-        guard let checkAt, timer != nil, checkAt <= due else {
-            timer?.cancel()
-            schedule(at: due, context: context)
-            return
-        }
+        if let check, check.at <= due { return }
+        check?.task.cancel()
+        schedule(at: due, context: context)
     }
 
     private func disarm() {
@@ -97,14 +93,14 @@ final class RequestReadTimeouts: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func schedule(at due: NIODeadline, context: ChannelHandlerContext) {
-        checkAt = due
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: due) { [self] in
+        let task = context.eventLoop.assumeIsolated().scheduleTask(deadline: due) { [self] in
             fired(context: context)
         }
+        check = (task, due)
     }
 
     private func fired(context: ChannelHandlerContext) {
-        timer = nil
+        check = nil
         guard let deadline else { return }
         guard NIODeadline.now() >= deadline else {
             schedule(at: deadline, context: context)
