@@ -44,7 +44,7 @@ public enum ConfigLoader {
             throw Self.syntaxError(error)
         }
         let top = try ConfigNode(node: root, path: "").mapping(allowed: [
-            "listen", "workspaces", "callers", "limits", "cache", "upstream", "log", "redis", "grpc",
+            "listen", "workspaces", "callers", "limits", "cache", "upstream", "log", "redis", "grpc", "jobs", "background", "refresh",
         ])
         var warnings: [String] = []
         let workspaces = try top["workspaces"].map { try $0.namedEntries().map { try workspace($0.name, $0.node, warnings: &warnings) } } ?? []
@@ -53,7 +53,7 @@ public enum ConfigLoader {
         guard !callers.isEmpty else { throw ConfigError(key: "callers", line: nil, reason: "at least one caller is required") }
         try checkCallers(callers, top["callers"]!, workspaceNames: Set(workspaces.map(\.name)))
         let listen = try top["listen"].map(listen) ?? ListenConfiguration()
-        return GatewayConfiguration(
+        var configuration = GatewayConfiguration(
             listen: listen,
             workspaces: workspaces,
             callers: callers,
@@ -65,6 +65,42 @@ public enum ConfigLoader {
             grpc: try top["grpc"].map { try grpc($0, listen: listen) },
             warnings: warnings
         )
+        configuration.jobs = try top["jobs"].map(jobs) ?? JobsConfiguration()
+        configuration.background = try top["background"].map(background) ?? BackgroundConfiguration()
+        configuration.refresh = try top["refresh"].flatMap(refresh)
+        return configuration
+    }
+
+    private static func jobs(_ node: ConfigNode) throws -> JobsConfiguration {
+        let members = try node.mapping(allowed: [
+            "max_calls", "max_queued_per_caller", "result_ttl_s", "max_result_bytes", "max_run_s", "concurrency", "lease_ms",
+        ])
+        var result = JobsConfiguration()
+        if let value = members["max_calls"] { result.maxCalls = try value.int(in: 1...1_000_000) }
+        if let value = members["max_queued_per_caller"] { result.maxQueuedPerCaller = try value.int(in: 1...1_000) }
+        if let value = members["result_ttl_s"] { result.resultTTLSeconds = try value.int(in: 1...86_400 * 30) }
+        if let value = members["max_result_bytes"] { result.maxResultBytes = try value.int(in: 1_024...(1 << 30)) }
+        if let value = members["max_run_s"] { result.maxRunSeconds = try value.int(in: 1...86_400 * 7) }
+        if let value = members["concurrency"] { result.concurrency = try value.int(in: 1...64) }
+        if let value = members["lease_ms"] { result.leaseMs = try value.int(in: 300...600_000) }
+        return result
+    }
+
+    private static func background(_ node: ConfigNode) throws -> BackgroundConfiguration {
+        let members = try node.mapping(allowed: ["reserved_share"])
+        var result = BackgroundConfiguration()
+        if let value = members["reserved_share"] { result.reservedShare = try value.number(in: 0...0.9) }
+        return result
+    }
+
+    /// The `refresh:` section; nil when it says `enabled: false`.
+    private static func refresh(_ node: ConfigNode) throws -> RefreshConfiguration? {
+        let members = try node.mapping(allowed: ["enabled", "min_hits", "at_fraction", "interval_ms"])
+        var result = RefreshConfiguration()
+        if let value = members["min_hits"] { result.minHits = try value.int(in: 1...1_000_000) }
+        if let value = members["at_fraction"] { result.atFraction = try value.number(in: 0.1...0.99) }
+        if let value = members["interval_ms"] { result.intervalMs = try value.int(in: 50...600_000) }
+        return try members["enabled"]?.bool() ?? true ? result : nil
     }
 
     private static func listen(_ node: ConfigNode) throws -> ListenConfiguration {

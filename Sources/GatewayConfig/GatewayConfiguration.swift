@@ -18,6 +18,12 @@ public struct GatewayConfiguration: Sendable {
     public var redis: RedisConfiguration?
     /// The native gRPC listener, or nil for none.
     public var grpc: GRPCConfiguration? = nil
+    /// `jobs:`: asynchronous jobs.
+    public var jobs = JobsConfiguration()
+    /// `background:`: how background work (jobs, refresh-ahead) shares the rate budget.
+    public var background = BackgroundConfiguration()
+    /// `refresh:`: refresh-ahead of popular cache entries (nil: off).
+    public var refresh: RefreshConfiguration? = nil
     /// Non-fatal findings, e.g. an inline API key; logged at start.
     public var warnings: [String]
 
@@ -235,4 +241,47 @@ public struct RedisConfiguration: Sendable, Hashable {
     public var poolSize: Int = 2
     /// How many replicas share the budget (required): while Redis fails, each keeps to `calls / replicas_hint`.
     public var replicasHint: Int = 1
+}
+
+/// `jobs:`: asynchronous jobs (`jobs.submit`).
+public struct JobsConfiguration: Sendable, Hashable {
+    /// `max_calls`: the most upstream calls one job may plan.
+    public var maxCalls: Int = 20_000
+    /// `max_queued_per_caller`: jobs a caller may have queued or running at once.
+    public var maxQueuedPerCaller: Int = 4
+    /// `result_ttl_s`: how long a finished job (and its result) is kept.
+    public var resultTTLSeconds: Int = 86_400
+    /// `max_result_bytes`: the largest result kept; a bigger one fails the job.
+    public var maxResultBytes: Int = 32 << 20
+    /// `max_run_s`: how long a job may run before it fails with -32004.
+    public var maxRunSeconds: Int = 6 * 3_600
+    /// `concurrency`: jobs one replica runs at once.
+    public var concurrency: Int = 2
+    /// `lease_ms`: how long a replica's claim on a running job lasts unrenewed (renewed every third of it).
+    public var leaseMs: Int = 15_000
+
+    /// The defaults.
+    public init() {}
+}
+
+/// `background:`: how background work shares each workspace's rate budget with interactive calls.
+public struct BackgroundConfiguration: Sendable, Hashable {
+    /// `reserved_share`: the share of grants kept for background work while interactive calls wait too (0: none).
+    public var reservedShare: Double = 0
+
+    /// The defaults.
+    public init() {}
+}
+
+/// `refresh:`: popular cache entries re-fetched by background work shortly before they expire.
+public struct RefreshConfiguration: Sendable, Hashable {
+    /// `min_hits`: reads an entry needs during its life to be refreshed.
+    public var minHits: Int = 3
+    /// `at_fraction`: how far into its life (0 to 1) an entry is refreshed.
+    public var atFraction: Double = 0.8
+    /// `interval_ms`: how often the refresher looks for entries due.
+    public var intervalMs: Int = 1_000
+
+    /// The defaults.
+    public init() {}
 }

@@ -13,7 +13,7 @@ public struct CallerAuthenticator: Sendable {
     /// Builds the table from the configured callers and their resolved digests; callers without one are skipped.
     public init(callers: [CallerConfiguration], digests: [String: [UInt8]]) {
         self.callers = callers.compactMap { caller in
-            digests[caller.name].map { (CallerIdentity(name: caller.name, workspaces: caller.workspaces, methods: caller.methods, isAdmin: caller.admin), $0) }
+            digests[caller.name].map { (CallerIdentity(configuration: caller), $0) }
         }
     }
 
@@ -42,5 +42,12 @@ public struct CallerAuthenticator: Sendable {
         var difference: UInt8 = 0
         for index in a.indices { difference |= a[index] ^ b[index] }
         return difference == 0
+    }
+}
+
+extension CallerIdentity {
+    /// The identity of a configured caller.
+    init(configuration caller: CallerConfiguration) {
+        self.init(name: caller.name, workspaces: caller.workspaces, methods: caller.methods, isAdmin: caller.admin)
     }
 }

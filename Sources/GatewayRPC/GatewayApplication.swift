@@ -39,7 +39,10 @@ public enum GatewayApplication {
                     responder: responder, listen: configuration.listen, connections: connections, handlers: { [disconnects.makeHandler()] })
             },
             configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port), serverName: "campaign-gateway"),
-            services: [CurlClientService(client: parts.http), AllocatorTrimService(metrics: metrics.factory)]
+            services: [
+                CurlClientService(client: parts.http), AllocatorTrimService(metrics: metrics.factory),
+                JobRunnerService(jobs: parts.jobs, live: live, logger: logger),
+            ]
                 + (reloading == nil ? [] : [ReloadOnSignalService(live: live)])
                 + (parts.shared.map { [RedisHealthMonitor(redis: $0.client, health: $0.health, budget: parts.sharedBudget, logger: logger)] } ?? [])
                 + (configuration.grpc.map { grpc -> [any Service] in
@@ -126,11 +129,12 @@ struct SharedStore {
     /// The budget every replica shares; a grant's lease is the longest an upstream call can take, plus slack.
     /// Known to Redis by host name and port (a restarted process takes its previous one's place),
     /// or by a random id when the port is chosen by the kernel.
-    func budget(upstream: UpstreamConfiguration, listenPort: Int) -> RedisRateBudget {
+    func budget(upstream: UpstreamConfiguration, listenPort: Int, reservedBackgroundShare: Double) -> RedisRateBudget {
         var settings = RedisRateBudget.Settings(
             keyPrefix: configuration.keyPrefix, replicasHint: configuration.replicasHint, safetyMargin: .milliseconds(upstream.safetyMarginMs),
             callLease: .milliseconds(upstream.timeoutMs + upstream.connectTimeoutMs) + .seconds(5))
         if listenPort != 0 { settings.replicaID = "\(ProcessInfo.processInfo.hostName):\(listenPort)" }
+        settings.reservedBackgroundShare = reservedBackgroundShare
         return RedisRateBudget(workspaces: workspaces, redis: client, settings: settings, health: health)
     }
 }

@@ -28,7 +28,16 @@ struct RPCController: Sendable {
         for method in registry.rpcMethods {
             let path = RouterPath(method.rpc!.path)
             router.post(path) { request, context in await serveConnect(request, method: method, channel: context.channel) }
-            router.get(path) { request, context in await serveConnect(request, method: method, channel: context.channel) }
+            if method.rpc!.hasSideEffects {
+                // Connect serves GET only for RPCs without side effects: a GET could be repeated by any cache or crawler.
+                router.get(path) { _, _ in
+                    HTTPJSON.response(
+                        .methodNotAllowed, ["code": "invalid_argument", "message": .string("\(method.rpc!.path) changes state: use POST")],
+                        headers: [.allow: "POST"])
+                }
+            } else {
+                router.get(path) { request, context in await serveConnect(request, method: method, channel: context.channel) }
+            }
         }
         for service in ProtoCatalog.generated.serviceNames where service.hasPrefix("gateway.") {
             router.post(RouterPath("/\(service)/{method}")) { _, context in

@@ -63,7 +63,7 @@ private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathCom
                 #expect(
                     metrics[#"campaign_gateway_upstream_retries_total{workspace="\#(workspace)",endpoint="/core-services/v1/campaigns/meta"}"#] == 0)
                 #expect(metrics[#"campaign_gateway_upstream_rate_limited_total{workspace="\#(workspace)"}"#] == 0)
-                #expect(metrics[#"campaign_gateway_budget_grants_total{workspace="\#(workspace)"}"#] == 0)
+                #expect(metrics[#"campaign_gateway_budget_grants_total{workspace="\#(workspace)",class="interactive"}"#] == 0)
                 #expect(metrics[#"campaign_gateway_budget_refusals_total{workspace="\#(workspace)"}"#] == 0)
                 #expect(metrics[#"campaign_gateway_budget_wait_seconds_count{workspace="\#(workspace)"}"#] == 0)
             }
@@ -104,7 +104,7 @@ private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathCom
             #expect(metrics[#"campaign_gateway_request_duration_seconds_count{method="campaigns.getStats"}"#] == 3)
             #expect(metrics[#"campaign_gateway_upstream_calls_total{workspace="main",endpoint="\#(Self.statsEndpoint)",status_class="2xx"}"#] == 2)
             #expect(metrics[#"campaign_gateway_upstream_duration_seconds_count{workspace="main",endpoint="\#(Self.statsEndpoint)"}"#] == 2)
-            #expect(metrics[#"campaign_gateway_budget_grants_total{workspace="main"}"#] == 2)
+            #expect(metrics[#"campaign_gateway_budget_grants_total{workspace="main",class="interactive"}"#] == 2)
             #expect(metrics[#"campaign_gateway_budget_wait_seconds_count{workspace="main"}"#] == 2)
             #expect(metrics[#"campaign_gateway_budget_window_calls{workspace="main",window="60s"}"#] == 2)
             #expect(metrics["campaign_gateway_cache_misses_total"] == 12)
@@ -143,7 +143,7 @@ private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathCom
             #expect(metrics["campaign_gateway_upstream_calls_total{\(upstream),status_class=\"5xx\"}"] == 5)
             #expect(metrics["campaign_gateway_cache_stale_served_total"] == 3)
             let calls = try await gateway.upstreamCalls().count
-            #expect(metrics[#"campaign_gateway_budget_grants_total{workspace="main"}"#] == Double(calls), "every call sent was granted")
+            #expect(metrics[#"campaign_gateway_budget_grants_total{workspace="main",class="interactive"}"#] == Double(calls), "every call sent was granted")
         }
     }
 

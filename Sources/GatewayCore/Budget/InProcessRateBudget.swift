@@ -7,23 +7,42 @@ import LockedState
 /// budget, under every limit either name configures.
 ///
 /// Guarantees: for every limit of the workspace, never more than `calls` calls in flight or
-/// completed within any window of its period plus the safety margin; when callers wait, grants
-/// go round-robin across callers. A waiter sleeps until the next grant is possible (or polls
+/// completed within any window of its period plus the safety margin; when callers wait,
+/// interactive calls go before background ones (`ClassedWaiters`), and grants go round-robin
+/// across callers within a class. A waiter sleeps until the next grant is possible (or polls
 /// briefly while in-flight calls fill a limit), then the first to wake grants every waiter that
 /// fits, in fair order.
 public final class InProcessRateBudget: RateBudget {
     private struct Workspace {
         var schedule: SlidingWindowSchedule
-        var queue = FairQueue<Int>()
+        var waiters: ClassedWaiters
         var granted: Set<Int> = []
         var admitted = AdmittedCalls()
         var typical = TypicalCallDuration()
         var pausedUntil: ContinuousClock.Instant?
 
-        /// When `calls` more calls, after every call waiting or admitted, could all have been granted and answered.
-        func projectedCompletion(of calls: Int, now: ContinuousClock.Instant) -> ContinuousClock.Instant {
-            schedule.projectedCompletion(
-                of: queue.count + admitted.total + calls, after: max(now, pausedUntil ?? now), callDuration: typical.value(at: now))
+        init(limits: [SlidingWindowSchedule.Limit], reservedShare: Double) {
+            schedule = SlidingWindowSchedule(limits: limits)
+            waiters = ClassedWaiters(reservedShare: reservedShare, horizon: schedule.horizon, spacing: schedule.evenSpacing)
+        }
+
+        /// Takes `limits` from now on.
+        mutating func relimit(_ limits: [SlidingWindowSchedule.Limit]) {
+            schedule.relimit(limits)
+            waiters.horizon = schedule.horizon
+            waiters.spacing = schedule.evenSpacing
+        }
+
+        /// When `calls` more calls of `priority`, after every call waiting or admitted that goes
+        /// before them, could all have been granted and answered (background calls at their pace).
+        func projectedCompletion(of calls: Int, priority: BudgetPriority, now: ContinuousClock.Instant) -> ContinuousClock.Instant {
+            let start = max(now, pausedUntil ?? now)
+            let callDuration = typical.value(at: now)
+            let completion = schedule.projectedCompletion(
+                of: waiters.ahead(of: priority) + admitted.total + calls, after: start, callDuration: callDuration)
+            guard priority == .background, calls > 0 else { return completion }
+            let paced = max(start, waiters.backgroundDue(at: now)) + waiters.spacing * (waiters.count(.background) + calls - 1) + callDuration
+            return max(completion, paced)
         }
     }
 
@@ -37,17 +56,20 @@ public final class InProcessRateBudget: RateBudget {
 
     private let state: Locked<State>
     private let safetyMargin: Duration
+    private let reservedBackgroundShare: Double
     /// How often a waiter looks again while only in-flight calls block it.
     private static let inFlightPoll: Duration = .milliseconds(20)
 
     /// A budget for each account's limits (every limit any of its workspace names configures),
-    /// each window widened by `safetyMargin`.
-    public init(workspaces: [UpstreamWorkspace], safetyMargin: Duration) {
+    /// each window widened by `safetyMargin`, keeping `reservedBackgroundShare` of the grants for
+    /// background work while both classes wait.
+    public init(workspaces: [UpstreamWorkspace], safetyMargin: Duration, reservedBackgroundShare: Double = 0) {
         self.safetyMargin = safetyMargin
+        self.reservedBackgroundShare = reservedBackgroundShare
         state = Locked(
             State(
                 workspaces: SlidingWindowSchedule.limitsByAccount(of: workspaces, safetyMargin: safetyMargin).mapValues {
-                    Workspace(schedule: SlidingWindowSchedule(limits: $0))
+                    Workspace(limits: $0, reservedShare: reservedBackgroundShare)
                 },
                 accounts: Dictionary(uniqueKeysWithValues: workspaces.map { ($0.name, $0.account) })))
     }
@@ -58,9 +80,9 @@ public final class InProcessRateBudget: RateBudget {
         state.withLock { state in
             for (account, accountLimits) in limits {
                 if state.workspaces[account] == nil {
-                    state.workspaces[account] = Workspace(schedule: SlidingWindowSchedule(limits: accountLimits))
+                    state.workspaces[account] = Workspace(limits: accountLimits, reservedShare: reservedBackgroundShare)
                 } else {
-                    state.workspaces[account]?.schedule.relimit(accountLimits)
+                    state.workspaces[account]?.relimit(accountLimits)
                 }
             }
             state.accounts.merge(workspaces.map { ($0.name, $0.account) }) { _, new in new }
@@ -73,7 +95,7 @@ public final class InProcessRateBudget: RateBudget {
         let workspace = account(of: name)
         let id = state.withLock { state -> Int in
             state.nextID += 1
-            state.workspaces[workspace]?.queue.enqueue(state.nextID, id: state.nextID, caller: claim.caller, since: claim.arrived)
+            state.workspaces[workspace]?.waiters.enqueue(state.nextID, caller: claim.caller, since: claim.arrived, priority: claim.priority)
             state.workspaces[workspace]?.admitted.take(claim.admission?.id)
             return state.nextID
         }
@@ -88,14 +110,14 @@ public final class InProcessRateBudget: RateBudget {
                     if entry.granted.remove(id) != nil { return nil }
                     return Self.nextGrantInstant(entry, now: .now)
                 }
-                guard let wakeAt else { return BudgetGrant(workspace: name) }
+                guard let wakeAt else { return BudgetGrant(workspace: name, priority: claim.priority) }
                 let paused = state.withLock { $0.workspaces[workspace]?.pausedUntil } ?? .now
                 if paused > claim.deadline() { throw GatewayError.outlasted(until: paused) }
                 try await Task.sleep(until: wakeAt, clock: .continuous)
             }
         } catch {
             state.withLock { state in
-                _ = state.workspaces[workspace]?.queue.remove(id: id)
+                state.workspaces[workspace]?.waiters.remove(id)
                 // Granted by another waiter's pass but never used: it still counts from now.
                 if state.workspaces[workspace]?.granted.remove(id) != nil {
                     state.workspaces[workspace]?.schedule.complete(at: .now)
@@ -120,16 +142,18 @@ public final class InProcessRateBudget: RateBudget {
     }
 
     /// See `RateBudget.projectedCompletion`.
-    public func projectedCompletion(workspace name: String, calls: Int, deadline: ContinuousClock.Instant?) async -> ContinuousClock.Instant {
+    public func projectedCompletion(
+        workspace name: String, calls: Int, priority: BudgetPriority, deadline: ContinuousClock.Instant?
+    ) async -> ContinuousClock.Instant {
         let workspace = account(of: name)
-        return state.withLock { $0.workspaces[workspace]?.projectedCompletion(of: calls, now: .now) } ?? .now
+        return state.withLock { $0.workspaces[workspace]?.projectedCompletion(of: calls, priority: priority, now: .now) } ?? .now
     }
 
     /// See `RateBudget.admit`.
     public func admit(workspace name: String, calls: Int, by deadline: ContinuousClock.Instant) async -> AdmissionOutcome {
         let workspace = account(of: name)
         return state.withLock { state in
-            let completion = state.workspaces[workspace]?.projectedCompletion(of: calls, now: .now) ?? .now
+            let completion = state.workspaces[workspace]?.projectedCompletion(of: calls, priority: .interactive, now: .now) ?? .now
             let now = ContinuousClock.now
             let typical = state.workspaces[workspace]?.typical
             let margin = typical?.margin(at: now) ?? .zero
@@ -163,10 +187,13 @@ public final class InProcessRateBudget: RateBudget {
         state.withLock { $0.accounts[workspace] } ?? workspace
     }
 
-    /// Grants every waiter that fits now, in fair order.
+    /// Grants every waiter that fits now: interactive ones first, background ones at their pace
+    /// (`ClassedWaiters`), each class in fair order.
     private static func grantDue(_ entry: inout Workspace, now: ContinuousClock.Instant) {
         if let paused = entry.pausedUntil, paused > now { return }
-        while !entry.queue.isEmpty, let allowed = entry.schedule.nextAllowed(after: now), allowed <= now, let next = entry.queue.next() {
+        while let allowed = entry.schedule.nextAllowed(after: now), allowed <= now, let priority = entry.waiters.nextClass(at: now),
+            let next = entry.waiters.take(priority, at: now)
+        {
             entry.schedule.grant()
             entry.granted.insert(next)
         }
@@ -174,6 +201,7 @@ public final class InProcessRateBudget: RateBudget {
 
     private static func nextGrantInstant(_ entry: Workspace, now: ContinuousClock.Instant) -> ContinuousClock.Instant {
         let allowed = entry.schedule.nextAllowed(after: now) ?? now + inFlightPoll
-        return max(allowed, entry.pausedUntil ?? now)
+        let paced = entry.waiters.count(.interactive) == 0 ? entry.waiters.backgroundDue(at: now) : now
+        return max(allowed, paced, entry.pausedUntil ?? now)
     }
 }

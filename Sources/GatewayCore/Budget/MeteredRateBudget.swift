@@ -14,7 +14,7 @@ public struct MeteredRateBudget: RateBudget {
         let asked = ContinuousClock.now
         do {
             let grant = try await budget.acquire(workspace: workspace, claim: claim)
-            metrics.granted(workspace: workspace, waited: .now - asked)
+            metrics.granted(workspace: workspace, priority: claim.priority, waited: .now - asked)
             return grant
         } catch let error as GatewayError where error.jsonRPCCode == -32029 {
             metrics.refused(workspace: workspace)
@@ -26,8 +26,10 @@ public struct MeteredRateBudget: RateBudget {
     public func complete(_ grant: BudgetGrant, sent: Bool) { budget.complete(grant, sent: sent) }
 
     /// See `RateBudget.projectedCompletion`.
-    public func projectedCompletion(workspace: String, calls: Int, deadline: ContinuousClock.Instant?) async -> ContinuousClock.Instant {
-        await budget.projectedCompletion(workspace: workspace, calls: calls, deadline: deadline)
+    public func projectedCompletion(
+        workspace: String, calls: Int, priority: BudgetPriority, deadline: ContinuousClock.Instant?
+    ) async -> ContinuousClock.Instant {
+        await budget.projectedCompletion(workspace: workspace, calls: calls, priority: priority, deadline: deadline)
     }
 
     /// See `RateBudget.admit`.

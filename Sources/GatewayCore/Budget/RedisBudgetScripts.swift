@@ -7,9 +7,12 @@
 /// `block`, no grant before this time; `share`, until then each replica keeps to its share as
 /// well; `unseen`, until then calls Redis never saw may be in a window; `orphans`, the same for
 /// calls of a replica that went silent; `generation`), `pause` (string: no grant before this
-/// time) and `demand` (hash: replica id → `calls:time`, the calls it waits on or admitted, as it
-/// told them then; for projections only, so a damaged one is simply made again). Each sorted set
-/// holds a marker of the guard's generation at score 0, below every time.
+/// time), `demand` (hash: replica id → `calls:time:interactive`, the calls it waits on or admitted
+/// and how many of them are interactive, as it told them then; for projections and for holding
+/// background grants back, so a damaged one is simply made again) and `background` (string: the
+/// time of the last background grant, for their pacing; damaged: ignored). Each sorted set holds
+/// a marker of the guard's generation at score 0, below every time. A background grant's id
+/// begins with `b`.
 ///
 /// The rule is the in-process one (`SlidingWindowSchedule`): a call counts from its grant until a
 /// full window after it completed; a new grant is allowed when, for every limit, in-flight calls
@@ -149,42 +152,50 @@ enum RedisBudgetScripts {
         end
         redis.call('ZREMRANGEBYSCORE', KEYS[2], '(0', after(now - horizon))
         local answer = {now, block, share, lost, generation, unseen, orphans}
-        -- Calls a replica waits on or has admitted: `demand` holds `count:time` per replica id.
-        local function tell(demand)
+        -- Calls a replica waits on or has admitted: `demand` holds `count:time:interactive` per replica id.
+        local function tell(demand, interactive)
           if demand == nil or demand ~= demand then return end
-          local value = string.format('%.0f', math.max(0, math.min(demand, 1000000))) .. ':' .. string.format('%.0f', now)
+          if interactive == nil or interactive ~= interactive then interactive = demand end
+          local function whole(x) return string.format('%.0f', math.max(0, math.min(x, 1000000))) end
+          local value = whole(demand) .. ':' .. string.format('%.0f', now) .. ':' .. whole(interactive)
           local told = redis.pcall('HSET', KEYS[6], ARGV[7], value)
           if type(told) == 'table' and told['err'] then
             redis.call('DEL', KEYS[6])
             redis.call('HSET', KEYS[6], ARGV[7], value)
           end
         end
-        -- The other replicas' demand, as each told it within the last 2 s (those still asking do, at
-        -- least twice a second); older or unreadable entries are removed, a damaged key deleted.
+        -- The other replicas' demand, all of it and its interactive part, as each told it within the
+        -- last 2 s (those still asking do, at least twice a second); older or unreadable entries are
+        -- removed, a damaged key deleted.
         local function othersDemand()
           local entries = redis.pcall('HGETALL', KEYS[6])
           if type(entries) == 'table' and entries['err'] then
             redis.call('DEL', KEYS[6])
-            return 0
+            return 0, 0
           end
-          local total = 0
+          local total, interactiveTotal = 0, 0
           for i = 1, #entries, 2 do
-            local count, at = string.match(entries[i + 1], '^(%d+):(%d+)$')
-            count, at = tonumber(count), tonumber(at)
+            local count, at, interactive = string.match(entries[i + 1], '^(%d+):(%d+):?(%d*)$')
+            count, at, interactive = tonumber(count), tonumber(at), tonumber(interactive)
             if count == nil or at == nil or at < now - 2000000 then
               redis.call('HDEL', KEYS[6], entries[i])
             elseif entries[i] ~= ARGV[7] and at <= now then
               total = total + math.min(count, 1000000)
+              interactiveTotal = interactiveTotal + math.min(interactive or count, 1000000)
             end
           end
-          return total
+          return total, interactiveTotal
         end
         """
 
-    /// ARGV after the common nine: grant id, whether this replica's share allows a call now (1/0),
-    /// this replica's demand after this call (see `state`), then pairs of (calls, window µs). Answers `…, 1` when granted, else `…, 0, wait µs` (wait
-    /// 0: in-flight calls fill a limit, look again shortly) or `…, 2, wait µs` (the replica must
-    /// keep to its share, which allows no call now).
+    /// ARGV after the common nine: grant id (`b…` for background work), whether this replica's
+    /// share allows a call now (1/0), this replica's demand after this call and its interactive
+    /// part (see `state`), the share of grants reserved for background work (millionths), the
+    /// background pacing µs, then pairs of (calls, window µs). Answers `…, 1` when granted, else
+    /// `…, 0, wait µs` (wait 0: in-flight calls fill a limit, look again shortly) or `…, 2, wait µs`
+    /// (the replica must keep to its share, which allows no call now). A background grant waits
+    /// for its pacing, and while another replica has interactive calls waiting it is made only
+    /// when background work had less than its reserved share of the grants within the horizon.
     static let grant =
         prelude + """
 
@@ -196,10 +207,30 @@ enum RedisBudgetScripts {
             if block > now then return answered(0, block - now) end
             if math.max(share, unseen, orphans) > now and ARGV[11] ~= '1' then return answered(2, 0) end
             if paused > now then return answered(0, paused - now) end
-            tell(tonumber(ARGV[12]))
+            tell(tonumber(ARGV[12]), tonumber(ARGV[13]))
+            local background = string.sub(ARGV[10], 1, 1) == 'b'
+            if background then
+              local last = redis.pcall('GET', KEYS[7])
+              last = type(last) == 'string' and time(tonumber(last), now) or 0
+              local due = last + tonumber(ARGV[15])
+              if due > now then return answered(0, due - now) end
+              local _, othersInteractive = othersDemand()
+              if othersInteractive > 0 then
+                local made, backgroundMade = 0, 0
+                for k = 1, 2 do
+                  local from = k == 1 and '(0' or after(now - horizon)
+                  local ids = redis.call('ZRANGEBYSCORE', KEYS[k], from, '+inf')
+                  for i = 1, #ids do
+                    made = made + 1
+                    if string.sub(ids[i], 1, 1) == 'b' then backgroundMade = backgroundMade + 1 end
+                  end
+                end
+                if backgroundMade * 1000000 >= tonumber(ARGV[14]) * (made + 1) then return answered(0, 50000) end
+              end
+            end
             local inflight = redis.call('ZCOUNT', KEYS[1], '(0', '+inf')
             local earliest = now
-            for i = 13, #ARGV, 2 do
+            for i = 16, #ARGV, 2 do
               local calls = tonumber(ARGV[i])
               local window = tonumber(ARGV[i + 1])
               local room = calls - inflight
@@ -213,6 +244,7 @@ enum RedisBudgetScripts {
             end
             if earliest > now then return answered(0, earliest - now) end
             redis.call('ZADD', KEYS[1], now, ARGV[10])
+            if background then redis.call('SET', KEYS[7], string.format('%.0f', now)) end
             return answered(1, 0)
             """
 
@@ -246,15 +278,16 @@ enum RedisBudgetScripts {
             """
 
     /// ARGV after the common nine, optional: this replica's demand (calls waiting or admitted,
-    /// for the others' projections). Answers `…, paused until, in flight, the other replicas'
-    /// demand, completion times…` (completions within the horizon, oldest first), for projections.
+    /// for the others' projections) and its interactive part. Answers `…, paused until, in flight,
+    /// the other replicas' demand, its interactive part, completion times…` (completions within
+    /// the horizon, oldest first), for projections.
     static let state =
         prelude + """
 
-            tell(tonumber(ARGV[10]))
+            tell(tonumber(ARGV[10]), tonumber(ARGV[11]))
             answer[8] = paused
             answer[9] = redis.call('ZCOUNT', KEYS[1], '(0', '+inf')
-            answer[10] = othersDemand()
+            answer[10], answer[11] = othersDemand()
             local done = redis.call('ZRANGEBYSCORE', KEYS[2], '(0', '+inf', 'WITHSCORES')
             for i = 2, #done, 2 do answer[#answer + 1] = tonumber(done[i]) end
             return answer

@@ -43,6 +43,8 @@ public final class RedisRateBudget: RateBudget {
         public var forgetAfter: Duration = .seconds(3_600)
         /// How Redis knows this replica: the same for a restart of it, unique among the replicas.
         public var replicaID = "r" + String(UInt64.random(in: 1...UInt64.max), radix: 36)
+        /// The share of grants kept for background work while interactive calls wait too (`background.reserved_share`).
+        public var reservedBackgroundShare = 0.0
 
         /// Settings for a prefix, a replica count, a margin and a lease.
         public init(keyPrefix: String, replicasHint: Int, safetyMargin: Duration, callLease: Duration) {
@@ -58,6 +60,8 @@ public final class RedisRateBudget: RateBudget {
         var keys: [String]
         var limits: [SlidingWindowSchedule.Limit]
         var share: [SlidingWindowSchedule.Limit]
+        /// The interval between background grants (of all replicas together).
+        var spacing: Duration
         /// The longest window.
         var horizon: Duration
         /// How long until every call granted before now has left its window: the longest window plus the longest call.
@@ -83,9 +87,10 @@ public final class RedisRateBudget: RateBudget {
                 let horizon = limits.map(\.window).max() ?? .zero
                 let recovery = horizon + settings.callLease
                 accounts[account] = Account(
-                    keys: [base + ":inflight", base + ":done", base + ":replicas", base + ":guard", base + ":pause", base + ":demand"],
+                    keys: [base + ":inflight", base + ":done", base + ":replicas", base + ":guard", base + ":pause", base + ":demand", base + ":background"],
                     limits: limits,
                     share: limits.map { SlidingWindowSchedule.Limit(calls: $0.calls / hint, window: $0.window) },
+                    spacing: SlidingWindowSchedule.evenSpacing(of: limits),
                     horizon: horizon, recovery: recovery, silence: recovery - min(.seconds(10), recovery / 2),
                     fallback: max(settings.forgetAfter, recovery))
             }
@@ -102,7 +107,7 @@ public final class RedisRateBudget: RateBudget {
 
     /// What this replica knows of one account.
     private struct Local {
-        var queue = FairQueue<Int>()
+        var queue: ClassedWaiters
         var waiters: [Int: Waiter] = [:]
         var driving = false
         /// This replica's calls, under its share of each limit.
@@ -128,7 +133,15 @@ public final class RedisRateBudget: RateBudget {
         var admitted = AdmittedCalls()
 
         /// Calls this replica waits on or has admitted, as the others' projections count them.
-        var demand: Int { queue.count + admitted.total }
+        var demand: Int { queue.count() + admitted.total }
+        /// The interactive part of `demand` (only interactive calls are admitted).
+        var interactiveDemand: Int { queue.count(.interactive) + admitted.total }
+
+        /// Nothing known yet of an account with `entry`'s limits, keeping `reservedShare` for background work.
+        init(_ entry: Account, reservedShare: Double) {
+            own = SlidingWindowSchedule(limits: entry.share)
+            queue = ClassedWaiters(reservedShare: reservedShare, horizon: entry.horizon, spacing: entry.spacing)
+        }
         /// How long this replica's calls take.
         var typical = TypicalCallDuration()
     }
@@ -206,7 +219,7 @@ public final class RedisRateBudget: RateBudget {
     public init(workspaces: [UpstreamWorkspace], redis: RedisClient, settings: Settings, health: SharedStoreHealth) {
         let topology = Topology(workspaces: workspaces, settings: settings)
         self.topology = Locked(topology)
-        state = Locked(State(accounts: topology.accounts.mapValues { Local(own: SlidingWindowSchedule(limits: $0.share)) }))
+        state = Locked(State(accounts: topology.accounts.mapValues { Local($0, reservedShare: settings.reservedBackgroundShare) }))
         self.redis = redis
         self.settings = settings
         self.health = health
@@ -225,9 +238,11 @@ public final class RedisRateBudget: RateBudget {
         state.withLock { state in
             for (name, account) in merged.accounts {
                 if state.accounts[name] == nil {
-                    state.accounts[name] = Local(own: SlidingWindowSchedule(limits: account.share))
+                    state.accounts[name] = Local(account, reservedShare: settings.reservedBackgroundShare)
                 } else {
                     state.accounts[name]?.own.relimit(account.share)
+                    state.accounts[name]?.queue.horizon = account.horizon
+                    state.accounts[name]?.queue.spacing = account.spacing
                 }
             }
         }
@@ -246,7 +261,7 @@ public final class RedisRateBudget: RateBudget {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 let startDriver = state.withLock { state -> Bool in
-                    state.accounts[account]?.queue.enqueue(id, id: id, caller: claim.caller, since: claim.arrived)
+                    state.accounts[account]?.queue.enqueue(id, caller: claim.caller, since: claim.arrived, priority: claim.priority)
                     state.accounts[account]?.admitted.take(claim.admission?.id)
                     state.accounts[account]?.waiters[id] = Waiter(workspace: workspace, deadline: claim.deadline, continuation: continuation)
                     guard state.accounts[account]?.driving == false else { return false }
@@ -277,19 +292,21 @@ public final class RedisRateBudget: RateBudget {
         guard shared, let entry = accounts[account] else { return }
         Task {
             // On failure Redis keeps the grant in flight until its lease ends: it still counts, later.
-            await run(sent ? completeScript : withdrawScript, account: entry, name: account, arguments: [.string(String(grant.id))])
+            await run(sent ? completeScript : withdrawScript, account: entry, name: account, arguments: [.string(Self.member(grant.id, grant.priority))])
         }
     }
 
     /// See `RateBudget.projectedCompletion`: from Redis' schedule while shared (and this
     /// replica's share while it applies), from the share while degraded.
-    public func projectedCompletion(workspace: String, calls: Int, deadline: ContinuousClock.Instant?) async -> ContinuousClock.Instant {
-        await project(calls, workspace: workspace, deadline: deadline, admitting: false).completion
+    public func projectedCompletion(
+        workspace: String, calls: Int, priority: BudgetPriority, deadline: ContinuousClock.Instant?
+    ) async -> ContinuousClock.Instant {
+        await project(calls, priority: priority, workspace: workspace, deadline: deadline, admitting: false).completion
     }
 
     /// See `RateBudget.admit`: counting the calls the other replicas wait on or admitted, as each told Redis.
     public func admit(workspace: String, calls: Int, by deadline: ContinuousClock.Instant) async -> AdmissionOutcome {
-        let projection = await project(calls, workspace: workspace, deadline: deadline, admitting: true)
+        let projection = await project(calls, priority: .interactive, workspace: workspace, deadline: deadline, admitting: true)
         return projection.admission.map(AdmissionOutcome.admitted) ?? .refused(completion: projection.completion, atOnce: projection.atOnce)
     }
 
@@ -301,10 +318,11 @@ public final class RedisRateBudget: RateBudget {
         var admission: BudgetAdmission?
     }
 
-    /// When `calls` more calls, after every replica's waiting and admitted ones, could all have been
-    /// granted and answered; `admitting`, they are admitted in the same step when that is by `deadline`.
+    /// When `calls` more calls of `priority`, after every replica's waiting and admitted ones that go
+    /// before them, could all have been granted and answered (background ones at their pace);
+    /// `admitting` (interactive calls), they are admitted in the same step when that is by `deadline`.
     private func project(
-        _ calls: Int, workspace: String, deadline: ContinuousClock.Instant?, admitting: Bool
+        _ calls: Int, priority: BudgetPriority, workspace: String, deadline: ContinuousClock.Instant?, admitting: Bool
     ) async -> Projection {
         let account = accountOf(workspace)
         guard let entry = accounts[account], let degraded = state.withLock({ $0.accounts[account]?.degraded }) else {
@@ -314,22 +332,27 @@ public final class RedisRateBudget: RateBudget {
         // told in the same step, with the calls to admit); none when degraded (perhaps just now: its
         // block counts) or Redis is slower than the deadline: then this replica's share decides.
         var shared: (schedule: SlidingWindowSchedule, start: ContinuousClock.Instant, othersDemand: Int)?
-        let demand = state.withLock { $0.accounts[account]?.demand ?? 0 } + (admitting ? calls : 0)
+        let (demand, interactiveDemand) = state.withLock { state in
+            (state.accounts[account]?.demand ?? 0, state.accounts[account]?.interactiveDemand ?? 0)
+        }
+        let admittingCalls = admitting ? calls : 0
         if !degraded,
             let (values, answerGuard) = await run(
-                stateScript, account: entry, name: account, arguments: [.int(Int64(demand))], deadline: deadline),
-            values.count >= Guard.count + 3
+                stateScript, account: entry, name: account,
+                arguments: [.int(Int64(demand + admittingCalls)), .int(Int64(interactiveDemand + admittingCalls))], deadline: deadline),
+            values.count >= Guard.count + 4
         {
-            let completions = values[(Guard.count + 3)...].map(answerGuard.instant)
+            let completions = values[(Guard.count + 4)...].map(answerGuard.instant)
             shared = (
                 SlidingWindowSchedule(limits: entry.limits, inFlight: Int(values[Guard.count + 1]), completions: completions),
-                max(answerGuard.instant(values[Guard.count]), answerGuard.block), Int(values[Guard.count + 2])
+                max(answerGuard.instant(values[Guard.count]), answerGuard.block),
+                Int(values[Guard.count + (priority == .interactive ? 3 : 2)])
             )
         }
         let decided = state.withLock { state -> Projection in
             guard var local = state.accounts[account] else { return Projection(completion: .now, atOnce: .now, admission: nil) }
             let now = ContinuousClock.now
-            let count = local.queue.count + local.admitted.total + calls
+            let count = local.queue.ahead(of: priority) + local.admitted.total + calls
             let ownStart = max(now, local.degraded ? (local.pausedUntil ?? now) : now, local.blockedUntil ?? now)
             let callDuration = local.typical.value(at: now)
             var completion = Self.project(local.own, limits: entry.share, count: count, after: ownStart, callDuration: callDuration)
@@ -341,6 +364,10 @@ public final class RedisRateBudget: RateBudget {
                     after: max(now, shared.start, local.blockedUntil ?? now),
                     callDuration: callDuration)
                 completion = (local.shareAlsoUntil ?? now) > now ? max(projection, completion) : projection
+            }
+            if priority == .background, calls > 0 {
+                let paced = max(ownStart, local.queue.backgroundDue(at: now)) + entry.spacing * (local.queue.count(.background) + calls - 1)
+                completion = max(completion, paced + callDuration)
             }
             let margin = local.typical.margin(at: now)
             let atOnce = now + callDuration + margin
@@ -358,7 +385,8 @@ public final class RedisRateBudget: RateBudget {
         if admitting, decided.admission == nil, shared != nil {
             // Redis was told of the calls before they were refused: it is told again without them.
             Task {
-                await run(stateScript, account: entry, name: account, arguments: [.int(Int64(state.withLock { $0.accounts[account]?.demand ?? 0 }))])
+                let told = state.withLock { state in (state.accounts[account]?.demand ?? 0, state.accounts[account]?.interactiveDemand ?? 0) }
+                await run(stateScript, account: entry, name: account, arguments: [.int(Int64(told.0)), .int(Int64(told.1))])
             }
         }
         return decided
@@ -409,30 +437,37 @@ public final class RedisRateBudget: RateBudget {
 
     // MARK: Granting
 
-    /// Grants to this account's waiters, one at a time in fair order, until none is left.
+    /// Grants to this account's waiters, one at a time (interactive ones first, background ones at
+    /// their pace, each class in fair order), until none is left.
     private func drive(_ account: String) async {
         while true {
-            let waiting = state.withLock { state -> Bool in
-                guard state.accounts[account]?.queue.isEmpty == false else {
+            // The class of the next grant, or how long background pacing holds the only waiters back.
+            let next = state.withLock { state -> (BudgetPriority?, Duration)? in
+                guard let local = state.accounts[account], !local.queue.isEmpty else {
                     state.accounts[account]?.driving = false
-                    return false
+                    return nil
                 }
-                return true
+                let now = ContinuousClock.now
+                return (local.queue.nextClass(at: now), local.queue.backgroundDue(at: now) - now)
             }
-            guard waiting else { return }
-            switch await attempt(account) {
+            guard let next else { return }
+            guard let priority = next.0 else {
+                try? await Task.sleep(for: min(next.1, Self.longestSleep))
+                continue
+            }
+            switch await attempt(account, priority: priority) {
             case .granted(let grantID):
                 let waiter = state.withLock { state -> Waiter? in
-                    while let next = state.accounts[account]?.queue.next() {
+                    while let next = state.accounts[account]?.queue.take(priority, at: .now) {
                         if let waiter = state.accounts[account]?.waiters.removeValue(forKey: next) { return waiter }
                     }
                     return nil
                 }
                 if let waiter {
-                    waiter.continuation.resume(returning: BudgetGrant(workspace: waiter.workspace, id: grantID))
+                    waiter.continuation.resume(returning: BudgetGrant(workspace: waiter.workspace, id: grantID, priority: priority))
                 } else if let workspace = accountOfWorkspace.first(where: { $0.value == account })?.key {
                     // Everyone left meanwhile: no call was made with it, so it is taken back.
-                    complete(BudgetGrant(workspace: workspace, id: grantID), sent: false)
+                    complete(BudgetGrant(workspace: workspace, id: grantID, priority: priority), sent: false)
                 }
             case .wait(let delay):
                 try? await Task.sleep(for: min(delay, Self.longestSleep) + .microseconds(Int64.random(in: 0...3_000)))
@@ -440,23 +475,28 @@ public final class RedisRateBudget: RateBudget {
         }
     }
 
-    /// One try for one grant: through Redis while shared, from the own share while degraded.
-    private func attempt(_ account: String) async -> Attempt {
+    /// One try for one grant of `priority`: through Redis while shared, from the own share while degraded.
+    private func attempt(_ account: String, priority: BudgetPriority) async -> Attempt {
         guard let entry = accounts[account] else { return .wait(Self.inFlightPoll) }
         let probeDue = state.withLock { $0.accounts[account].map { $0.degraded && $0.nextProbe <= .now } ?? false }
         if probeDue { await run(stateScript, account: entry, name: account, arguments: [], returning: true) }
         let grantID = UInt64.random(in: 1...UInt64.max)
         if state.withLock({ $0.accounts[account]?.degraded == false }) {
             if let wait = localWait(account, degraded: false) { return .wait(wait) }
-            let (ownAllows, demand) = state.withLock { state in
+            let (ownAllows, demand, interactiveDemand) = state.withLock { state in
                 (
                     state.accounts[account].map { ($0.own.nextAllowed(after: .now) ?? .now + .seconds(1)) <= .now } ?? false,
-                    state.accounts[account].map { $0.demand } ?? 0
+                    state.accounts[account].map { $0.demand } ?? 0,
+                    state.accounts[account].map { $0.interactiveDemand } ?? 0
                 )
             }
             // The call asked for here leaves the demand when granted.
             let arguments: [RESPArgument] =
-                [.string(String(grantID)), ownAllows ? "1" : "0", .int(Int64(max(0, demand - 1)))]
+                [
+                    .string(Self.member(grantID, priority)), ownAllows ? "1" : "0", .int(Int64(max(0, demand - 1))),
+                    .int(Int64(max(0, interactiveDemand - (priority == .interactive ? 1 : 0)))),
+                    .int(Int64((settings.reservedBackgroundShare * 1_000_000).rounded())), .int(entry.spacing.microseconds),
+                ]
                 + entry.limits.flatMap { [RESPArgument.int($0.calls), .int($0.window.microseconds)] }
             if let (values, _) = await run(grantScript, account: entry, name: account, arguments: arguments) {
                 guard values.count >= Guard.count + 2 else { return .wait(Self.inFlightPoll) }
@@ -598,7 +638,7 @@ public final class RedisRateBudget: RateBudget {
             guard let waiters = state.accounts[account]?.waiters else { return [] }
             let ids = waiters.filter { $0.value.deadline() < blocked }.map(\.key)
             return ids.compactMap { id in
-                _ = state.accounts[account]?.queue.remove(id: id)
+                state.accounts[account]?.queue.remove(id)
                 return state.accounts[account]?.waiters.removeValue(forKey: id)
             }
         }
@@ -607,9 +647,14 @@ public final class RedisRateBudget: RateBudget {
 
     // MARK: Helpers
 
+    /// A grant's member in Redis' sets: background grants' begin with `b`.
+    private static func member(_ id: UInt64, _ priority: BudgetPriority) -> String {
+        priority == .background ? "b" + String(id) : String(id)
+    }
+
     private func cancelWaiter(_ id: Int, account: String) {
         let waiter = state.withLock { state -> Waiter? in
-            _ = state.accounts[account]?.queue.remove(id: id)
+            state.accounts[account]?.queue.remove(id)
             return state.accounts[account]?.waiters.removeValue(forKey: id)
         }
         waiter?.continuation.resume(throwing: CancellationError())

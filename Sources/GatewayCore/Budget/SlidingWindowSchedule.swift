@@ -52,6 +52,15 @@ public struct SlidingWindowSchedule: Sendable {
     /// The longest window of its limits: completions older than this no longer count.
     public var horizon: Duration { longestWindow }
 
+    /// The interval between grants that spreads each limit's calls evenly over its window (the
+    /// largest `window / calls`): background work is paced by it.
+    public var evenSpacing: Duration { Self.evenSpacing(of: limits) }
+
+    /// `evenSpacing` of `limits`.
+    public static func evenSpacing(of limits: [Limit]) -> Duration {
+        limits.filter { $0.calls > 0 }.map { $0.window / $0.calls }.max() ?? .zero
+    }
+
     /// The earliest instant at or after `now` when one more call may be granted, or nil while
     /// in-flight calls alone fill a limit (a completion must come first).
     public func nextAllowed(after now: ContinuousClock.Instant) -> ContinuousClock.Instant? {

@@ -202,7 +202,8 @@ public struct CachedItemFetcher: Sendable {
         // A pure hit: no coalescing, no deadline timer, no task group.
         let claim =
             lookup.needed.isEmpty
-            ? nil : coalescer.claim(lookup.needed, scope: scope, chunkSize: chunkSize, deadline: context.deadline, allowance: context.allowance)
+            ? nil : coalescer.claim(
+                lookup.needed, scope: scope, chunkSize: chunkSize, deadline: context.deadline, allowance: context.allowance, priority: context.priority)
         return Fetch(lookup: lookup, scope: scope, claim: claim, callsPerChunk: callsPerChunk, ttl: ttl, call: call)
     }
 

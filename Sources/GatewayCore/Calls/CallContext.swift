@@ -1,3 +1,4 @@
+import LockedState
 import Logging
 
 /// Whether the client that sent a request is still there.
@@ -33,7 +34,7 @@ public struct CallContext: Sendable {
     /// The authenticated caller.
     public var caller: CallerIdentity
     /// The gateway's logger, before this request's metadata.
-    private let baseLogger: Logger
+    public let baseLogger: Logger
     /// The upstream calls the inbound HTTP request may still plan (shared by a batch's elements).
     public var allowance: CallAllowance
     /// When the HTTP request arrived: every deadline of the request (each batch element's too) counts from here.
@@ -44,8 +45,12 @@ public struct CallContext: Sendable {
     public let client: any ClientPresence
     /// The budget's admission of the calls planned (`PlanGuard.admit`), taken up by their grants.
     public var admission: BudgetAdmission?
+    /// Counts the upstream calls made for the request that may have reached the upstream (a job's progress), when set.
+    public var callsMade: CallCounter?
     private var fixedDeadline: ContinuousClock.Instant
     private let sharedDeadline: (@Sendable () -> ContinuousClock.Instant)?
+    private var fixedPriority = BudgetPriority.interactive
+    private let sharedPriority: (@Sendable () -> BudgetPriority)?
 
     /// The context of a request that arrived at `arrived`; its deadline is `Connect-Timeout-Ms` or
     /// `defaultTimeoutMs` from then until a call sets its own (`forCall`).
@@ -64,6 +69,16 @@ public struct CallContext: Sendable {
         self.client = client
         fixedDeadline = arrived + .milliseconds((try? headerTimeout.get()) ?? defaultTimeoutMs)
         sharedDeadline = nil
+        sharedPriority = nil
+    }
+
+    /// The context of background work (a job, a refresh) for `caller`, due by `deadline`, which may plan `allowance`.
+    public init(
+        backgroundFor caller: CallerIdentity, requestID: String, logger: Logger, allowance: CallAllowance, deadline: ContinuousClock.Instant
+    ) {
+        self.init(requestID: requestID, caller: caller, logger: logger, allowance: allowance, defaultTimeoutMs: 0)
+        fixedDeadline = deadline
+        fixedPriority = .background
     }
 
     /// This context for one call: its deadline is `paramMs` (`timeout_ms`) when given, else
@@ -90,7 +105,10 @@ public struct CallContext: Sendable {
     /// Whether `logger` writes messages of `level` (checked before making it).
     public func logs(_ level: Logger.Level) -> Bool { baseLogger.logLevel <= level }
 
-    private init(_ context: CallContext, sharedDeadline: @escaping @Sendable () -> ContinuousClock.Instant, allowance: CallAllowance) {
+    private init(
+        _ context: CallContext, sharedDeadline: @escaping @Sendable () -> ContinuousClock.Instant,
+        sharedPriority: @escaping @Sendable () -> BudgetPriority, allowance: CallAllowance
+    ) {
         requestID = context.requestID
         trace = context.trace
         caller = context.caller
@@ -100,19 +118,26 @@ public struct CallContext: Sendable {
         headerTimeout = context.headerTimeout
         client = context.client
         admission = context.admission
+        callsMade = context.callsMade
         fixedDeadline = context.fixedDeadline
         self.sharedDeadline = sharedDeadline
+        self.sharedPriority = sharedPriority
     }
 
     /// When the call must be answered by: the request's deadline, or for a shared upstream call the
     /// latest deadline among the requests waiting on it now.
     public var deadline: ContinuousClock.Instant { sharedDeadline?() ?? fixedDeadline }
 
+    /// The class of its upstream calls in the rate budget: background for a job or a refresh,
+    /// and for a shared upstream call interactive while any interactive request waits on it.
+    public var priority: BudgetPriority { sharedPriority?() ?? fixedPriority }
+
     /// This context for a shared upstream call: its deadline is the latest of its waiters' (read
     /// when needed), and calls past its plan are paid by the longest-waiting waiter that can.
     func sharing(_ call: SharedCall) -> CallContext {
         CallContext(
-            self, sharedDeadline: { call.latestDeadline }, allowance: CallAllowance(sharedBy: { call.payers }, limit: allowance.limit))
+            self, sharedDeadline: { call.latestDeadline }, sharedPriority: { call.priority },
+            allowance: CallAllowance(sharedBy: { call.payers }, limit: allowance.limit))
     }
 
     /// Milliseconds left before the deadline (0 when passed).
@@ -180,5 +205,23 @@ extension Logger {
         logger[metadataKey: "request_id"] = "\(requestID)"
         logger[metadataKey: "trace_id"] = "\(traceID)"
         return logger
+    }
+}
+
+/// How many upstream calls some work made, counted as they are made (a job's progress).
+public final class CallCounter: Sendable {
+    private let count = Locked(0)
+
+    /// A counter at `initial`.
+    public init(_ initial: Int = 0) {
+        count.withLock { $0 = initial }
+    }
+
+    /// The calls counted so far.
+    public var value: Int { count.withLock { $0 } }
+
+    /// Counts `calls` more.
+    public func add(_ calls: Int) {
+        count.withLock { $0 += calls }
     }
 }

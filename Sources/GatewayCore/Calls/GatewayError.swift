@@ -16,6 +16,10 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         case deadlineExceeded = "deadline_exceeded"
         case cancelled
         case internalError = "internal"
+        case tooManyJobs = "too_many_jobs"
+        case jobFinished = "job_finished"
+        case storeUnavailable = "store_unavailable"
+        case resultTooLarge = "result_too_large"
     }
 
     private let code: Code
@@ -90,6 +94,24 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
     public static let deadlineExceeded = Self(.deadlineExceeded, "Deadline exceeded")
     /// -32004 (Connect `canceled`, HTTP 499): the client closed its connection before the answer; its pending work was cancelled.
     public static let cancelled = Self(.cancelled, "Cancelled: the client closed its connection")
+    /// -32015 (Connect `resource_exhausted`): the caller already has `limit` jobs queued or running.
+    public static func tooManyJobs(limit: Int) -> Self {
+        .init(
+            .tooManyJobs, "The caller already has \(limit) jobs queued or running (jobs.max_queued_per_caller); retry when one finishes",
+            ["limit": .int(limit)])
+    }
+    /// -32016 (Connect `failed_precondition`): the job already finished, as `state`.
+    public static func jobFinished(state: String) -> Self {
+        .init(.jobFinished, "The job already finished (\(state))", ["state": .string(state)])
+    }
+    /// -32017 (Connect `resource_exhausted`): a job's result is larger than `jobs.max_result_bytes`.
+    public static func resultTooLarge(bytes: Int, limit: Int) -> Self {
+        .init(
+            .resultTooLarge, "The job's result is \(bytes) bytes; at most \(limit) are kept (jobs.max_result_bytes)",
+            ["bytes": .int(bytes), "limit": .int(limit)])
+    }
+    /// -32051 (Connect `unavailable`): the shared store (Redis) holding jobs did not answer.
+    public static let storeUnavailable = Self(.storeUnavailable, "The job store (Redis) is unavailable; retry shortly")
     /// -32603: an internal error; details are logged, not returned.
     public static let internalError = Self(.internalError, "Internal error")
 
@@ -107,6 +129,10 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         case .upstreamFailed: return -32050
         case .deadlineExceeded, .cancelled: return -32004
         case .internalError: return -32603
+        case .tooManyJobs: return -32015
+        case .jobFinished: return -32016
+        case .storeUnavailable: return -32051
+        case .resultTooLarge: return -32017
         }
     }
 
@@ -122,6 +148,9 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         case .deadlineExceeded: return "deadline_exceeded"
         case .cancelled: return "canceled"
         case .internalError: return "internal"
+        case .tooManyJobs, .resultTooLarge: return "resource_exhausted"
+        case .jobFinished: return "failed_precondition"
+        case .storeUnavailable: return "unavailable"
         }
     }
 
@@ -131,6 +160,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         case "invalid_argument": return 400
         case "unauthenticated": return 401
         case "permission_denied": return 403
+        case "failed_precondition": return 400
         case "resource_exhausted": return 429
         case "unimplemented": return 501
         case "unavailable": return 503

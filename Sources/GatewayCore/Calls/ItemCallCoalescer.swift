@@ -62,7 +62,9 @@ final class ItemCallCoalescer: Sendable {
     /// Joins in-flight calls for the items they cover and registers new calls (≤`chunkSize` items)
     /// for the rest; the request waits on every one of them until `deadline`, and its `allowance`
     /// may pay for calls they make past their plan.
-    func claim(_ items: [String], scope: CallScope, chunkSize: Int, deadline: ContinuousClock.Instant, allowance: CallAllowance) -> Claim {
+    func claim(
+        _ items: [String], scope: CallScope, chunkSize: Int, deadline: ContinuousClock.Instant, allowance: CallAllowance, priority: BudgetPriority
+    ) -> Claim {
         table.withLock { table in
             table.nextWaiter += 1
             var claim = Claim(waiter: table.nextWaiter)
@@ -83,7 +85,7 @@ final class ItemCallCoalescer: Sendable {
             }
             table.running[scope] = running
             claim.joined = Array(joined.values)
-            for chunk in claim.owned + claim.joined { chunk.call.join(claim.waiter, deadline: deadline, allowance: allowance) }
+            for chunk in claim.owned + claim.joined { chunk.call.join(claim.waiter, deadline: deadline, allowance: allowance, priority: priority) }
             return claim
         }
     }
@@ -122,6 +124,7 @@ final class SharedCall: Sendable {
     private struct Interest {
         var deadlines: [Int: ContinuousClock.Instant] = [:]
         var allowances: [Int: CallAllowance] = [:]
+        var interactive: Set<Int> = []
         var task: Task<Void, Never>?
         var finished = false
         var abandoned = false
@@ -137,6 +140,11 @@ final class SharedCall: Sendable {
         interest.withLock { $0.deadlines.values.max() } ?? .now
     }
 
+    /// Interactive while an interactive request waits on it, else background.
+    var priority: BudgetPriority {
+        interest.withLock { $0.interactive.isEmpty && !$0.deadlines.isEmpty ? .background : .interactive }
+    }
+
     /// The allowances of the requests waiting now, longest-waiting first: who pays for calls past the plan.
     var payers: [CallAllowance] {
         interest.withLock { interest in interest.allowances.sorted { $0.key < $1.key }.map(\.value) }
@@ -148,10 +156,11 @@ final class SharedCall: Sendable {
         set { interest.withLock { $0.answerBy = newValue } }
     }
 
-    fileprivate func join(_ waiter: Int, deadline: ContinuousClock.Instant, allowance: CallAllowance) {
+    fileprivate func join(_ waiter: Int, deadline: ContinuousClock.Instant, allowance: CallAllowance, priority: BudgetPriority) {
         interest.withLock { interest in
             interest.deadlines[waiter] = deadline
             interest.allowances[waiter] = allowance
+            if priority == .interactive { interest.interactive.insert(waiter) }
         }
     }
 
@@ -159,6 +168,7 @@ final class SharedCall: Sendable {
     fileprivate func leave(_ waiter: Int) -> Bool {
         interest.withLock { interest in
             interest.allowances[waiter] = nil
+            interest.interactive.remove(waiter)
             guard interest.deadlines.removeValue(forKey: waiter) != nil, interest.deadlines.isEmpty, !interest.finished else { return false }
             interest.abandoned = true
             return true

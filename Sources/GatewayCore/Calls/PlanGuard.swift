@@ -43,7 +43,8 @@ public struct PlanGuard: Sendable {
         }
         if let joinedAnswerBy, joinedAnswerBy > context.deadline { throw refusal(answered: joinedAnswerBy) }
         var admitted = context
-        if starting > 0 {
+        // Background work waits for slots interactive calls leave free: it is not admitted against them.
+        if starting > 0, context.priority == .interactive {
             switch await budget.admit(workspace: workspace, calls: starting, by: context.deadline) {
             case .refused(_, let atOnce) where atOnce > context.deadline:
                 // Not the budget: the upstream's typical latency alone is longer than the time left.

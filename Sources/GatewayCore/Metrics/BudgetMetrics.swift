@@ -44,7 +44,7 @@ public struct BudgetMetrics: Sendable {
             }
         }
         for workspace in workspaces {
-            _ = grants(workspace)
+            for priority in BudgetPriority.allCases { _ = grants(workspace, priority) }
             _ = wait(workspace)
             _ = refusals(workspace)
         }
@@ -55,9 +55,9 @@ public struct BudgetMetrics: Sendable {
         self.windows.withLock { $0 = windows }
     }
 
-    /// Counts a grant for `workspace` that was waited for `waited`.
-    public func granted(workspace: String, waited: Duration) {
-        grants(workspace).increment()
+    /// Counts a grant of `priority` for `workspace` that was waited for `waited`.
+    public func granted(workspace: String, priority: BudgetPriority, waited: Duration) {
+        grants(workspace, priority).increment()
         wait(workspace).recordNanoseconds(waited.wholeNanoseconds)
     }
 
@@ -78,8 +78,8 @@ public struct BudgetMetrics: Sendable {
         [("workspace", window.workspace), ("window", window.label)]
     }
 
-    private func grants(_ workspace: String) -> Counter {
-        Counter(label: MetricCatalog.budgetGrants.name, dimensions: [("workspace", workspace)], factory: factory)
+    private func grants(_ workspace: String, _ priority: BudgetPriority) -> Counter {
+        Counter(label: MetricCatalog.budgetGrants.name, dimensions: [("workspace", workspace), ("class", priority.rawValue)], factory: factory)
     }
 
     private func wait(_ workspace: String) -> Timer {

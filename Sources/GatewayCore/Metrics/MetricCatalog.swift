@@ -48,7 +48,7 @@ public enum MetricCatalog {
         help: "429 answers received from the upstream, by workspace; the budget should keep this at 0.")
     /// Budget grants.
     public static let budgetGrants = MetricName(
-        name: "campaign_gateway_budget_grants_total", help: "Upstream calls granted by the rate budget, by workspace.")
+        name: "campaign_gateway_budget_grants_total", help: "Upstream calls granted by the rate budget, by workspace and class (interactive: synchronous calls; background: jobs and refresh-ahead).")
     /// Budget waits.
     public static let budgetWait = MetricName(
         name: "campaign_gateway_budget_wait_seconds", help: "Time a call waited for its grant from the rate budget, by workspace.")
@@ -112,8 +112,27 @@ public enum MetricCatalog {
     public static let mallocHeld = MetricName(
         name: "campaign_gateway_malloc_held_bytes", help: "Heap bytes glibc malloc holds from the kernel, in use or free (mallinfo2 arena + hblkhd).")
 
+    /// Jobs by the state they reached here.
+    public static let jobs = MetricName(
+        name: "campaign_gateway_jobs_total",
+        help: "Jobs that reached each state on this replica (queued: submitted here; running: started or resumed here; done, failed, cancelled).")
+    /// Jobs running here.
+    public static let jobsRunning = MetricName(name: "campaign_gateway_jobs_running", help: "Jobs this replica is running now.")
+    /// Upstream calls made for jobs.
+    public static let jobCalls = MetricName(
+        name: "campaign_gateway_job_calls_total", help: "Upstream calls this replica made for jobs (the calls_done of their progress).")
+    /// Refresh-ahead fetches.
+    public static let refreshes = MetricName(
+        name: "campaign_gateway_refreshes_total",
+        help: "Popular cache entries re-fetched ahead of their expiry by background work, by outcome (ok, failed).")
+    /// Reads of refreshed entries.
+    public static let refreshHits = MetricName(
+        name: "campaign_gateway_refresh_hits_total",
+        help: "Cache reads that found an entry refreshed ahead (without refresh-ahead they would have waited on the upstream).")
+
     /// Every metric.
     public static let all = [
+        jobs, jobsRunning, jobCalls, refreshes, refreshHits,
         answerReplayBytes, mallocInUse, mallocHeld, configReloads, configLastReloadSuccessful, requests, requestDuration, requestsInFlight,
         connectionsOpen, connectionsRefused,
         callerInFlightRefusals, answerCacheHits, answerReplays, buildInfo, ready, redisDegraded, upstreamCalls,

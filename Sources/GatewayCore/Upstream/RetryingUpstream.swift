@@ -39,9 +39,9 @@ public struct RetryingUpstream: Sendable {
         while true {
             attempt += 1
             // A retry was not planned: only the first attempt takes up an admitted call.
-            let claim = BudgetClaim(caller: context.caller.name, arrived: context.arrived, admission: attempt == 1 ? context.admission : nil) {
-                context.deadline
-            }
+            let claim = BudgetClaim(
+                caller: context.caller.name, arrived: context.arrived, admission: attempt == 1 ? context.admission : nil, priority: context.priority
+            ) { context.deadline }
             let grant = try await budget.acquire(workspace: workspace.name, claim: claim)
             var answered = false
             // A call that made no connection never counted upstream: the budget takes its grant back.
@@ -53,8 +53,10 @@ public struct RetryingUpstream: Sendable {
                     response = try await client.send(request, workspace: workspace, context: context, accepting: accepting)
                 } catch let failure as UpstreamCallError {
                     reached = failure.reachedUpstream
+                    if reached { context.callsMade?.add(1) }
                     throw failure
                 }
+                context.callsMade?.add(1)
                 answered = true
                 return Outcome(value: try decode(response), calls: sent + 1)
             } catch var error as GatewayError {

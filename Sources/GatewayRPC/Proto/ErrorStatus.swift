@@ -25,6 +25,7 @@ struct ErrorStatus {
         case "not_found": return 5
         case "permission_denied": return 7
         case "resource_exhausted": return 8
+        case "failed_precondition": return 9
         case "unimplemented": return 12
         case "internal": return 13
         case "unavailable": return 14

@@ -46,6 +46,8 @@ public struct ProtoCatalog: Sendable {
         public var input: String, output: String
         /// Its leading comment.
         public var comment: String
+        /// Whether it changes state (not `idempotency_level = NO_SIDE_EFFECTS`): Connect GET is refused for it.
+        public var hasSideEffects: Bool
 
         /// The gRPC and Connect path, `/gateway.v1.CampaignService/GetStats`.
         public var path: String { "/\(service)/\(name)" }
@@ -82,7 +84,8 @@ public struct ProtoCatalog: Sendable {
                 for (methodIndex, method) in service.method.enumerated() {
                     let entry = Method(
                         service: serviceName, name: method.name, input: String(method.inputType.dropFirst()),
-                        output: String(method.outputType.dropFirst()), comment: comments[[6, Int32(serviceIndex), 2, Int32(methodIndex)]])
+                        output: String(method.outputType.dropFirst()), comment: comments[[6, Int32(serviceIndex), 2, Int32(methodIndex)]],
+                        hasSideEffects: method.options.idempotencyLevel != .noSideEffects)
                     methods[entry.path] = entry
                     bySymbol["\(serviceName).\(method.name)"] = index
                 }

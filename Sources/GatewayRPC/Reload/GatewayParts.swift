@@ -21,6 +21,8 @@ struct GatewayParts: Sendable {
     let replay: AnswerReplay
     let disconnects: ClientDisconnects
     let inFlight: CallerInFlightLimit
+    /// Jobs: their store (Redis when configured) and runner's state.
+    let jobs: Jobs
     let logLevel: LogLevelControl?
     let logger: Logger
 
@@ -39,10 +41,14 @@ struct GatewayParts: Sendable {
                 configuration: $0, workspaces: workspaces.all, maxValueBytes: upstream.maxResponseBytes + 4_096, secrets: secrets, metrics: metrics,
                 logger: logger)
         }
-        sharedBudget = shared?.budget(upstream: upstream, listenPort: configuration.listen.port)
+        sharedBudget = shared?.budget(
+            upstream: upstream, listenPort: configuration.listen.port, reservedBackgroundShare: configuration.background.reservedShare)
         budgetMetrics = BudgetMetrics(factory: metrics.factory)
         budget = MeteredRateBudget(
-            sharedBudget ?? InProcessRateBudget(workspaces: workspaces.all, safetyMargin: .milliseconds(upstream.safetyMarginMs)),
+            sharedBudget
+                ?? InProcessRateBudget(
+                    workspaces: workspaces.all, safetyMargin: .milliseconds(upstream.safetyMarginMs),
+                    reservedBackgroundShare: configuration.background.reservedShare),
             metrics: budgetMetrics)
         retrying = RetryingUpstream(client: client, budget: budget)
         let cacheConfiguration = configuration.cache
@@ -55,6 +61,9 @@ struct GatewayParts: Sendable {
         replay = AnswerReplay(maxBytes: cacheConfiguration.replayMaxBytes, metrics: metrics.factory)
         disconnects = ClientDisconnects()
         inFlight = CallerInFlightLimit(maximum: configuration.limits.maxInFlightPerCaller, metrics: metrics)
+        jobs = Jobs(
+            store: shared.map { RedisJobStore(redis: $0.client, keyPrefix: $0.configuration.keyPrefix) } ?? InProcessJobStore(),
+            metrics: BackgroundMetrics(factory: metrics.factory))
         self.metrics = metrics
         self.logLevel = logLevel
         self.logger = logger

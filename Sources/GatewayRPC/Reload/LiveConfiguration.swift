@@ -137,6 +137,7 @@ public final class LiveConfiguration: Sendable {
         if startup.cache.maxBytes != next.cache.maxBytes { changed.append("cache.max_bytes") }
         if startup.cache.replayMaxBytes != next.cache.replayMaxBytes { changed.append("cache.replay_max_bytes") }
         if startup.log.format != next.log.format { changed.append("log.format") }
+        if startup.background != next.background { changed.append("background") }
         if startup.limits.maxBodyBytes != next.limits.maxBodyBytes, next.grpc != nil { changed.append("limits.max_body_bytes (gRPC)") }
         return changed
     }

@@ -12,6 +12,8 @@ final class RequestHandlers: Sendable {
     let problems: [String]
     let workspaces: WorkspaceDirectory
     let authenticator: CallerAuthenticator
+    /// Each configured caller's identity, by name (who a job runs for).
+    let callers: [String: CallerIdentity]
     let registry: MethodRegistry
     let dispatcher: RPCDispatcher
     /// `POST /rpc` and the Connect paths.
@@ -35,12 +37,16 @@ final class RequestHandlers: Sendable {
         let path = UpstreamPath(upstream: parts.retrying, fetcher: parts.fetcher, planGuard: planGuard, ttlPolicy: ttlPolicy)
         let services = GatewayMethods.Services(
             stats: StatsService(path: path), campaigns: CampaignListService(path: path), reports: DailyReportService(path: path))
-        registry = MethodRegistry(
-            methods: GatewayMethods.all(services, workspaces: workspaces, limits: limits), version: GatewayApplication.version)
+        let methods = GatewayMethods.all(services, workspaces: workspaces, limits: limits)
+        let jobMethods = JobMethods.all(
+            jobs: parts.jobs, methods: Dictionary(uniqueKeysWithValues: methods.map { ($0.name, $0) }), budget: parts.budget,
+            configuration: configuration.jobs)
+        registry = MethodRegistry(methods: methods + jobMethods, version: GatewayApplication.version)
         dispatcher = RPCDispatcher(
             registry: registry, metrics: parts.metrics, callers: configuration.callers.map(\.name), defaultTimeoutMs: limits.requestTimeoutMs,
             maxBatch: limits.maxBatch)
         authenticator = CallerAuthenticator(callers: configuration.callers, digests: secrets.tokenDigests)
+        callers = Dictionary(configuration.callers.map { ($0.name, CallerIdentity(configuration: $0)) }) { first, _ in first }
         rpc = RPCController(
             dispatcher: dispatcher, registry: registry, authenticator: authenticator, maxBodyBytes: limits.maxBodyBytes,
             callLimit: limits.maxUpstreamCallsPerRequest, defaultTimeoutMs: limits.requestTimeoutMs, disconnects: parts.disconnects,

@@ -1,0 +1,139 @@
+import DynamicJSON
+import GatewayConfig
+import GatewayCore
+import LockedState
+import Logging
+import ServiceLifecycle
+
+/// Runs queued jobs on this replica, `jobs.concurrency` at once: claims the oldest job queued (or
+/// left by a replica whose lease expired), runs its method as background work under the
+/// configuration in effect, renews its lease every third of `jobs.lease_ms`, stops when it is
+/// cancelled or its lease is lost, and stores its result or error. At a graceful stop the jobs
+/// running here give up their leases, so another replica resumes them at once (from the cache).
+struct JobRunnerService: Service {
+    let jobs: Jobs
+    let live: LiveConfiguration
+    let logger: Logger
+
+    /// How often the runner looks for queued jobs when not woken by a submit here.
+    private static let pollInterval: Duration = .milliseconds(500)
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                let running = Locked(0)
+                while !Task.isCancelled {
+                    let concurrency = live.handlers.configuration.jobs.concurrency
+                    let lease = Duration.milliseconds(live.handlers.configuration.jobs.leaseMs)
+                    while running.withLock({ $0 }) < concurrency, !Task.isCancelled {
+                        let claimed: JobRecord?
+                        do {
+                            claimed = try await jobs.store.claim(replica: jobs.replica, lease: lease)
+                        } catch {
+                            claimed = nil
+                        }
+                        guard let record = claimed else { break }
+                        running.withLock { $0 += 1 }
+                        group.addTask {
+                            await run(record)
+                            running.withLock { $0 -= 1 }
+                            jobs.wake()
+                        }
+                    }
+                    var waited = Duration.zero
+                    while waited < Self.pollInterval, !jobs.takeWakeUp(), !Task.isCancelled {
+                        try? await Task.sleep(for: .milliseconds(50))
+                        waited += .milliseconds(50)
+                    }
+                }
+            }
+        }
+    }
+
+    /// What running a job under its lease came to.
+    private enum Outcome: Sendable {
+        /// The method answered.
+        case answered(JSONDocument)
+        /// The job was cancelled, or another replica holds it now: nothing to store.
+        case stopped
+    }
+
+    /// Runs one claimed job to its end here (or until it is stopped, or this replica stops).
+    private func run(_ record: JobRecord) async {
+        jobs.metrics.job(.running)
+        let handlers = live.handlers
+        let settings = handlers.configuration.jobs
+        let callsMade = CallCounter(record.callsDone)
+        var ended = record
+        await jobs.metrics.running {
+            do {
+                guard JobMethods.runnable.contains(record.method), let method = handlers.registry.method(named: record.method) else {
+                    throw GatewayError.methodNotFound(record.method)
+                }
+                // The caller as configured now: one removed, or no longer allowed the method, cannot run it.
+                guard let caller = handlers.callers[record.owner] else { throw GatewayError.unauthenticated }
+                guard caller.mayCall(method: record.method) else { throw GatewayError.forbiddenMethod(record.method) }
+                let message = try method.request.decode(json: try JSON.parse(Array(record.request.utf8)), dialect: .jsonRPC)
+                let leftMs = record.createdAtMs + Int64(settings.maxRunSeconds) * 1_000 - JobRecord.nowMs()
+                var context = CallContext(
+                    backgroundFor: caller, requestID: "job-" + record.id.prefix(16), logger: logger,
+                    allowance: CallAllowance(limit: settings.maxCalls), deadline: .now + .milliseconds(max(0, leftMs)))
+                context.callsMade = callsMade
+                let jobContext = context
+                let lease = Duration.milliseconds(settings.leaseMs)
+                switch try await whileLeased(record.id, lease: lease, callsMade: callsMade, { try await method.handler(message, jobContext) }) {
+                case .stopped:
+                    return
+                case .answered(let document):
+                    let bytes = document.encodedBytes()
+                    guard bytes.count <= settings.maxResultBytes else {
+                        throw GatewayError.resultTooLarge(bytes: bytes.count, limit: settings.maxResultBytes)
+                    }
+                    ended.state = .done
+                    ended.result = bytes
+                }
+            } catch where error is CancellationError || Task.isCancelled {
+                // This replica stops (whatever the method made of its cancellation): another one resumes the job from the cache.
+                // Outside this cancelled task, so that the store is still asked.
+                await Task { [jobs] in await jobs.store.release(record.id, replica: jobs.replica, callsDone: callsMade.value) }.value
+                return
+            } catch {
+                ended.state = .failed
+                ended.error = JobAnswer.errorJSON(GatewayError.answering(error, logger: logger, site: "job \(record.method)"))
+            }
+            ended.callsDone = callsMade.value
+            ended.finishedAtMs = JobRecord.nowMs()
+            do {
+                try await jobs.store.finish(ended, replica: jobs.replica, keepFor: .seconds(settings.resultTTLSeconds))
+                jobs.metrics.job(ended.state)
+            } catch {
+                logger.error("a finished job could not be stored; its lease will expire and another run will redo it", metadata: ["job": "\(record.id.prefix(8))"])
+            }
+        }
+        jobs.metrics.jobCalls(callsMade.value - record.callsDone)
+    }
+
+    /// Runs `work` while renewing the job's lease every third of `lease`; `.stopped` (and `work`
+    /// cancelled) once the job is cancelled or the lease is another replica's.
+    private func whileLeased(
+        _ id: String, lease: Duration, callsMade: CallCounter, _ work: @escaping @Sendable () async throws -> JSONDocument
+    ) async throws -> Outcome {
+        try await withThrowingTaskGroup(of: Outcome.self) { group in
+            group.addTask { .answered(try await work()) }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: lease / 3)
+                    do {
+                        let state = try await jobs.store.renew(id, replica: jobs.replica, lease: lease, callsDone: callsMade.value)
+                        if state != .running { return .stopped }
+                    } catch {
+                        // The store is away: keep running; the result is stored only if the lease is still ours.
+                    }
+                }
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next() else { return .stopped }
+            return first
+        }
+    }
+}
