@@ -57,6 +57,8 @@ from gateway.v1 import campaign_service_pb2 as cs  # noqa: E402
 from gateway.v1 import campaign_service_pb2_grpc as cs_grpc  # noqa: E402
 from gateway.v1 import report_service_pb2 as rs  # noqa: E402
 from gateway.v1 import report_service_pb2_grpc as rs_grpc  # noqa: E402
+from gateway.v1 import job_service_pb2 as js  # noqa: E402
+from gateway.v1 import job_service_pb2_grpc as js_grpc  # noqa: E402
 
 
 def assert_no_unknown_fields(message, path="answer"):
@@ -137,7 +139,11 @@ class NativeGRPCTests(unittest.TestCase):
                 cls.channel = grpc.secure_channel(GRPC_TARGET, grpc.ssl_channel_credentials(root_certificates=pem.read()))
         else:
             cls.channel = grpc.insecure_channel(GRPC_TARGET)
-        cls.stubs = {"campaign": cs_grpc.CampaignServiceStub(cls.channel), "report": rs_grpc.ReportServiceStub(cls.channel)}
+        cls.stubs = {
+            "campaign": cs_grpc.CampaignServiceStub(cls.channel),
+            "report": rs_grpc.ReportServiceStub(cls.channel),
+            "job": js_grpc.JobServiceStub(cls.channel),
+        }
 
     def call(self, stub, method, request, token=TOKEN, timeout=60):
         metadata = [("authorization", f"Bearer {token}")] if token else []
@@ -150,6 +156,32 @@ class NativeGRPCTests(unittest.TestCase):
                 self.assertIsInstance(answer, response_type)
                 assert_no_unknown_fields(answer)
                 self.assertEqual(answer.workspace, request.workspace)
+
+    def test_a_job_round_trip_answers_what_the_synchronous_call_answers(self):
+        ids = campaign_ids(2)
+        submitted, _ = self.call(
+            "job", "Submit", js.SubmitJobRequest(workspace="main", campaign_ids=ids, start_date="2025-04-01", end_date="2025-04-20")
+        )
+        assert_no_unknown_fields(submitted)
+        self.assertEqual(submitted.estimated_calls, 1)
+        self.assertEqual(len(submitted.job_id), 32)
+        for _ in range(600):
+            job, _ = self.call("job", "Get", js.GetJobRequest(job_id=submitted.job_id))
+            if job.state not in ("queued", "running"):
+                break
+        assert_no_unknown_fields(job)
+        self.assertEqual(job.state, "done")
+        self.assertEqual(job.progress.calls_done, 1)
+        sync, _ = self.call("campaign", "GetStats", cs.GetStatsRequest(workspace="main", campaign_ids=ids, start_date="2025-04-01", end_date="2025-04-20"))
+        self.assertEqual(json_format.MessageToDict(job.result)["campaigns"], json_format.MessageToDict(sync.campaigns))
+        listed, _ = self.call("job", "List", js.ListJobsRequest())
+        self.assertIn(submitted.job_id, [entry.job_id for entry in listed.jobs])
+        with self.assertRaises(grpc.RpcError) as finished:
+            self.call("job", "Cancel", js.CancelJobRequest(job_id=submitted.job_id))
+        self.assertEqual(finished.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
+        with self.assertRaises(grpc.RpcError) as unknown:
+            self.call("job", "Get", js.GetJobRequest(job_id="0" * 32))
+        self.assertEqual(unknown.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
 
     def test_a_stats_answer_carries_the_figures_json_rpc_gives(self):
         ids = campaign_ids(2)

@@ -119,7 +119,11 @@ struct JobRunnerService: Service {
         _ id: String, lease: Duration, callsMade: CallCounter, _ work: @escaping @Sendable () async throws -> JSONDocument
     ) async throws -> Outcome {
         try await withThrowingTaskGroup(of: Outcome.self) { group in
-            group.addTask { .answered(try await work()) }
+            group.addTask {
+                // Bound before it is wrapped: Swift 6.3.1 -O miscompiles an await inside an enum payload (Tests/ToolchainRepro).
+                let answer = try await work()
+                return .answered(answer)
+            }
             group.addTask {
                 while true {
                     try await Task.sleep(for: lease / 3)
