@@ -1,10 +1,10 @@
 /// One account's waiters in their two classes, and which of them the next grant goes to.
 ///
 /// Interactive waiters go first. Background waiters take a slot only when no interactive one
-/// waits, or when background work has had less than `reservedShare` of the recent grants; and
-/// background grants are paced at the limits' even spacing (`SlidingWindowSchedule.evenSpacing`),
-/// so that slots free up one grant interval apart and an interactive call arriving while
-/// background work saturates the budget waits at most one interval. Within a class, grants go
+/// waits, paced at the limits' even spacing (`SlidingWindowSchedule.evenSpacing`) so that slots
+/// free up one grant interval apart and an interactive call arriving while background work
+/// saturates the budget waits at most about one interval; or, while interactive ones wait too,
+/// when background work has had less than `reservedShare` of the recent grants. Within a class, grants go
 /// round-robin across callers (`FairQueue`). Pure value type.
 struct ClassedWaiters: Sendable {
     private var interactive = FairQueue<Int>()
@@ -65,11 +65,11 @@ struct ClassedWaiters: Sendable {
     }
 
     /// The class the next slot goes to at `now`, or nil when only background work waits and its
-    /// pacing holds it until `backgroundDue(now)`.
+    /// pacing holds it until `backgroundDue(now)`. Background work owed its reserved share takes
+    /// the slot whatever its pacing (the share is of the grants, however they bunch).
     func nextClass(at now: ContinuousClock.Instant) -> BudgetPriority? {
-        let backgroundMay = !background.isEmpty && backgroundDue(at: now) <= now
-        if interactive.isEmpty { return backgroundMay ? .background : nil }
-        return backgroundMay && owesBackground(at: now) ? .background : .interactive
+        if interactive.isEmpty { return !background.isEmpty && backgroundDue(at: now) <= now ? .background : nil }
+        return !background.isEmpty && owesBackground(at: now) ? .background : .interactive
     }
 
     /// When pacing lets the next background grant be made.

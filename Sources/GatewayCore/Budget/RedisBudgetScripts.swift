@@ -194,8 +194,8 @@ enum RedisBudgetScripts {
     /// background pacing µs, then pairs of (calls, window µs). Answers `…, 1` when granted, else
     /// `…, 0, wait µs` (wait 0: in-flight calls fill a limit, look again shortly) or `…, 2, wait µs`
     /// (the replica must keep to its share, which allows no call now). A background grant waits
-    /// for its pacing, and while another replica has interactive calls waiting it is made only
-    /// when background work had less than its reserved share of the grants within the horizon.
+    /// for its pacing; while another replica has interactive calls waiting, it is made only when
+    /// background work had less than its reserved share of the grants within the horizon.
     static let grant =
         prelude + """
 
@@ -210,12 +210,9 @@ enum RedisBudgetScripts {
             tell(tonumber(ARGV[12]), tonumber(ARGV[13]))
             local background = string.sub(ARGV[10], 1, 1) == 'b'
             if background then
-              local last = redis.pcall('GET', KEYS[7])
-              last = type(last) == 'string' and time(tonumber(last), now) or 0
-              local due = last + tonumber(ARGV[15])
-              if due > now then return answered(0, due - now) end
               local _, othersInteractive = othersDemand()
               if othersInteractive > 0 then
+                -- Only its reserved share of the grants within the horizon, however they bunch.
                 local made, backgroundMade = 0, 0
                 for k = 1, 2 do
                   local from = k == 1 and '(0' or after(now - horizon)
@@ -226,6 +223,11 @@ enum RedisBudgetScripts {
                   end
                 end
                 if backgroundMade * 1000000 >= tonumber(ARGV[14]) * (made + 1) then return answered(0, 50000) end
+              else
+                local last = redis.pcall('GET', KEYS[7])
+                last = type(last) == 'string' and time(tonumber(last), now) or 0
+                local due = last + tonumber(ARGV[15])
+                if due > now then return answered(0, due - now) end
               end
             end
             local inflight = redis.call('ZCOUNT', KEYS[1], '(0', '+inf')
