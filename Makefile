@@ -47,7 +47,7 @@ release: deps ## Release build
 
 # Suites that measure how much of a rate limit is used, or when, run afterwards one test at a time:
 # on two cores the other suites running beside them would decide their figures.
-PACED_SUITES := BudgetClassTests|JobBudgetTests|JobReplicaTests|ReplicaTests|RedisBudgetTests|BudgetAdmissionTests|StatsEngineBudgetTests|CallerIsolationTests|SimulatorRateLimitTests|InboundLimitsTests|GRPCInboundLimitsTests
+PACED_SUITES := RefreshAheadTests|BudgetClassTests|JobBudgetTests|JobReplicaTests|ReplicaTests|RedisBudgetTests|BudgetAdmissionTests|StatsEngineBudgetTests|CallerIsolationTests|SimulatorRateLimitTests|InboundLimitsTests|GRPCInboundLimitsTests
 test: deps python-env promtool ## Build and run every test (real HTTP and gRPC on loopback against the in-process simulator, generated Python clients)
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --skip '\.($(PACED_SUITES))/'

@@ -25,6 +25,8 @@ final class AnswerReplay: Sendable {
         var body: ByteBuffer
         var method: String
         var expires: ContinuousClock.Instant
+        /// Counts a replay as a read of the answer-cache entry (refresh-ahead).
+        var read: AnswerRead?
     }
 
     /// The fixed share of an entry: its node and hash table bucket (each in a table up to half
@@ -87,6 +89,7 @@ extension AnswerReplay {
         let started = ContinuousClock.now
         guard case .success = context.headerTimeout, let entry = lookup(key, now: started) else { return nil }
         dispatcher.record(method: entry.method, code: "ok", context: context, since: started)
+        entry.read?.count()
         return entry.body
     }
 
@@ -100,6 +103,6 @@ extension AnswerReplay {
     /// Remembers `body` as the answer to `key` when the answer cache gave `answer` whole.
     func remember(_ body: ByteBuffer, answering key: Key, answer: MethodAnswer, method: String?) {
         guard let expires = answer.cachedUntil, let method = method ?? answer.method else { return }
-        store(key, Entry(body: body, method: method, expires: expires))
+        store(key, Entry(body: body, method: method, expires: expires, read: answer.read))
     }
 }

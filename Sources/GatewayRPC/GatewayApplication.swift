@@ -41,7 +41,7 @@ public enum GatewayApplication {
             configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port), serverName: "campaign-gateway"),
             services: [
                 CurlClientService(client: parts.http), AllocatorTrimService(metrics: metrics.factory),
-                JobRunnerService(jobs: parts.jobs, live: live, logger: logger),
+                JobRunnerService(jobs: parts.jobs, live: live, logger: logger), RefreshAheadService(refresh: parts.refresh, live: live),
             ]
                 + (reloading == nil ? [] : [ReloadOnSignalService(live: live)])
                 + (parts.shared.map { [RedisHealthMonitor(redis: $0.client, health: $0.health, budget: parts.sharedBudget, logger: logger)] } ?? [])

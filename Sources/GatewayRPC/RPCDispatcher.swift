@@ -10,6 +10,8 @@ public struct MethodAnswer: Sendable {
     public var document: JSONDocument
     /// When the answer-cache entry it came from expires; set only for an answer taken whole from it.
     public var cachedUntil: ContinuousClock.Instant?
+    /// Counts a replay of it as a read of its answer-cache entry (refresh-ahead).
+    public var read: AnswerRead?
     /// The method that answered from the answer cache (set with `cachedUntil` for a JSON-RPC answer).
     public var method: String?
 
@@ -19,9 +21,10 @@ public struct MethodAnswer: Sendable {
     }
 
     /// An answer, possibly taken whole from the answer cache until `cachedUntil`.
-    public init(document: JSONDocument, cachedUntil: ContinuousClock.Instant?, method: String? = nil) {
+    public init(document: JSONDocument, cachedUntil: ContinuousClock.Instant?, method: String? = nil, read: AnswerRead? = nil) {
         self.document = document
         self.cachedUntil = cachedUntil
+        self.read = read
         self.method = method
     }
 }
@@ -101,7 +104,10 @@ public struct RPCDispatcher: Sendable {
             // An answer the cache holds whole is given at once: no task, no watch on the connection.
             if let cached = try method.cachedAnswer?(message, context) {
                 metrics.answerCacheHits.increment()
-                return .success(MethodAnswer(document: .encoded(cached.answer), cachedUntil: cached.expires))
+                cached.read?.count()
+                var answer = MethodAnswer(document: .encoded(cached.answer), cachedUntil: cached.expires)
+                answer.read = cached.read
+                return .success(answer)
             }
             let outcome = await context.client.whileConnected(logger: context.logger) { () async -> Result<JSONDocument, any Error> in
                 do {
@@ -180,7 +186,7 @@ public struct RPCDispatcher: Sendable {
         case .success(let answer):
             return MethodAnswer(
                 document: .object(["jsonrpc": .value("2.0"), "id": .value(validID), "result": answer.document]), cachedUntil: answer.cachedUntil,
-                method: method)
+                method: method, read: answer.read)
         case .failure(let error): return MethodAnswer(Self.errorResponse(id: validID, error))
         }
     }

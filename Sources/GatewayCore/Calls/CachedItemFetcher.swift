@@ -37,6 +37,17 @@ public struct CachedAnswer: Sendable {
     public var answer: EncodedJSON
     /// When it stops being fresh.
     public var expires: ContinuousClock.Instant
+    /// Counts a read of it (for refresh-ahead), when refresh-ahead is on.
+    public var read: AnswerRead?
+}
+
+/// Counts a read of an answer-cache entry, wherever it is served from (the answer or the replay cache), as a read of its entries.
+public struct AnswerRead: Sendable {
+    let refresh: RefreshAhead
+    let key: CacheKey
+
+    /// Counts one read.
+    public func count() { refresh.readAnswer(key) }
 }
 
 /// The oldest expired entry an answer served because the upstream failed: the answer is `stale`,
@@ -67,18 +78,21 @@ public struct CachedItemFetcher: Sendable {
     private let shared: (any SharedResponseCache)?
     private let leases: (any CrossReplicaCoalescing)?
     private let metrics: CacheMetrics?
+    private let refresh: RefreshAhead?
     private let coalescer = ItemCallCoalescer()
 
     /// Fetches through `cache`, and `shared` behind it when replicas share one, making calls
-    /// identical across replicas once through `leases`; counts what a real run found in `metrics`.
+    /// identical across replicas once through `leases`; counts what a real run found in `metrics`;
+    /// tells `refresh` which calls filled which entries and how often they are read.
     public init(
         cache: any ResponseCache, shared: (any SharedResponseCache)? = nil, leases: (any CrossReplicaCoalescing)? = nil,
-        metrics: CacheMetrics? = nil
+        metrics: CacheMetrics? = nil, refresh: RefreshAhead? = nil
     ) {
         self.cache = cache
         self.shared = shared
         self.leases = leases
         self.metrics = metrics
+        self.refresh = refresh
     }
 
     /// What the cache holds for a request, before any upstream call.
@@ -133,6 +147,7 @@ public struct CachedItemFetcher: Sendable {
         }
         guard let shared, !missing.isEmpty else {
             lookup.needed = missing
+            countRead(lookup, items: items, scope: scope)
             return lookup
         }
         let found = await shared.lookup(missing.map { CacheKey(scope: scope, item: $0) }, deadline: deadline)
@@ -151,7 +166,15 @@ public struct CachedItemFetcher: Sendable {
                 lookup.needed.append(item)
             }
         }
+        countRead(lookup, items: items, scope: scope)
         return lookup
+    }
+
+    /// Tells refresh-ahead (when on) which entries a lookup found fresh.
+    private func countRead(_ lookup: Lookup, items: [String], scope: CallScope) {
+        guard let refresh, lookup.hits > 0, refresh.isOn else { return }
+        let needed = Set(lookup.needed)
+        refresh.read(items.lazy.filter { !needed.contains($0) }.map { CacheKey(scope: scope, item: $0) })
     }
 
     /// Stores values the caller fetched itself (e.g. every campaign of a listing), here and in the shared cache.
@@ -161,17 +184,23 @@ public struct CachedItemFetcher: Sendable {
         shared?.store(values.map { (CacheKey(scope: scope, item: $0.key), CachedValue.present($0.value), ttl) })
     }
 
-    /// A whole answer kept under `key` in `scope` until `expires` (never past the entries it was made from).
-    public func storeAnswer(_ answer: EncodedJSON, key: String, scope: CallScope, expires: ContinuousClock.Instant) {
+    /// A whole answer kept under `key` in `scope` until `expires` (never past the entries it was
+    /// made from, `madeFrom`: its reads count as theirs for refresh-ahead).
+    public func storeAnswer(
+        _ answer: EncodedJSON, key: String, scope: CallScope, expires: ContinuousClock.Instant, madeFrom: @autoclosure () -> [CacheKey]
+    ) {
         let now = ContinuousClock.now
         guard expires > now else { return }
-        cache.store(CacheKey(scope: scope, item: key), .present(answer), ttl: expires - now, now: now)
+        let answerKey = CacheKey(scope: scope, item: key)
+        cache.store(answerKey, .present(answer), ttl: expires - now, now: now)
+        if let refresh, refresh.isOn { refresh.rememberAnswer(answerKey, madeFrom: madeFrom()) }
     }
 
     /// The whole answer kept under `key`, while fresh.
     public func answer(key: String, scope: CallScope) -> CachedAnswer? {
-        guard case .fresh(.present(let answer), let expires) = cache.lookup(CacheKey(scope: scope, item: key), now: .now) else { return nil }
-        return CachedAnswer(answer: answer, expires: expires)
+        let answerKey = CacheKey(scope: scope, item: key)
+        guard case .fresh(.present(let answer), let expires) = cache.lookup(answerKey, now: .now) else { return nil }
+        return CachedAnswer(answer: answer, expires: expires, read: refresh.map { AnswerRead(refresh: $0, key: answerKey) })
     }
 
     /// A fetch claimed (`claim`): what the cache held, the calls it owns (started by `start`) and
@@ -297,21 +326,35 @@ public struct CachedItemFetcher: Sendable {
         }
     }
 
+    /// Fetches `items` through `call` and stores them, here and (before returning) in the shared
+    /// cache; refresh-ahead remembers the call (`refreshed`: it was itself a refresh).
+    private func fetchAndStore(
+        _ items: [String], scope: CallScope, ttl: @escaping @Sendable (String) -> Duration, context: CallContext,
+        call: @escaping @Sendable ([String], CallContext) async throws -> ItemsAnswer, refreshed: Bool
+    ) async throws -> SharedAnswer {
+        let answer = try await call(items, context)
+        let encoded = SharedAnswer(values: answer.values.mapValues(EncodedJSON.init), calls: answer.calls)
+        let now = ContinuousClock.now
+        let stored = items.map { item in
+            (key: CacheKey(scope: scope, item: item), value: encoded.values[item].map(CachedValue.present) ?? .absent, ttl: ttl(item))
+        }
+        for entry in stored { cache.store(entry.key, entry.value, ttl: entry.ttl, now: now) }
+        await shared?.write(stored)
+        if let refresh, refresh.isOn {
+            refresh.remember(stored.map(\.key), ttl: stored.map(\.ttl).min() ?? .zero, caller: context.caller, refreshed: refreshed) {
+                [self] background in
+                _ = try await self.fetchAndStore(items, scope: scope, ttl: ttl, context: background, call: call, refreshed: true)
+            }
+        }
+        return encoded
+    }
+
     private func startSharedCall(
         _ chunk: ItemCallCoalescer.Chunk, scope: CallScope, ttl: @escaping @Sendable (String) -> Duration, context: CallContext,
         call: @escaping @Sendable ([String], CallContext) async throws -> ItemsAnswer
     ) {
-        // Fetches items and stores them, here and (before returning) in the shared cache.
-        let fetchAndStore: @Sendable ([String]) async throws -> SharedAnswer = { [cache, shared] items in
-            let answer = try await call(items, context)
-            let encoded = SharedAnswer(values: answer.values.mapValues(EncodedJSON.init), calls: answer.calls)
-            let now = ContinuousClock.now
-            let stored = items.map { item in
-                (key: CacheKey(scope: scope, item: item), value: encoded.values[item].map(CachedValue.present) ?? .absent, ttl: ttl(item))
-            }
-            for entry in stored { cache.store(entry.key, entry.value, ttl: entry.ttl, now: now) }
-            await shared?.write(stored)
-            return encoded
+        let fetchAndStore: @Sendable ([String]) async throws -> SharedAnswer = { [self] items in
+            try await self.fetchAndStore(items, scope: scope, ttl: ttl, context: context, call: call, refreshed: false)
         }
         chunk.call.run(
             Task { [cache, leases, coalescer] in

@@ -35,7 +35,9 @@ public struct StatsService: Sendable {
             let answer = try StatsAnswer.render(request: request, collected: collected)
             guard let pureHitUntil, let key = Self.answerKey(params) else { return answer }
             let encoded = EncodedJSON(writtenBytes: answer.encodedBytes())
-            fetcher.storeAnswer(encoded, key: key, scope: Self.answerScope(workspace), expires: pureHitUntil)
+            fetcher.storeAnswer(
+                encoded, key: key, scope: Self.answerScope(workspace), expires: pureHitUntil,
+                madeFrom: plan.windows.flatMap { window in params.campaignIDs.map { CacheKey(scope: request.scope(window), item: $0) } })
             return .encoded(encoded)
         }
     }

@@ -23,6 +23,8 @@ struct GatewayParts: Sendable {
     let inFlight: CallerInFlightLimit
     /// Jobs: their store (Redis when configured) and runner's state.
     let jobs: Jobs
+    /// Refresh-ahead of popular cache entries (on while the configuration has `refresh:`).
+    let refresh: RefreshAhead
     let logLevel: LogLevelControl?
     let logger: Logger
 
@@ -55,15 +57,17 @@ struct GatewayParts: Sendable {
         let ttlCeiling = Duration.seconds(max(cacheConfiguration.freshTTLSeconds, cacheConfiguration.settledTTLSeconds))
         let tier = shared?.cacheTier(maxTTL: ttlCeiling)
         let cacheMetrics = CacheMetrics(factory: metrics.factory)
+        let backgroundMetrics = BackgroundMetrics(factory: metrics.factory)
+        refresh = RefreshAhead(metrics: backgroundMetrics, logger: logger)
         let cache = InMemoryResponseCache(maxBytes: cacheConfiguration.maxBytes, metrics: cacheMetrics)
         fetcher = CachedItemFetcher(
-            cache: cache, shared: tier, leases: tier.flatMap { [shared] in shared?.leases(through: $0) }, metrics: cacheMetrics)
+            cache: cache, shared: tier, leases: tier.flatMap { [shared] in shared?.leases(through: $0) }, metrics: cacheMetrics, refresh: refresh)
         replay = AnswerReplay(maxBytes: cacheConfiguration.replayMaxBytes, metrics: metrics.factory)
         disconnects = ClientDisconnects()
         inFlight = CallerInFlightLimit(maximum: configuration.limits.maxInFlightPerCaller, metrics: metrics)
         jobs = Jobs(
             store: shared.map { RedisJobStore(redis: $0.client, keyPrefix: $0.configuration.keyPrefix) } ?? InProcessJobStore(),
-            metrics: BackgroundMetrics(factory: metrics.factory))
+            metrics: backgroundMetrics)
         self.metrics = metrics
         self.logLevel = logLevel
         self.logger = logger
@@ -82,6 +86,7 @@ struct GatewayParts: Sendable {
         budgetMetrics.prime(workspaces: workspaces.all)
         inFlight.configure(maximum: configuration.limits.maxInFlightPerCaller, callers: configuration.callers.map(\.name))
         if let level = Logger.Level(rawValue: configuration.log.level) { logLevel?.level = level }
+        refresh.configure(configuration.refresh.map { RefreshAhead.Settings(minHits: $0.minHits, atFraction: $0.atFraction) })
         replay.clear()
     }
 }

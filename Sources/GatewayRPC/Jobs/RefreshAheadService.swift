@@ -1,0 +1,18 @@
+import GatewayCore
+import ServiceLifecycle
+
+/// Starts the refreshes due every `refresh.interval_ms` while refresh-ahead is configured.
+struct RefreshAheadService: Service {
+    let refresh: RefreshAhead
+    let live: LiveConfiguration
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                let interval = live.handlers.configuration.refresh?.intervalMs ?? 1_000
+                try await Task.sleep(for: .milliseconds(interval))
+                refresh.refreshDue()
+            }
+        }
+    }
+}
