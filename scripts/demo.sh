@@ -25,6 +25,25 @@ done
 ids=$(demo_campaign_ids "$SIM_PORT")
 G="http://127.0.0.1:${GATEWAY_PORT}"
 AUTH="Authorization: Bearer ${DEMO_CALLER_TOKEN}"
+
+# A job round trip: a year of every campaign, submitted, then polled until it is done.
+submit='{"jsonrpc":"2.0","id":1,"method":"jobs.submit","params":{"workspace":"demo","start_date":"2025-01-01","end_date":"2025-12-31","view":"summary"}}'
+submitted=$(curl -s "${G}/rpc" -H "${AUTH}" -d "$submit")
+job=$(printf '%s' "$submitted" | grep -o '"job_id":"[0-9a-f]*"' | cut -d'"' -f4)
+answer=""
+for _ in $(seq 1 600); do
+  answer=$(curl -s "${G}/rpc" -H "${AUTH}" -d "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"jobs.get\",\"params\":{\"job_id\":\"${job}\"}}")
+  printf '%s' "$answer" | grep -q '"state":"\(done\|failed\|cancelled\)"' && break
+  sleep 0.2
+done
+cat <<MSG
+
+A job round trip, just made:
+curl -s ${G}/rpc -H '${AUTH}' -d '${submit}'
+${submitted}
+curl -s ${G}/rpc -H '${AUTH}' -d '{"jsonrpc":"2.0","id":2,"method":"jobs.get","params":{"job_id":"${job}"}}'
+$(printf '%s' "$answer" | cut -c1-600)…
+MSG
 cat <<MSG
 
 campaign-gateway is up on ${G} (logs: /tmp/campaign-gateway.log), moengage-sim on http://127.0.0.1:${SIM_PORT} (logs: /tmp/moengage-sim.log).

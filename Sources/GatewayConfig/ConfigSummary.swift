@@ -46,6 +46,14 @@ public enum ConfigSummary {
                 + "max_connections_per_host \(u.maxConnectionsPerHost), max_response_bytes \(u.maxResponseBytes), safety_margin_ms \(u.safetyMarginMs)"
         )
         lines.append("log: level \(configuration.log.level), format \(configuration.log.format)")
+        let j = configuration.jobs
+        lines.append(
+            "jobs: max_calls \(j.maxCalls), max_queued_per_caller \(j.maxQueuedPerCaller), result_ttl_s \(j.resultTTLSeconds), "
+                + "max_result_bytes \(j.maxResultBytes), max_run_s \(j.maxRunSeconds), concurrency \(j.concurrency), lease_ms \(j.leaseMs); "
+                + "background: reserved_share \(configuration.background.reservedShare)")
+        lines.append(
+            configuration.refresh.map { "refresh: min_hits \($0.minHits), at_fraction \($0.atFraction), interval_ms \($0.intervalMs)" }
+                ?? "refresh: off")
         if let r = configuration.redis {
             let password = r.password.map { "*** (\($0), \(secrets.redisPassword == nil ? "MISSING" : "present"))" } ?? "none"
             lines.append(

@@ -38,6 +38,29 @@ private func configError(_ yaml: String) -> ConfigError? {
         #expect(configuration.workspace(named: "newsletters")?.rateLimits == [RateLimitConfiguration(calls: 10, perSeconds: 60)])
     }
 
+    @Test func readsJobsBackgroundAndRefreshWithDefaultsAndBounds() throws {
+        let defaults = try ConfigLoader.parse(minimal)
+        #expect(defaults.jobs == JobsConfiguration())
+        #expect(defaults.jobs.maxCalls == 20_000)
+        #expect(defaults.background.reservedShare == 0)
+        #expect(defaults.refresh == nil)
+        let example = try ConfigLoader.load(path: repositoryRoot.appendingPathComponent("deploy/gateway.example.yaml").path)
+        #expect(example.refresh?.minHits == 5, "the example enables refresh-ahead conservatively")
+        let set = try ConfigLoader.parse(
+            minimal + "\njobs: {max_calls: 5000, max_queued_per_caller: 2, lease_ms: 3000}\nbackground: {reserved_share: 0.2}\nrefresh: {min_hits: 4}\n")
+        #expect(set.jobs.maxCalls == 5_000)
+        #expect(set.jobs.maxQueuedPerCaller == 2)
+        #expect(set.jobs.leaseMs == 3_000)
+        #expect(set.background.reservedShare == 0.2)
+        #expect(set.refresh?.minHits == 4)
+        #expect(set.refresh?.atFraction == 0.8)
+        #expect(try ConfigLoader.parse(minimal + "\nrefresh: {enabled: false, min_hits: 4}\n").refresh == nil)
+        #expect(configError(minimal + "\nbackground: {reserved_share: 1}\n")?.key == "background.reserved_share")
+        #expect(configError(minimal + "\njobs: {max_calls: 0}\n")?.key == "jobs.max_calls")
+        #expect(configError(minimal + "\nrefresh: {at_fraction: 1.5}\n")?.key == "refresh.at_fraction")
+        #expect(configError(minimal + "\njobs: {retries: 3}\n") != nil)
+    }
+
     @Test func theDemoConfigParses() throws {
         let configuration = try ConfigLoader.load(path: repositoryRoot.appendingPathComponent("deploy/demo.yaml").path)
         #expect(configuration.workspaces.first?.baseURL == "http://127.0.0.1:9090")

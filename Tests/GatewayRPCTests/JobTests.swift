@@ -128,19 +128,20 @@ extension GatewayHarness {
             yaml: GatewayHarness.yaml(extra: "jobs: {max_queued_per_caller: 2}\nupstream: {safety_margin_ms: 50}", mainRateLimits: limits)
         ) { gateway in
             let ids = Array(gateway.alwaysActiveIDs.prefix(3)).map(JSON.string)
-            func params(_ month: Int) -> JSON {
-                ["workspace": "main", "campaign_ids": .array(ids), "start_date": .string("2025-0\(month)-01"), "end_date": .string("2025-0\(month)-20")]
+            /// Three windows: three calls, 4 s or more.
+            func params(_ year: Int) -> JSON {
+                ["workspace": "main", "campaign_ids": .array(ids), "start_date": .string("202\(year)-01-01"), "end_date": .string("202\(year)-03-31")]
             }
-            let first = try #require(try await gateway.submitJob(params(1))["job_id"])
-            _ = try await gateway.submitJob(params(2))
-            let refused = try #require(try await gateway.call("jobs.submit", params(3)).json?["error"])
+            let first = try #require(try await gateway.submitJob(params(5))["job_id"])
+            _ = try await gateway.submitJob(params(6))
+            let refused = try #require(try await gateway.call("jobs.submit", params(6)).json?["error"])
             #expect(refused["code"] == -32015)
             #expect(refused["data"]?["limit"] == 2)
             let cancelled = try #require(try await gateway.call("jobs.cancel", ["job_id": first]).json?["result"])
             #expect(cancelled["state"] == "cancelled")
             #expect(cancelled["finished_at"]?.stringValue != nil)
             // A slot is free again.
-            _ = try await gateway.submitJob(params(3))
+            _ = try await gateway.submitJob(params(6))
             let again = try await gateway.finishedJob(first)
             #expect(again["state"] == "cancelled")
         }

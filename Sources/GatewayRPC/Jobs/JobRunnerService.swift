@@ -19,7 +19,8 @@ struct JobRunnerService: Service {
     private static let pollInterval: Duration = .milliseconds(500)
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        // Stopped by a graceful shutdown as by cancellation; either way it returns, not throws, so the other services stop gracefully.
+        try? await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 let running = Locked(0)
                 while !Task.isCancelled {

@@ -7,7 +7,8 @@ struct RefreshAheadService: Service {
     let live: LiveConfiguration
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        // Stopped by a graceful shutdown as by cancellation; either way it returns, not throws, so the other services stop gracefully.
+        try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 let interval = live.handlers.configuration.refresh?.intervalMs ?? 1_000
                 try await Task.sleep(for: .milliseconds(interval))
