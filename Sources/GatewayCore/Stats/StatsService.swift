@@ -110,7 +110,7 @@ public struct StatsService: Sendable {
             try await withThrowingTaskGroup(of: (Int, StatsPage).self) { group in
                 for (index, window) in windows.enumerated() {
                     group.addTask {
-                        let page = try await fetchPage(ids: nil, offset: 0, window: window, request: request, context: firstPagesContext)
+                        let page = try await listingPage(offset: 0, window: window, request: request, context: firstPagesContext)
                         return (index, page)
                     }
                 }
@@ -127,7 +127,7 @@ public struct StatsService: Sendable {
                             let offset = page * StatsPlan.maxIDsPerCall
                             return (
                                 index,
-                                try await fetchPage(ids: nil, offset: offset, window: windows[index], request: request, context: laterPagesContext)
+                                try await listingPage(offset: offset, window: windows[index], request: request, context: laterPagesContext)
                             )
                         }
                     }
@@ -171,6 +171,50 @@ public struct StatsService: Sendable {
 
         /// Pages of the listing this page belongs to (1 for a page of given ids).
         var pageCount: Int { paging?.pageCount ?? 1 }
+
+        /// A listing page as the cache keeps it: its folded campaigns and its listing's totals.
+        var cacheEntry: EncodedJSON {
+            var entry: [String: JSON] = ["data": .object(campaigns)]
+            if let total = paging?.totalCampaigns { entry["total_campaigns"] = .int(total) }
+            if let pages = paging?.totalPages { entry["total_pages"] = .int(pages) }
+            return EncodedJSON(.object(entry))
+        }
+
+        /// A listing page from the cache (no call made); nil when the entry is not one.
+        init?(cached: EncodedJSON, offset: Int) {
+            guard let entry = try? cached.decoded(), let data = entry["data"]?.objectValue,
+                let paging = try? ListingPaging(answer: entry, campaignsOnPage: data.count)
+            else { return nil }
+            self.offset = offset
+            campaigns = data
+            self.paging = paging
+        }
+
+        init(offset: Int, calls: Int) {
+            self.offset = offset
+            self.calls = calls
+        }
+    }
+
+    /// One page of an all-campaigns listing. Background work (a job) keeps each page in the cache as
+    /// it arrives and reads it from there, so that a job resumed by another replica does not walk
+    /// again the pages walked before it stopped; an interactive call always walks the listing afresh
+    /// (pages of one walk must describe one listing).
+    private func listingPage(offset: Int, window: DayRange, request: StatsRequest, context: CallContext) async throws -> StatsPage {
+        guard context.priority == .background else {
+            return try await fetchPage(ids: nil, offset: offset, window: window, request: request, context: context)
+        }
+        let scope = CallScope(
+            workspace: request.workspace.name, operation: "stats-page \(request.params.attribution) \(request.params.metric) \(window)")
+        let item = String(offset)
+        if let cached = await fetcher.lookup([item], scope: scope, deadline: context.deadline).values[item],
+            let page = StatsPage(cached: cached, offset: offset)
+        {
+            return page
+        }
+        let page = try await fetchPage(ids: nil, offset: offset, window: window, request: request, context: context)
+        fetcher.store([item: page.cacheEntry], scope: scope, ttl: ttlPolicy.ttl(for: window, today: today()))
+        return page
     }
 
     private func fetchPage(ids: [String]?, offset: Int, window: DayRange, request: StatsRequest, context: CallContext) async throws -> StatsPage {
