@@ -92,6 +92,8 @@ struct JobRunnerService: Service {
                     }
                     ended.state = .done
                     ended.result = bytes
+                    // Done: the calls it took are its total (the estimate may have missed listing pages, or cached ones).
+                    ended.callsTotal = callsMade.value
                 }
             } catch where error is CancellationError || Task.isCancelled {
                 // This replica stops (whatever the method made of its cancellation): another one resumes the job from the cache.
