@@ -73,7 +73,7 @@ public enum ConfigLoader {
 
     private static func jobs(_ node: ConfigNode) throws -> JobsConfiguration {
         let members = try node.mapping(allowed: [
-            "max_calls", "max_queued_per_caller", "result_ttl_s", "max_result_bytes", "max_run_s", "concurrency", "lease_ms",
+            "max_calls", "max_queued_per_caller", "max_kept_per_caller", "result_ttl_s", "max_result_bytes", "max_run_s", "concurrency", "lease_ms",
         ])
         var result = JobsConfiguration()
         if let value = members["max_calls"] { result.maxCalls = try value.int(in: 1...1_000_000) }
@@ -83,6 +83,10 @@ public enum ConfigLoader {
         if let value = members["max_run_s"] { result.maxRunSeconds = try value.int(in: 1...86_400 * 7) }
         if let value = members["concurrency"] { result.concurrency = try value.int(in: 1...64) }
         if let value = members["lease_ms"] { result.leaseMs = try value.int(in: 300...600_000) }
+        if let value = members["max_kept_per_caller"] { result.maxKeptPerCaller = try value.int(in: 1...100_000) }
+        guard result.maxKeptPerCaller >= result.maxQueuedPerCaller else {
+            throw (members["max_kept_per_caller"] ?? node).error("max_kept_per_caller must be at least max_queued_per_caller")
+        }
         return result
     }
 

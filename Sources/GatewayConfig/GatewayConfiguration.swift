@@ -249,6 +249,8 @@ public struct JobsConfiguration: Sendable, Hashable {
     public var maxCalls: Int = 20_000
     /// `max_queued_per_caller`: jobs a caller may have queued or running at once.
     public var maxQueuedPerCaller: Int = 4
+    /// `max_kept_per_caller`: jobs kept per caller in all; a new one drops the caller's oldest ended ones past it.
+    public var maxKeptPerCaller: Int = 100
     /// `result_ttl_s`: how long a finished job (and its result) is kept.
     public var resultTTLSeconds: Int = 86_400
     /// `max_result_bytes`: the largest result kept; a bigger one fails the job.

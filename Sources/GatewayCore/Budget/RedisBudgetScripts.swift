@@ -7,9 +7,9 @@
 /// `block`, no grant before this time; `share`, until then each replica keeps to its share as
 /// well; `unseen`, until then calls Redis never saw may be in a window; `orphans`, the same for
 /// calls of a replica that went silent; `generation`), `pause` (string: no grant before this
-/// time), `demand` (hash: replica id → `calls:time:interactive`, the calls it waits on or admitted
-/// and how many of them are interactive, as it told them then; for projections and for holding
-/// background grants back, so a damaged one is simply made again) and `background` (string: the
+/// time), `demand` (hash: replica id → `calls:time`, the calls it waits on or admitted, and
+/// `i:`replica id → `calls:time`, how many of them are interactive, as it told them then; for
+/// projections and for holding background grants back, so a damaged one is simply made again) and `background` (string: the
 /// time of the last background grant, for their pacing; damaged: ignored). Each sorted set holds
 /// a marker of the guard's generation at score 0, below every time. A background grant's id
 /// begins with `b`.
@@ -152,38 +152,44 @@ enum RedisBudgetScripts {
         end
         redis.call('ZREMRANGEBYSCORE', KEYS[2], '(0', after(now - horizon))
         local answer = {now, block, share, lost, generation, unseen, orphans}
-        -- Calls a replica waits on or has admitted: `demand` holds `count:time:interactive` per replica id.
+        -- Calls a replica waits on or has admitted: `demand` holds `count:time` under its id, and the
+        -- interactive part of them as `count:time` under `i:` and its id (a replica of an earlier
+        -- version reads that as another replica's demand: it overcounts, never undercounts).
         local function tell(demand, interactive)
           if demand == nil or demand ~= demand then return end
           if interactive == nil or interactive ~= interactive then interactive = demand end
-          local function whole(x) return string.format('%.0f', math.max(0, math.min(x, 1000000))) end
-          local value = whole(demand) .. ':' .. string.format('%.0f', now) .. ':' .. whole(interactive)
-          local told = redis.pcall('HSET', KEYS[6], ARGV[7], value)
-          if type(told) == 'table' and told['err'] then
+          local function told(x) return string.format('%.0f', math.max(0, math.min(x, 1000000))) .. ':' .. string.format('%.0f', now) end
+          local written = redis.pcall('HSET', KEYS[6], ARGV[7], told(demand), 'i:' .. ARGV[7], told(interactive))
+          if type(written) == 'table' and written['err'] then
             redis.call('DEL', KEYS[6])
-            redis.call('HSET', KEYS[6], ARGV[7], value)
+            redis.call('HSET', KEYS[6], ARGV[7], told(demand), 'i:' .. ARGV[7], told(interactive))
           end
         end
-        -- The other replicas' demand, all of it and its interactive part, as each told it within the
-        -- last 2 s (those still asking do, at least twice a second); older or unreadable entries are
-        -- removed, a damaged key deleted.
+        -- The other replicas' demand, all of it and its interactive part (all of it for a replica
+        -- that does not tell that part), as each told it within the last 2 s (those still asking do,
+        -- at least twice a second); older or unreadable entries are removed, a damaged key deleted.
         local function othersDemand()
           local entries = redis.pcall('HGETALL', KEYS[6])
           if type(entries) == 'table' and entries['err'] then
             redis.call('DEL', KEYS[6])
             return 0, 0
           end
-          local total, interactiveTotal = 0, 0
+          local total, parts, interactiveTold = 0, {}, {}
           for i = 1, #entries, 2 do
-            local count, at, interactive = string.match(entries[i + 1], '^(%d+):(%d+):?(%d*)$')
-            count, at, interactive = tonumber(count), tonumber(at), tonumber(interactive)
+            local count, at = string.match(entries[i + 1], '^(%d+):(%d+)$')
+            count, at = tonumber(count), tonumber(at)
+            local replica = string.match(entries[i], '^i:(.*)$')
             if count == nil or at == nil or at < now - 2000000 then
               redis.call('HDEL', KEYS[6], entries[i])
+            elseif replica then
+              if replica ~= ARGV[7] and at <= now then interactiveTold[replica] = math.min(count, 1000000) end
             elseif entries[i] ~= ARGV[7] and at <= now then
               total = total + math.min(count, 1000000)
-              interactiveTotal = interactiveTotal + math.min(interactive or count, 1000000)
+              parts[entries[i]] = math.min(count, 1000000)
             end
           end
+          local interactiveTotal = 0
+          for replica, count in pairs(parts) do interactiveTotal = interactiveTotal + (interactiveTold[replica] or count) end
           return total, interactiveTotal
         end
         """
@@ -212,6 +218,7 @@ enum RedisBudgetScripts {
             if background then
               local _, othersInteractive = othersDemand()
               if othersInteractive > 0 then
+                if tonumber(ARGV[14]) <= 0 then return answered(0, 50000) end
                 -- Only its reserved share of the grants within the horizon, however they bunch.
                 local made, backgroundMade = 0, 0
                 for k = 1, 2 do

@@ -18,11 +18,14 @@ public final class InProcessJobStore: JobStore {
     public var storage: String { "process" }
 
     /// See `JobStore.create`.
-    public func create(_ record: JobRecord, maxActive: Int, keepFor: Duration) async throws(GatewayError) -> Bool {
+    public func create(_ record: JobRecord, maxActive: Int, maxKept: Int, keepFor: Duration) async throws(GatewayError) -> Bool {
         jobs.withLock { jobs in
             Self.prune(&jobs)
-            let active = jobs.values.filter { $0.record.owner == record.owner && !$0.record.state.isFinal }.count
+            let owned = jobs.values.map(\.record).filter { $0.owner == record.owner }
+            let active = owned.filter { !$0.state.isFinal }.count
             guard active < maxActive else { return false }
+            let ended = owned.filter(\.state.isFinal).sorted { ($0.createdAtMs, $0.id) < ($1.createdAtMs, $1.id) }
+            for old in ended.prefix(max(0, owned.count + 1 - maxKept)) { jobs[old.id] = nil }
             jobs[record.id] = Entry(record: record, expires: .now + keepFor)
             return true
         }

@@ -78,8 +78,9 @@ public struct JobRecord: Sendable, Equatable {
 public protocol JobStore: Sendable {
     /// `redis` or `process`, as `jobs.get` reports it.
     var storage: String { get }
-    /// Stores a new queued job unless its owner already has `maxActive` jobs queued or running (then false).
-    func create(_ record: JobRecord, maxActive: Int, keepFor: Duration) async throws(GatewayError) -> Bool
+    /// Stores a new queued job unless its owner already has `maxActive` jobs queued or running (then
+    /// false), dropping the owner's oldest ended jobs past `maxKept` jobs in all.
+    func create(_ record: JobRecord, maxActive: Int, maxKept: Int, keepFor: Duration) async throws(GatewayError) -> Bool
     /// The job with `id`, or nil when unknown or expired.
     func get(_ id: String) async throws(GatewayError) -> JobRecord?
     /// `owner`'s jobs still kept, newest first, without their results.
@@ -87,7 +88,8 @@ public protocol JobStore: Sendable {
     /// Cancels `owner`'s job `id` unless it has ended: the job as it is afterwards and whether this
     /// call cancelled it (nil when unknown or not `owner`'s).
     func cancel(_ id: String, owner: String, keepFor: Duration) async throws(GatewayError) -> (job: JobRecord, cancelled: Bool)?
-    /// Claims the oldest job that is queued, or running under an expired lease, for `replica` for `lease`.
+    /// Claims the oldest job that is queued, or running under an expired lease, for `replica` (a
+    /// token of this one claim, so that a replica that takes back its own lapsed lease stops its older run) for `lease`.
     func claim(replica: String, lease: Duration) async throws(GatewayError) -> JobRecord?
     /// Renews `replica`'s lease on job `id` and records its calls done; the job's state, or nil when the lease was lost.
     func renew(_ id: String, replica: String, lease: Duration, callsDone: Int) async throws(GatewayError) -> JobState?

@@ -34,17 +34,23 @@ public final class RedisJobStore: JobStore {
     private func ownerKey(_ owner: String) -> String { base + "owner:" + owner }
 
     /// See `JobStore.create`.
-    public func create(_ record: JobRecord, maxActive: Int, keepFor: Duration) async throws(GatewayError) -> Bool {
+    public func create(_ record: JobRecord, maxActive: Int, maxKept: Int, keepFor: Duration) async throws(GatewayError) -> Bool {
         let reply = try await run(
             createScript, keys: [jobKey(record.id), activeKey, ownerKey(record.owner)],
-            arguments: [.string(record.id), .int(maxActive), .int(keepFor.wholeMilliseconds), .int(record.createdAtMs)] + Self.fields(of: record))
+            arguments: [.string(record.id), .int(maxActive), .int(keepFor.wholeMilliseconds), .int(record.createdAtMs), .int(maxKept)]
+                + Self.fields(of: record))
         return reply.integer == 1
     }
 
-    /// See `JobStore.get`.
+    /// See `JobStore.get`: a key damaged by a stray write (not a hash) is no job.
     public func get(_ id: String) async throws(GatewayError) -> JobRecord? {
-        let reply = try await command(["HGETALL", .string(jobKey(id))])
-        return Self.record(id: id, reply)
+        do {
+            return Self.record(id: id, try await redis.command(["HGETALL", .string(jobKey(id))]))
+        } catch .server(let message) where message.hasPrefix("WRONGTYPE") {
+            return nil
+        } catch {
+            throw .storeUnavailable
+        }
     }
 
     /// See `JobStore.list`.
@@ -137,13 +143,6 @@ public final class RedisJobStore: JobStore {
         }
     }
 
-    private func command(_ arguments: [RESPArgument]) async throws(GatewayError) -> RESPValue {
-        do {
-            return try await redis.command(arguments)
-        } catch {
-            throw .storeUnavailable
-        }
-    }
 }
 
 /// The Lua scripts of `RedisJobStore`; times are Redis' (`TIME`) in milliseconds, except the
@@ -152,28 +151,56 @@ enum RedisJobScripts {
     private static let now = """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        -- A key of the wrong type (a stray write) is deleted, not left to fail every script.
+        local function members(key)
+          local ids = redis.pcall('ZRANGE', key, 0, -1)
+          if type(ids) == 'table' and ids['err'] then
+            redis.call('DEL', key)
+            return {}
+          end
+          return ids
+        end
+        -- A job's state, nil when its hash is missing or damaged (then deleted).
+        local function stateOf(key)
+          local state = redis.pcall('HGET', key, 'state')
+          if type(state) == 'table' and state['err'] then
+            redis.call('DEL', key)
+            return nil
+          end
+          return state or nil
+        end
 
         """
 
-    /// KEYS: job, active, owner. ARGV: id, max active, keep ms, created ms, field/value pairs. 1 when created, 0 at the limit.
+    /// KEYS: job, active, owner. ARGV: id, max active, keep ms, created ms, max kept, field/value
+    /// pairs. 1 when created, 0 at the limit; the owner's oldest ended jobs past `max kept` are dropped.
     static let create =
         now + """
-            local active = 0
-            local ids = redis.call('ZRANGE', KEYS[3], 0, -1)
+            local active, ended = 0, {}
+            local ids = members(KEYS[3])
+            members(KEYS[2])
             local prefix = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1])
             for i = 1, #ids do
-              local state = redis.call('HGET', prefix .. ids[i], 'state')
+              local state = stateOf(prefix .. ids[i])
               if not state then
                 redis.call('ZREM', KEYS[3], ids[i])
               elseif state == 'queued' or state == 'running' then
                 active = active + 1
+              else
+                ended[#ended + 1] = ids[i]
               end
             end
             if active >= tonumber(ARGV[2]) then return 0 end
-            redis.call('HSET', KEYS[1], unpack(ARGV, 5))
-            redis.call('PEXPIRE', KEYS[1], ARGV[3])
+            for i = 1, active + #ended + 1 - tonumber(ARGV[5]) do
+              if ended[i] then
+                redis.call('DEL', prefix .. ended[i])
+                redis.call('ZREM', KEYS[3], ended[i])
+              end
+            end
             redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
             redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+            redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+            redis.call('PEXPIRE', KEYS[1], ARGV[3])
             return 1
             """
 
@@ -181,10 +208,10 @@ enum RedisJobScripts {
     /// expired lease, claimed: `{id, fields}`; ids of ended or expired jobs leave `active`.
     static let claim =
         now + """
-            local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+            local ids = members(KEYS[1])
             for i = 1, #ids do
               local key = ARGV[3] .. ids[i]
-              local state = redis.call('HGET', key, 'state')
+              local state = stateOf(key)
               if not state or (state ~= 'queued' and state ~= 'running') then
                 redis.call('ZREM', KEYS[1], ids[i])
               else
@@ -201,6 +228,7 @@ enum RedisJobScripts {
     /// KEYS: job. ARGV: replica, lease ms, calls done. The state, or false when the lease is not the replica's.
     static let renew =
         now + """
+            if not stateOf(KEYS[1]) then return false end
             if redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[1] then return false end
             local state = redis.call('HGET', KEYS[1], 'state')
             if state == 'running' then redis.call('HSET', KEYS[1], 'lease_until', now + tonumber(ARGV[2])) end
@@ -213,8 +241,8 @@ enum RedisJobScripts {
     /// replica holds it or it ended (a cancel came first).
     static let finish =
         now + """
+            if stateOf(KEYS[1]) ~= 'running' then return 0 end
             if redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[1] then return 0 end
-            if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 0 end
             redis.call('HSET', KEYS[1], unpack(ARGV, 4))
             redis.call('HDEL', KEYS[1], 'lease_owner', 'lease_until')
             redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -225,8 +253,8 @@ enum RedisJobScripts {
     /// KEYS: job, active. ARGV: owner, now ms (wall clock), keep ms, id. Cancels the owner's job unless it ended.
     static let cancel =
         now + """
-            if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
-            local state = redis.call('HGET', KEYS[1], 'state')
+            local state = stateOf(KEYS[1])
+            if not state or redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
             if state ~= 'queued' and state ~= 'running' then return 0 end
             redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finished_at', ARGV[2])
             redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -237,7 +265,7 @@ enum RedisJobScripts {
     /// KEYS: job. ARGV: replica, calls done. The replica's lease ends now.
     static let release =
         now + """
-            if redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[1] then return 0 end
+            if not stateOf(KEYS[1]) or redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[1] then return 0 end
             redis.call('HSET', KEYS[1], 'lease_until', 0)
             local done = tonumber(redis.call('HGET', KEYS[1], 'calls_done') or '0') or 0
             if tonumber(ARGV[2]) > done then redis.call('HSET', KEYS[1], 'calls_done', ARGV[2]) end
@@ -247,11 +275,11 @@ enum RedisJobScripts {
     /// KEYS: owner. ARGV: job key prefix. `{id, fields, …}` newest first, without results; expired ids pruned.
     static let list =
         now + """
-            local ids = redis.call('ZREVRANGE', KEYS[1], 0, -1)
+            local ids = members(KEYS[1])
             local answer = {}
-            for i = 1, #ids do
+            for i = #ids, 1, -1 do
               local key = ARGV[1] .. ids[i]
-              if redis.call('EXISTS', key) == 0 then
+              if not stateOf(key) then
                 redis.call('ZREM', KEYS[1], ids[i])
               else
                 local fields = redis.call('HGETALL', key)

@@ -43,6 +43,12 @@ enum JobMethods {
                 let encoded: [UInt8] = try request.jsonUTF8Bytes(options: options)
                 var params = try JSON.parse(encoded).objectValue ?? [:]
                 params["method"] = nil
+                // The method's params but its own dry run and deadline (a job has neither).
+                let taken = method.request.message.fields.map(\.name).filter { $0 != "dry_run" && $0 != "timeout_ms" }
+                if let stray = params.keys.sorted().first(where: { !taken.contains($0) }) {
+                    throw GatewayError.invalidParams(
+                        field: stray, reason: "not a param of a \(methodName) job (allowed: method, \(taken.sorted().joined(separator: ", ")))")
+                }
                 // The method's own decoding and checks, on a dry run: the same errors as the synchronous call.
                 var dryRun = params
                 dryRun["dry_run"] = true
@@ -61,7 +67,10 @@ enum JobMethods {
                     submitted: String(decoding: JSON.object(submitted).encodedBytes(), as: UTF8.self), callsTotal: estimated,
                     createdAtMs: JobRecord.nowMs())
                 let keepFor = Duration.seconds(configuration.maxRunSeconds + configuration.resultTTLSeconds)
-                guard try await jobs.store.create(record, maxActive: configuration.maxQueuedPerCaller, keepFor: keepFor) else {
+                guard
+                    try await jobs.store.create(
+                        record, maxActive: configuration.maxQueuedPerCaller, maxKept: configuration.maxKeptPerCaller, keepFor: keepFor)
+                else {
                     throw GatewayError.tooManyJobs(limit: configuration.maxQueuedPerCaller)
                 }
                 jobs.metrics.job(.queued)
@@ -98,6 +107,7 @@ enum JobMethods {
                 else { throw unknownJob }
                 guard cancelled else { throw GatewayError.jobFinished(state: record.state.rawValue) }
                 jobs.metrics.job(.cancelled)
+                jobs.stopLocally(record.id)
                 return JobAnswer.document(record, storage: jobs.store.storage)
             })
     }

@@ -23,20 +23,24 @@ struct JobRunnerService: Service {
         try? await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 let running = Locked(0)
+                let claimFailures = ClaimFailures()
                 while !Task.isCancelled {
                     let concurrency = live.handlers.configuration.jobs.concurrency
                     let lease = Duration.milliseconds(live.handlers.configuration.jobs.leaseMs)
                     while running.withLock({ $0 }) < concurrency, !Task.isCancelled {
+                        // A token of this claim: a lapsed lease this replica takes back stops its older run.
+                        let holder = jobs.replica + ":" + JobRecord.newID().prefix(8)
                         let claimed: JobRecord?
                         do {
-                            claimed = try await jobs.store.claim(replica: jobs.replica, lease: lease)
+                            claimed = try await jobs.store.claim(replica: holder, lease: lease)
                         } catch {
                             claimed = nil
+                            claimFailures.note(error, logger: logger)
                         }
                         guard let record = claimed else { break }
                         running.withLock { $0 += 1 }
                         group.addTask {
-                            await run(record)
+                            await run(record, holder: holder)
                             running.withLock { $0 -= 1 }
                             jobs.wake()
                         }
@@ -59,8 +63,8 @@ struct JobRunnerService: Service {
         case stopped
     }
 
-    /// Runs one claimed job to its end here (or until it is stopped, or this replica stops).
-    private func run(_ record: JobRecord) async {
+    /// Runs one job claimed as `holder` to its end here (or until it is stopped, or this replica stops).
+    private func run(_ record: JobRecord, holder: String) async {
         jobs.metrics.job(.running)
         let handlers = live.handlers
         let settings = handlers.configuration.jobs
@@ -82,7 +86,7 @@ struct JobRunnerService: Service {
                 context.callsMade = callsMade
                 let jobContext = context
                 let lease = Duration.milliseconds(settings.leaseMs)
-                switch try await whileLeased(record.id, lease: lease, callsMade: callsMade, { try await method.handler(message, jobContext) }) {
+                switch try await whileLeased(record.id, holder: holder, lease: lease, callsMade: callsMade, { try await method.handler(message, jobContext) }) {
                 case .stopped:
                     return
                 case .answered(let document):
@@ -98,7 +102,7 @@ struct JobRunnerService: Service {
             } catch where error is CancellationError || Task.isCancelled {
                 // This replica stops (whatever the method made of its cancellation): another one resumes the job from the cache.
                 // Outside this cancelled task, so that the store is still asked.
-                await Task { [jobs] in await jobs.store.release(record.id, replica: jobs.replica, callsDone: callsMade.value) }.value
+                await Task { [jobs] in await jobs.store.release(record.id, replica: holder, callsDone: callsMade.value) }.value
                 return
             } catch {
                 ended.state = .failed
@@ -107,7 +111,7 @@ struct JobRunnerService: Service {
             ended.callsDone = callsMade.value
             ended.finishedAtMs = JobRecord.nowMs()
             do {
-                try await jobs.store.finish(ended, replica: jobs.replica, keepFor: .seconds(settings.resultTTLSeconds))
+                try await jobs.store.finish(ended, replica: holder, keepFor: .seconds(settings.resultTTLSeconds))
                 jobs.metrics.job(ended.state)
             } catch {
                 logger.error("a finished job could not be stored; its lease will expire and another run will redo it", metadata: ["job": "\(record.id.prefix(8))"])
@@ -116,10 +120,11 @@ struct JobRunnerService: Service {
         jobs.metrics.jobCalls(callsMade.value - record.callsDone)
     }
 
-    /// Runs `work` while renewing the job's lease every third of `lease`; `.stopped` (and `work`
-    /// cancelled) once the job is cancelled or the lease is another replica's.
+    /// Runs `work` while renewing the job's lease (held as `holder`) every third of `lease`;
+    /// `.stopped` (and `work` cancelled) once the job is cancelled (here: at once) or the lease is
+    /// another run's.
     private func whileLeased(
-        _ id: String, lease: Duration, callsMade: CallCounter, _ work: @escaping @Sendable () async throws -> JSONDocument
+        _ id: String, holder: String, lease: Duration, callsMade: CallCounter, _ work: @escaping @Sendable () async throws -> JSONDocument
     ) async throws -> Outcome {
         try await withThrowingTaskGroup(of: Outcome.self) { group in
             group.addTask {
@@ -128,10 +133,16 @@ struct JobRunnerService: Service {
                 return .answered(answer)
             }
             group.addTask {
+                defer { _ = jobs.isStoppedLocally(id, forget: true) }
+                var renewed = ContinuousClock.now
                 while true {
-                    try await Task.sleep(for: lease / 3)
+                    try await Task.sleep(for: .milliseconds(100))
+                    if jobs.isStoppedLocally(id) { return .stopped }
+                    guard ContinuousClock.now - renewed >= lease / 3 else { continue }
+                    renewed = .now
                     do {
-                        let state = try await jobs.store.renew(id, replica: jobs.replica, lease: lease, callsDone: callsMade.value)
+                        let state = try await jobs.store.renew(id, replica: holder, lease: lease, callsDone: callsMade.value)
+                        if state == nil { logger.warning("a job's lease was lost: another run holds it, or the store lost it", metadata: ["job": "\(id.prefix(8))"]) }
                         if state != .running { return .stopped }
                     } catch {
                         // The store is away: keep running; the result is stored only if the lease is still ours.
@@ -142,5 +153,20 @@ struct JobRunnerService: Service {
             guard let first = try await group.next() else { return .stopped }
             return first
         }
+    }
+}
+
+/// Logs failures to claim jobs (the store is away or damaged) at most once a minute, so that a
+/// runner that cannot claim is visible without flooding the log.
+private final class ClaimFailures: Sendable {
+    private let lastLogged = Locked<ContinuousClock.Instant?>(nil)
+
+    func note(_ error: any Error, logger: Logger) {
+        let due = lastLogged.withLock { last -> Bool in
+            guard last.map({ ContinuousClock.now - $0 >= .seconds(60) }) ?? true else { return false }
+            last = .now
+            return true
+        }
+        if due { logger.error("jobs cannot be claimed: the job store fails", metadata: ["error": "\(error)"]) }
     }
 }

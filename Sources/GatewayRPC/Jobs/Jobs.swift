@@ -14,6 +14,8 @@ final class Jobs: Sendable {
     /// Jobs and refreshes, for the operator.
     let metrics: BackgroundMetrics
     private let woken = Locked(false)
+    /// Jobs cancelled here while this replica runs them: their runs stop at once (others' at their next lease renewal).
+    private let stopped = Locked<Set<String>>([])
 
     /// Jobs in `store`, counted in `metrics`.
     init(store: any JobStore, metrics: BackgroundMetrics) {
@@ -25,6 +27,16 @@ final class Jobs: Sendable {
     /// Tells the runner a job was queued here (it also looks every half second).
     func wake() {
         woken.withLock { $0 = true }
+    }
+
+    /// Stops this replica's run of job `id`, if it runs here.
+    func stopLocally(_ id: String) {
+        stopped.withLock { _ = $0.insert(id) }
+    }
+
+    /// Whether job `id` was stopped here (and forgets it when `forget`).
+    func isStoppedLocally(_ id: String, forget: Bool = false) -> Bool {
+        stopped.withLock { forget ? $0.remove(id) != nil : $0.contains(id) }
     }
 
     /// Whether a job was queued since the last look (and forgets it).
