@@ -61,7 +61,9 @@ struct GatewayParts: Sendable {
         refresh = RefreshAhead(metrics: backgroundMetrics, logger: logger)
         let cache = InMemoryResponseCache(maxBytes: cacheConfiguration.maxBytes, metrics: cacheMetrics)
         fetcher = CachedItemFetcher(
-            cache: cache, shared: tier, leases: tier.flatMap { [shared] in shared?.leases(through: $0) }, metrics: cacheMetrics, refresh: refresh)
+            cache: cache, shared: tier, leases: tier.flatMap { [shared] in shared?.leases(through: $0) }, metrics: cacheMetrics,
+            // Without `refresh:` at start, reads are not counted at all (the cache-hit path stays as it was).
+            refresh: configuration.refresh == nil ? nil : refresh)
         replay = AnswerReplay(maxBytes: cacheConfiguration.replayMaxBytes, metrics: metrics.factory)
         disconnects = ClientDisconnects()
         inFlight = CallerInFlightLimit(maximum: configuration.limits.maxInFlightPerCaller, metrics: metrics)

@@ -138,6 +138,7 @@ public final class LiveConfiguration: Sendable {
         if startup.cache.replayMaxBytes != next.cache.replayMaxBytes { changed.append("cache.replay_max_bytes") }
         if startup.log.format != next.log.format { changed.append("log.format") }
         if startup.background != next.background { changed.append("background") }
+        if (startup.refresh == nil) != (next.refresh == nil) { changed.append("refresh (on or off; its settings reload)") }
         if startup.limits.maxBodyBytes != next.limits.maxBodyBytes, next.grpc != nil { changed.append("limits.max_body_bytes (gRPC)") }
         return changed
     }
