@@ -45,13 +45,15 @@ public final class RefreshAhead: Sendable {
         var settings: Settings?
         var recipes: [Int: Recipe] = [:]
         var recipeOfKey: [CacheKey: Int] = [:]
-        /// The entries each answer-cache entry was made from.
-        var answerSources: [CacheKey: [CacheKey]] = [:]
+        /// The entries each answer-cache entry was made from, until it expires.
+        var answerSources: [CacheKey: (sources: [CacheKey], expires: ContinuousClock.Instant)] = [:]
         var nextID = 0
     }
 
-    /// The most calls remembered at once; past it, new ones are not (the oldest expire first).
+    /// The most calls (and answers) remembered at once; past it, new ones are not (the oldest expire first).
     static let maxRecipes = 50_000
+    /// The most refreshes started at one look: more wait for the next look.
+    static let maxStartedPerLook = 32
     private let state = Locked(State())
     private let metrics: BackgroundMetrics?
     private let logger: Logger
@@ -62,11 +64,14 @@ public final class RefreshAhead: Sendable {
         self.logger = logger
     }
 
-    /// Takes `settings` from now on (nil: off; what is remembered is forgotten).
+    /// Takes `settings` from now on (nil: off). What was remembered is forgotten: a call remembered
+    /// under the configuration before (its workspace's endpoint and key, its TTL, its caller) is
+    /// not made again under the new one; the next interactive call remembers it anew.
     public func configure(_ settings: Settings?) {
         state.withLock { state in
-            if settings == nil { state = State() }
-            state.settings = settings
+            let nextID = state.nextID
+            state = State(settings: settings)
+            state.nextID = nextID
         }
     }
 
@@ -80,8 +85,9 @@ public final class RefreshAhead: Sendable {
     ) {
         guard !keys.isEmpty, ttl > .zero else { return }
         state.withLock { state in
-            guard state.settings != nil, state.recipes.count < Self.maxRecipes else { return }
+            guard state.settings != nil else { return }
             for key in keys { if let old = state.recipeOfKey[key] { Self.forget(old, in: &state) } }
+            guard state.recipes.count < Self.maxRecipes else { return }
             state.nextID += 1
             state.recipes[state.nextID] = Recipe(keys: keys, storedAt: .now, ttl: ttl, refreshed: refreshed, caller: caller, refetch: refetch)
             for key in keys { state.recipeOfKey[key] = state.nextID }
@@ -104,18 +110,17 @@ public final class RefreshAhead: Sendable {
         if refreshHits > 0 { metrics?.refreshHits.increment(by: Int64(refreshHits)) }
     }
 
-    /// Records that the answer-cache entry `answer` was made from `sources`.
-    func rememberAnswer(_ answer: CacheKey, madeFrom sources: [CacheKey]) {
+    /// Records that the answer-cache entry `answer`, fresh until `expires`, was made from `sources`.
+    func rememberAnswer(_ answer: CacheKey, madeFrom sources: [CacheKey], expires: ContinuousClock.Instant) {
         state.withLock { state in
-            guard state.settings != nil else { return }
-            if state.answerSources.count >= Self.maxRecipes { state.answerSources.removeAll() }
-            state.answerSources[answer] = sources
+            guard state.settings != nil, state.answerSources.count < Self.maxRecipes || state.answerSources[answer] != nil else { return }
+            state.answerSources[answer] = (sources, expires)
         }
     }
 
     /// Counts a read of the answer-cache entry `answer` as a read of the entries it was made from.
     public func readAnswer(_ answer: CacheKey) {
-        guard let sources = state.withLock({ $0.settings == nil ? nil : $0.answerSources[answer] }) else { return }
+        guard let sources = state.withLock({ $0.settings == nil ? nil : $0.answerSources[answer]?.sources }) else { return }
         read(sources)
     }
 
@@ -125,11 +130,11 @@ public final class RefreshAhead: Sendable {
         let due = state.withLock { state -> [(Int, Recipe)] in
             guard let settings = state.settings else { return [] }
             for (id, recipe) in state.recipes where recipe.expires <= now && !recipe.running { Self.forget(id, in: &state) }
-            state.answerSources = state.answerSources.filter { $0.value.contains { state.recipeOfKey[$0] != nil } }
+            state.answerSources = state.answerSources.filter { $0.value.expires > now }
             let due = state.recipes.filter { _, recipe in
                 !recipe.running && recipe.hits >= settings.minHits && now >= recipe.storedAt + recipe.ttl * settings.atFraction
-            }
-            for id in due.keys { state.recipes[id]?.running = true }
+            }.sorted { $0.value.expires < $1.value.expires }.prefix(Self.maxStartedPerLook)
+            for (id, _) in due { state.recipes[id]?.running = true }
             return Array(due)
         }
         for (id, recipe) in due {

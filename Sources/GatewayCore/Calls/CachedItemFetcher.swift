@@ -128,9 +128,11 @@ public struct CachedItemFetcher: Sendable {
 
     /// Splits `items` into fresh cache hits and items to fetch. Items this process lacks (or
     /// holds expired) are asked of the shared cache; its fresh entries are kept here until the
-    /// same expiry; the shared cache is asked until `deadline` at the latest (later, a miss).
+    /// same expiry; the shared cache is asked until `deadline` at the latest (later, a miss). Its
+    /// fresh entries count as read for refresh-ahead unless `countingReads` is false (a dry run, a look ahead of the real one).
     public func lookup(
-        _ items: [String], scope: CallScope, now: ContinuousClock.Instant = .now, deadline: ContinuousClock.Instant? = nil
+        _ items: [String], scope: CallScope, now: ContinuousClock.Instant = .now, deadline: ContinuousClock.Instant? = nil,
+        countingReads: Bool = true
     ) async -> Lookup {
         var lookup = Lookup()
         var missing: [String] = []
@@ -147,7 +149,7 @@ public struct CachedItemFetcher: Sendable {
         }
         guard let shared, !missing.isEmpty else {
             lookup.needed = missing
-            countRead(lookup, items: items, scope: scope)
+            if countingReads { countRead(lookup, items: items, scope: scope) }
             return lookup
         }
         let found = await shared.lookup(missing.map { CacheKey(scope: scope, item: $0) }, deadline: deadline)
@@ -166,7 +168,7 @@ public struct CachedItemFetcher: Sendable {
                 lookup.needed.append(item)
             }
         }
-        countRead(lookup, items: items, scope: scope)
+        if countingReads { countRead(lookup, items: items, scope: scope) }
         return lookup
     }
 
@@ -193,7 +195,7 @@ public struct CachedItemFetcher: Sendable {
         guard expires > now else { return }
         let answerKey = CacheKey(scope: scope, item: key)
         cache.store(answerKey, .present(answer), ttl: expires - now, now: now)
-        if let refresh, refresh.isOn { refresh.rememberAnswer(answerKey, madeFrom: madeFrom()) }
+        if let refresh, refresh.isOn { refresh.rememberAnswer(answerKey, madeFrom: madeFrom(), expires: expires) }
     }
 
     /// The whole answer kept under `key`, while fresh.

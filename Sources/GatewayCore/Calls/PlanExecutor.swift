@@ -88,7 +88,7 @@ public struct PlanExecutor: Sendable {
     /// Runs `work` for `workspace`; a dry run only plans.
     public func run(_ work: [ItemWork], workspace: String, context: CallContext, dryRun: Bool) async throws -> ExecutedPlan {
         var lookups: [CachedItemFetcher.Lookup] = []
-        for entry in work { lookups.append(await fetcher.lookup(entry.items, scope: entry.scope, deadline: context.deadline)) }
+        for entry in work { lookups.append(await fetcher.lookup(entry.items, scope: entry.scope, deadline: context.deadline, countingReads: !dryRun)) }
         let estimated = zip(work, lookups).reduce(0) { total, pair in
             total + (pair.1.needed.count + pair.0.chunkSize - 1) / pair.0.chunkSize * pair.0.callsPerChunk
         }

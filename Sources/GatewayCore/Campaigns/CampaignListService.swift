@@ -26,10 +26,10 @@ public struct CampaignListService: Sendable {
         let filters = params.campaignFields
         let listingScope = CallScope(
             workspace: workspace.name, operation: "meta \(JSON.object(filters).encodedString()) children=\(params.includeChildren)")
-        let listing = await fetcher.lookup(["listing"], scope: listingScope, deadline: context.deadline)
+        let listing = await fetcher.lookup(["listing"], scope: listingScope, deadline: context.deadline, countingReads: false)
         let idScope = CallScope(
             workspace: workspace.name, operation: "meta-id \(JSON.object(filters).encodedString()) children=\(params.includeChildren)")
-        let perID = params.campaignIDs.isEmpty ? nil : await fetcher.lookup(params.campaignIDs, scope: idScope, deadline: context.deadline)
+        let perID = params.campaignIDs.isEmpty ? nil : await fetcher.lookup(params.campaignIDs, scope: idScope, deadline: context.deadline, countingReads: false)
         let walkCost = listing.needed.isEmpty ? 0 : Self.walkCost(remembered: listing.expired["listing"]?.value)
         let strategy = Self.strategy(idsNeeded: perID?.needed.count, walkCost: walkCost)
         let work: ItemWork

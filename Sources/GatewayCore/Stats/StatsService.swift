@@ -197,17 +197,19 @@ public struct StatsService: Sendable {
     }
 
     /// One page of an all-campaigns listing. Background work (a job) keeps each page in the cache as
-    /// it arrives and reads it from there, so that a job resumed by another replica does not walk
-    /// again the pages walked before it stopped; an interactive call always walks the listing afresh
-    /// (pages of one walk must describe one listing).
+    /// it arrives, under its own request id, and reads it from there, so that the job resumed by
+    /// another replica does not walk again the pages walked before it stopped; any other run walks
+    /// the listing afresh (pages of one walk must describe one listing).
     private func listingPage(offset: Int, window: DayRange, request: StatsRequest, context: CallContext) async throws -> StatsPage {
         guard context.priority == .background else {
             return try await fetchPage(ids: nil, offset: offset, window: window, request: request, context: context)
         }
+        // Kept for this work only (a job's runs share its request id): pages of one walk describe one listing.
         let scope = CallScope(
-            workspace: request.workspace.name, operation: "stats-page \(request.params.attribution) \(request.params.metric) \(window)")
+            workspace: request.workspace.name,
+            operation: "stats-page \(context.requestID) \(request.params.attribution) \(request.params.metric) \(window)")
         let item = String(offset)
-        if let cached = await fetcher.lookup([item], scope: scope, deadline: context.deadline).values[item],
+        if let cached = await fetcher.lookup([item], scope: scope, deadline: context.deadline, countingReads: false).values[item],
             let page = StatsPage(cached: cached, offset: offset)
         {
             return page

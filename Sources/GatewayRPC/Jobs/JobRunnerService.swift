@@ -40,7 +40,7 @@ struct JobRunnerService: Service {
                         guard let record = claimed else { break }
                         running.withLock { $0 += 1 }
                         group.addTask {
-                            await run(record, holder: holder)
+                            await jobs.runningLocally(record.id) { await run(record, holder: holder) }
                             running.withLock { $0 -= 1 }
                             jobs.wake()
                         }
@@ -133,7 +133,6 @@ struct JobRunnerService: Service {
                 return .answered(answer)
             }
             group.addTask {
-                defer { _ = jobs.isStoppedLocally(id, forget: true) }
                 var renewed = ContinuousClock.now
                 while true {
                     try await Task.sleep(for: .milliseconds(100))

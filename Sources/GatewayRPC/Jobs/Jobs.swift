@@ -14,8 +14,8 @@ final class Jobs: Sendable {
     /// Jobs and refreshes, for the operator.
     let metrics: BackgroundMetrics
     private let woken = Locked(false)
-    /// Jobs cancelled here while this replica runs them: their runs stop at once (others' at their next lease renewal).
-    private let stopped = Locked<Set<String>>([])
+    /// The jobs this replica runs, and those of them cancelled here: their runs stop at once (others' at their next lease renewal).
+    private let local = Locked<(running: Set<String>, stopped: Set<String>)>(([], []))
 
     /// Jobs in `store`, counted in `metrics`.
     init(store: any JobStore, metrics: BackgroundMetrics) {
@@ -31,12 +31,24 @@ final class Jobs: Sendable {
 
     /// Stops this replica's run of job `id`, if it runs here.
     func stopLocally(_ id: String) {
-        stopped.withLock { _ = $0.insert(id) }
+        local.withLock { local in
+            if local.running.contains(id) { local.stopped.insert(id) }
+        }
     }
 
-    /// Whether job `id` was stopped here (and forgets it when `forget`).
-    func isStoppedLocally(_ id: String, forget: Bool = false) -> Bool {
-        stopped.withLock { forget ? $0.remove(id) != nil : $0.contains(id) }
+    /// Whether job `id` was stopped here.
+    func isStoppedLocally(_ id: String) -> Bool {
+        local.withLock { $0.stopped.contains(id) }
+    }
+
+    /// Runs `body` as this replica's run of job `id`.
+    func runningLocally(_ id: String, _ body: () async -> Void) async {
+        local.withLock { _ = $0.running.insert(id) }
+        await body()
+        local.withLock { local in
+            local.running.remove(id)
+            local.stopped.remove(id)
+        }
     }
 
     /// Whether a job was queued since the last look (and forgets it).
