@@ -43,4 +43,19 @@ import Testing
             #expect(try await Self.metric(gateway, #"campaign_gateway_budget_grants_total{workspace="main",class="background"}"#) ?? 0 >= 1)
         }
     }
+
+    @Test func dryRunsAndJobSubmitsAreNotReads() async throws {
+        try await GatewayHarness.with(yaml: Self.yaml) { gateway in
+            let params: JSON = [
+                "workspace": "main", "campaign_ids": [.string(gateway.alwaysActiveIDs[3])], "start_date": "2025-06-01", "end_date": "2025-06-10",
+            ]
+            #expect(try await gateway.call("campaigns.getStats", params).json?["result"]?["upstream"]?["calls"] == 1)
+            for _ in 0..<3 {
+                #expect(try await gateway.call("campaigns.getStats", params.setting("dry_run", true)).json?["result"]?["plan"]?["cache_hits"] == 1)
+            }
+            try await Task.sleep(for: .milliseconds(2_300))
+            #expect(try await gateway.call("campaigns.getStats", params).json?["result"]?["upstream"]?["calls"] == 1, "not refreshed: nobody read it")
+            #expect(try await gateway.upstreamCalls().count == 2)
+        }
+    }
 }
