@@ -77,6 +77,12 @@ struct ClassedWaiters: Sendable {
         lastBackgroundGrant.map { max(now, $0 + spacing) } ?? now
     }
 
+    /// When `calls` more background calls, behind the background waiters, could be granted at their
+    /// pace from `start` on and answered `callDuration` later.
+    func pacedCompletion(of calls: Int, after start: ContinuousClock.Instant, callDuration: Duration) -> ContinuousClock.Instant {
+        backgroundDue(at: start) + spacing * (background.count + calls - 1) + callDuration
+    }
+
     /// Whether background work has had less than its reserved share of the recent grants.
     func owesBackground(at now: ContinuousClock.Instant) -> Bool {
         guard reservedShare > 0 else { return false }
@@ -98,7 +104,7 @@ struct ClassedWaiters: Sendable {
     }
 
     /// Records a grant of `priority` at `now` (for the reserved share and the pacing).
-    mutating func record(_ priority: BudgetPriority, at now: ContinuousClock.Instant) {
+    private mutating func record(_ priority: BudgetPriority, at now: ContinuousClock.Instant) {
         if priority == .background { lastBackgroundGrant = now }
         recent.removeAll { $0.at <= now - horizon }
         recent.append((now, priority == .background))

@@ -41,8 +41,7 @@ public final class InProcessRateBudget: RateBudget {
             let completion = schedule.projectedCompletion(
                 of: waiters.ahead(of: priority) + admitted.total + calls, after: start, callDuration: callDuration)
             guard priority == .background, calls > 0 else { return completion }
-            let paced = max(start, waiters.backgroundDue(at: now)) + waiters.spacing * (waiters.count(.background) + calls - 1) + callDuration
-            return max(completion, paced)
+            return max(completion, waiters.pacedCompletion(of: calls, after: start, callDuration: callDuration))
         }
     }
 

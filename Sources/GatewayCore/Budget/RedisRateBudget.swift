@@ -366,8 +366,7 @@ public final class RedisRateBudget: RateBudget {
                 completion = (local.shareAlsoUntil ?? now) > now ? max(projection, completion) : projection
             }
             if priority == .background, calls > 0 {
-                let paced = max(ownStart, local.queue.backgroundDue(at: now)) + entry.spacing * (local.queue.count(.background) + calls - 1)
-                completion = max(completion, paced + callDuration)
+                completion = max(completion, local.queue.pacedCompletion(of: calls, after: ownStart, callDuration: callDuration))
             }
             let margin = local.typical.margin(at: now)
             let atOnce = now + callDuration + margin

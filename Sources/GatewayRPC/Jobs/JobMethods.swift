@@ -20,11 +20,14 @@ enum JobMethods {
     /// -32602 for a job id that is malformed, unknown, expired or another caller's: one answer for all.
     private static let unknownJob = GatewayError.invalidParams(field: "job_id", reason: "no such job (unknown, expired, or not this caller's)")
 
+    /// Whether `id` is shaped like a job id (32 lowercase hex digits): anything else is asked of no store.
+    private static func isJobID(_ id: String) -> Bool {
+        id.utf8.count == 32 && id.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+
     /// The job `id` of `caller`, or `unknownJob`.
     private static func job(_ id: String, of caller: String, in store: any JobStore) async throws -> JobRecord {
-        guard id.count == 32, id.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }),
-            let record = try await store.get(id), record.owner == caller
-        else { throw unknownJob }
+        guard isJobID(id), let record = try await store.get(id), record.owner == caller else { throw unknownJob }
         return record
     }
 
@@ -100,8 +103,8 @@ enum JobMethods {
             name: "jobs.cancel", rpcPath: "/gateway.v1.JobService/Cancel", request: Gateway_V1_CancelJobRequest.self, response: Gateway_V1_Job.self,
             errorCodes: [-32602, -32016, -32051], isPublic: true,
             handler: { request, context in
-                _ = try await job(request.jobID, of: context.caller.name, in: jobs.store)
-                guard
+                // The store's cancel checks the owner: another caller's job is unknown, as in `job`.
+                guard isJobID(request.jobID),
                     let (record, cancelled) = try await jobs.store.cancel(
                         request.jobID, owner: context.caller.name, keepFor: .seconds(configuration.resultTTLSeconds))
                 else { throw unknownJob }
