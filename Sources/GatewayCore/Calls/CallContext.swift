@@ -208,20 +208,43 @@ extension Logger {
     }
 }
 
-/// How many upstream calls some work made, counted as they are made (a job's progress).
+/// How many upstream calls some work made, counted as they are made (a job's progress), and how
+/// many are still in flight, so that a run that stops can wait for its calls to settle before it
+/// records the count (a shared call may outlive the request that started it by a moment).
 public final class CallCounter: Sendable {
-    private let count = Locked(0)
+    private struct Counts {
+        var made: Int
+        var inFlight = 0
+    }
+    private let counts: Locked<Counts>
 
     /// A counter at `initial`.
     public init(_ initial: Int = 0) {
-        count.withLock { $0 = initial }
+        counts = Locked(Counts(made: initial))
     }
 
     /// The calls counted so far.
-    public var value: Int { count.withLock { $0 } }
+    public var value: Int { counts.withLock { $0.made } }
 
-    /// Counts `calls` more.
-    public func add(_ calls: Int) {
-        count.withLock { $0 += calls }
+    /// A call was granted and is about to be sent.
+    public func began() {
+        counts.withLock { $0.inFlight += 1 }
+    }
+
+    /// A call begun has ended; it counts when it may have reached the upstream.
+    public func ended(reached: Bool) {
+        counts.withLock {
+            $0.inFlight -= 1
+            if reached { $0.made += 1 }
+        }
+    }
+
+    /// Waits until no call is in flight, or `limit` has passed; the calls counted then.
+    public func settled(within limit: Duration) async -> Int {
+        let end = ContinuousClock.now + limit
+        while counts.withLock({ $0.inFlight }) > 0, ContinuousClock.now < end {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return value
     }
 }

@@ -46,17 +46,19 @@ public struct RetryingUpstream: Sendable {
             var answered = false
             // A call that made no connection never counted upstream: the budget takes its grant back.
             var reached = true
+            context.callsMade?.began()
             do {
-                defer { budget.complete(grant, sent: reached) }
+                defer {
+                    budget.complete(grant, sent: reached)
+                    context.callsMade?.ended(reached: reached)
+                }
                 let response: HTTPClientResponse
                 do {
                     response = try await client.send(request, workspace: workspace, context: context, accepting: accepting)
                 } catch let failure as UpstreamCallError {
                     reached = failure.reachedUpstream
-                    if reached { context.callsMade?.add(1) }
                     throw failure
                 }
-                context.callsMade?.add(1)
                 answered = true
                 return Outcome(value: try decode(response), calls: sent + 1)
             } catch var error as GatewayError {

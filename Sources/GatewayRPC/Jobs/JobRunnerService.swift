@@ -17,6 +17,8 @@ struct JobRunnerService: Service {
 
     /// How often the runner looks for queued jobs when not woken by a submit here.
     private static let pollInterval: Duration = .milliseconds(500)
+    /// How long a run that ends waits for its calls still in flight (shared calls cut off) before it records its progress.
+    private static let settling: Duration = .seconds(2)
 
     func run() async throws {
         // Stopped by a graceful shutdown as by cancellation; either way it returns, not throws, so the other services stop gracefully.
@@ -101,14 +103,17 @@ struct JobRunnerService: Service {
                 }
             } catch where error is CancellationError || Task.isCancelled {
                 // This replica stops (whatever the method made of its cancellation): another one resumes the job from the cache.
-                // Outside this cancelled task, so that the store is still asked.
-                await Task { [jobs] in await jobs.store.release(record.id, replica: holder, callsDone: callsMade.value) }.value
+                // Outside this cancelled task, so that the store is still asked (once the calls cut off have settled).
+                await Task { [jobs] in
+                    let done = await callsMade.settled(within: Self.settling)
+                    await jobs.store.release(record.id, replica: holder, callsDone: done)
+                }.value
                 return
             } catch {
                 ended.state = .failed
                 ended.error = JobAnswer.errorJSON(GatewayError.answering(error, logger: logger, site: "job \(record.method)"))
             }
-            ended.callsDone = callsMade.value
+            ended.callsDone = await callsMade.settled(within: Self.settling)
             ended.finishedAtMs = JobRecord.nowMs()
             do {
                 try await jobs.store.finish(ended, replica: holder, keepFor: .seconds(settings.resultTTLSeconds))
