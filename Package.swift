@@ -186,7 +186,7 @@ let package = Package(
         .testTarget(
             name: "GatewayCoreTests",
             dependencies: [
-                "GatewayCore", "GatewayConfig", "DynamicJSON", "Dates", "RedisClient", "ServerTesting", "LockedState",
+                "GatewayCore", "GatewayConfig", "CurlHTTP", "DynamicJSON", "Dates", "RedisClient", "ServerTesting", "LockedState",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]

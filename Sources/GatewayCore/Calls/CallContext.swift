@@ -45,7 +45,7 @@ public struct CallContext: Sendable {
     public let client: any ClientPresence
     /// The budget's admission of the calls planned (`PlanGuard.admit`), taken up by their grants.
     public var admission: BudgetAdmission?
-    /// Counts the upstream calls made for the request that may have reached the upstream (a job's progress), when set.
+    /// Counts the upstream calls made for the request that the budget paid for (a job's progress), when set.
     public var callsMade: CallCounter?
     private var fixedDeadline: ContinuousClock.Instant
     private let sharedDeadline: (@Sendable () -> ContinuousClock.Instant)?
@@ -231,7 +231,7 @@ public final class CallCounter: Sendable {
         counts.withLock { $0.inFlight += 1 }
     }
 
-    /// A call begun has ended; it counts when it may have reached the upstream.
+    /// A call begun has ended; it counts when the budget counts it as sent (it may have reached the upstream).
     public func ended(reached: Bool) {
         counts.withLock {
             $0.inFlight -= 1
@@ -239,11 +239,11 @@ public final class CallCounter: Sendable {
         }
     }
 
-    /// Waits until no call is in flight, or `limit` has passed; the calls counted then.
+    /// Waits until no call is in flight, `limit` has passed or the task is cancelled; the calls counted then.
     public func settled(within limit: Duration) async -> Int {
         let end = ContinuousClock.now + limit
         while counts.withLock({ $0.inFlight }) > 0, ContinuousClock.now < end {
-            try? await Task.sleep(for: .milliseconds(10))
+            do { try await Task.sleep(for: .milliseconds(10)) } catch { break }
         }
         return value
     }

@@ -17,12 +17,12 @@ struct JobRunnerService: Service {
 
     /// How often the runner looks for queued jobs when not woken by a submit here.
     private static let pollInterval: Duration = .milliseconds(500)
-    /// How long a run that ends waits for its calls still in flight (shared calls cut off) before it records its progress.
+    /// How long at most a run that ends waits for its calls still in flight (shared calls cut off) before it records its progress.
     private static let settling: Duration = .seconds(2)
 
     func run() async throws {
         // Stopped by a graceful shutdown as by cancellation; either way it returns, not throws, so the other services stop gracefully.
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 let running = Locked(0)
                 let claimFailures = ClaimFailures()
@@ -71,6 +71,12 @@ struct JobRunnerService: Service {
         let handlers = live.handlers
         let settings = handlers.configuration.jobs
         let callsMade = CallCounter(record.callsDone)
+        let lease = Duration.milliseconds(settings.leaseMs)
+        /// The calls counted once those in flight have settled: waited for outside any cancellation,
+        /// and within the third of the lease that the last renewal left.
+        func settledCalls() async -> Int {
+            await Task { await callsMade.settled(within: min(Self.settling, lease / 3)) }.value
+        }
         var ended = record
         await jobs.metrics.running {
             do {
@@ -87,7 +93,6 @@ struct JobRunnerService: Service {
                     allowance: CallAllowance(limit: settings.maxCalls), deadline: .now + .milliseconds(max(0, leftMs)))
                 context.callsMade = callsMade
                 let jobContext = context
-                let lease = Duration.milliseconds(settings.leaseMs)
                 switch try await whileLeased(record.id, holder: holder, lease: lease, callsMade: callsMade, { try await method.handler(message, jobContext) }) {
                 case .stopped:
                     return
@@ -98,22 +103,20 @@ struct JobRunnerService: Service {
                     }
                     ended.state = .done
                     ended.result = bytes
-                    // Done: the calls it took are its total (the estimate may have missed listing pages, or cached ones).
-                    ended.callsTotal = callsMade.value
                 }
             } catch where error is CancellationError || Task.isCancelled {
                 // This replica stops (whatever the method made of its cancellation): another one resumes the job from the cache.
                 // Outside this cancelled task, so that the store is still asked (once the calls cut off have settled).
-                await Task { [jobs] in
-                    let done = await callsMade.settled(within: Self.settling)
-                    await jobs.store.release(record.id, replica: holder, callsDone: done)
-                }.value
+                let done = await settledCalls()
+                await Task { [jobs] in await jobs.store.release(record.id, replica: holder, callsDone: done) }.value
                 return
             } catch {
                 ended.state = .failed
                 ended.error = JobAnswer.errorJSON(GatewayError.answering(error, logger: logger, site: "job \(record.method)"))
             }
-            ended.callsDone = await callsMade.settled(within: Self.settling)
+            ended.callsDone = await settledCalls()
+            // Done: the calls it took are its total (the estimate may have missed listing pages, or cached ones).
+            if ended.state == .done { ended.callsTotal = ended.callsDone }
             ended.finishedAtMs = JobRecord.nowMs()
             do {
                 try await jobs.store.finish(ended, replica: holder, keepFor: .seconds(settings.resultTTLSeconds))
