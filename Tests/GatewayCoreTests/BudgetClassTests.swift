@@ -143,9 +143,18 @@ import Testing
             let before = log.withLock { $0.count }
             let burst = try await Self.interactiveBurst(dashboards, count: 4)
             let during = log.withLock { $0.count } - before
+            // A lone interactive call is demand too, while it waits for its grant.
+            var lone: [Duration] = []
+            var duringLone: [Int] = []
+            for _ in 0..<5 {
+                let before = log.withLock { $0.count }
+                lone += try await Self.interactiveBurst(dashboards, count: 1)
+                duringLone.append(log.withLock { $0.count } - before)
+            }
             load.cancel()
             #expect((burst.max() ?? .zero) <= .milliseconds(700), "interactive calls on the other replica waited \(burst)")
             #expect(during <= 2, "background grants while the other replica's interactive calls waited: \(during)")
+            #expect(duringLone.allSatisfy { $0 <= 1 }, "background grants while a lone interactive call waited: \(duringLone), waits \(lone)")
         }
     }
 }

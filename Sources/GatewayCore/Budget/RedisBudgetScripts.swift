@@ -196,7 +196,7 @@ enum RedisBudgetScripts {
 
     /// ARGV after the common nine: grant id (`b…` for background work), whether this replica's
     /// share allows a call now (1/0), this replica's demand after this call and its interactive
-    /// part (see `state`), the share of grants reserved for background work (millionths), the
+    /// part (see `state`; told with this call until it is granted), the share of grants reserved for background work (millionths), the
     /// background pacing µs, then pairs of (calls, window µs). Answers `…, 1` when granted, else
     /// `…, 0, wait µs` (wait 0: in-flight calls fill a limit, look again shortly) or `…, 2, wait µs`
     /// (the replica must keep to its share, which allows no call now). A background grant waits
@@ -210,11 +210,16 @@ enum RedisBudgetScripts {
               answer[9] = wait
               return answer
             end
+            local background = string.sub(ARGV[10], 1, 1) == 'b'
+            -- Until it is granted, the call asked for is part of the demand told (an interactive call
+            -- left out while it waits would let other replicas' background work take its slots).
+            local demandAfter, interactiveAfter = tonumber(ARGV[12]), tonumber(ARGV[13])
+            if demandAfter ~= nil and interactiveAfter ~= nil then
+              tell(demandAfter + 1, interactiveAfter + (background and 0 or 1))
+            end
             if block > now then return answered(0, block - now) end
             if math.max(share, unseen, orphans) > now and ARGV[11] ~= '1' then return answered(2, 0) end
             if paused > now then return answered(0, paused - now) end
-            tell(tonumber(ARGV[12]), tonumber(ARGV[13]))
-            local background = string.sub(ARGV[10], 1, 1) == 'b'
             if background then
               local _, othersInteractive = othersDemand()
               if othersInteractive > 0 then
@@ -254,6 +259,7 @@ enum RedisBudgetScripts {
             if earliest > now then return answered(0, earliest - now) end
             redis.call('ZADD', KEYS[1], now, ARGV[10])
             if background then redis.call('SET', KEYS[7], string.format('%.0f', now)) end
+            tell(demandAfter, interactiveAfter)
             return answered(1, 0)
             """
 
