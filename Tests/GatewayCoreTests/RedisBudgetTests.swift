@@ -180,6 +180,45 @@ import Testing
         .string("\(prefix)budget:{moengage 127.0.0.1:1 WS_MAIN}:\(name)")
     }
 
+    /// A call waiting for its grant is part of the interactive demand its replica tells (other
+    /// replicas' background work yields to it); once it leaves, it is not.
+    @Test func aWaitingCallIsToldAsDemandUntilItLeaves() async throws {
+        try await RedisServerProcess.with { server in
+            let waiting = try replica(server, limits: "[{calls: 10, per_seconds: 1}]", hint: 2, prefix: "leaving:")
+            let pausing = try replica(server, limits: "[{calls: 10, per_seconds: 1}]", hint: 2, prefix: "leaving:")
+            defer {
+                waiting.redis.close()
+                pausing.redis.close()
+            }
+            /// The interactive demand told under `i:` (one replica tells it here), `count:time`.
+            func toldInteractive() async throws -> String? {
+                let fields = try await pausing.redis.command(["HGETALL", budgetKey("leaving:", "demand")]).array ?? []
+                let pairs = stride(from: 0, to: fields.count - 1, by: 2).map { (fields[$0].string ?? "", fields[$0 + 1].string ?? "") }
+                return pairs.first { $0.0.hasPrefix("i:") }?.1
+            }
+            func waitUntil(_ atMost: Duration, _ holds: (String?) -> Bool) async throws -> String? {
+                let end = ContinuousClock.now + atMost
+                var told = try await toldInteractive()
+                while !holds(told), ContinuousClock.now < end {
+                    try await Task.sleep(for: .milliseconds(20))
+                    told = try await toldInteractive()
+                }
+                return told
+            }
+            // Paused through the other replica: the waiting one learns it from Redis, at each try for a grant.
+            pausing.budget.pause(workspace: "main", until: .now + .seconds(10))
+            try await Task.sleep(for: .milliseconds(200))
+            let call = Task { try await waiting.budget.acquire(workspace: "main", caller: "dashboard") }
+            let whileWaiting = try await waitUntil(.seconds(2)) { $0?.hasPrefix("1:") == true }
+            #expect(whileWaiting?.hasPrefix("1:") == true, "told while it waits: \(whileWaiting ?? "nothing")")
+            call.cancel()
+            await #expect(throws: CancellationError.self) { try await call.value }
+            // Told again without it at once, not left to age out of the hash (2 s).
+            let afterLeaving = try await waitUntil(.milliseconds(500)) { $0?.hasPrefix("0:") == true }
+            #expect(afterLeaving?.hasPrefix("0:") == true, "told after it left: \(afterLeaving ?? "nothing")")
+        }
+    }
+
     @Test func stateRedisLostBlocksEveryReplicaForAWindowInsteadOfGrantingAFreshBudget() async throws {
         try await RedisServerProcess.with { server in
             let first = try replica(server, limits: "[{calls: 5, per_seconds: 60}]", lease: .seconds(1))

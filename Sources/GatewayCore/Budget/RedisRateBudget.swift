@@ -381,13 +381,8 @@ public final class RedisRateBudget: RateBudget {
                     self.state.withLock { $0.accounts[account]?.admitted.release(id) }
                 })
         }
-        if admitting, decided.admission == nil, shared != nil {
-            // Redis was told of the calls before they were refused: it is told again without them.
-            Task {
-                let told = state.withLock { state in (state.accounts[account]?.demand ?? 0, state.accounts[account]?.interactiveDemand ?? 0) }
-                await run(stateScript, account: entry, name: account, arguments: [.int(Int64(told.0)), .int(Int64(told.1))])
-            }
-        }
+        // Redis was told of the calls before they were refused: it is told again without them.
+        if admitting, decided.admission == nil, shared != nil { retellDemand(account) }
         return decided
     }
 
@@ -652,11 +647,23 @@ public final class RedisRateBudget: RateBudget {
     }
 
     private func cancelWaiter(_ id: Int, account: String) {
-        let waiter = state.withLock { state -> Waiter? in
+        let (waiter, shared) = state.withLock { state -> (Waiter?, Bool) in
             state.accounts[account]?.queue.remove(id)
-            return state.accounts[account]?.waiters.removeValue(forKey: id)
+            return (state.accounts[account]?.waiters.removeValue(forKey: id), state.accounts[account]?.degraded == false)
         }
-        waiter?.continuation.resume(throwing: CancellationError())
+        guard let waiter else { return }
+        waiter.continuation.resume(throwing: CancellationError())
+        // Redis was told of the call while it waited: it is told again without it (else it would hold other replicas back for 2 s).
+        if shared { retellDemand(account) }
+    }
+
+    /// Tells Redis this replica's demand as it is now (after calls told while waiting, or admitted, left).
+    private func retellDemand(_ account: String) {
+        guard let entry = accounts[account] else { return }
+        Task {
+            let told = state.withLock { state in (state.accounts[account]?.demand ?? 0, state.accounts[account]?.interactiveDemand ?? 0) }
+            await run(stateScript, account: entry, name: account, arguments: [.int(Int64(told.0)), .int(Int64(told.1))])
+        }
     }
 
     private func accountOf(_ workspace: String) -> String {
