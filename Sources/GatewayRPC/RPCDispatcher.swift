@@ -105,9 +105,7 @@ public struct RPCDispatcher: Sendable {
             if let cached = try method.cachedAnswer?(message, context) {
                 metrics.answerCacheHits.increment()
                 cached.read?.count()
-                var answer = MethodAnswer(document: .encoded(cached.answer), cachedUntil: cached.expires)
-                answer.read = cached.read
-                return .success(answer)
+                return .success(MethodAnswer(document: .encoded(cached.answer), cachedUntil: cached.expires, read: cached.read))
             }
             let outcome = await context.client.whileConnected(logger: context.logger) { () async -> Result<JSONDocument, any Error> in
                 do {

@@ -1,3 +1,4 @@
+import GatewayConfig
 import LockedState
 import Logging
 
@@ -12,20 +13,6 @@ import Logging
 /// behalf of the caller whose request made it first; its new entries start a new count. A call
 /// not read enough is forgotten when its entries expire.
 public final class RefreshAhead: Sendable {
-    /// When entries are refreshed.
-    public struct Settings: Sendable, Equatable {
-        /// Reads an entry needs during its life.
-        public var minHits: Int
-        /// How far into its life (0 to 1) it is refreshed.
-        public var atFraction: Double
-
-        /// Settings of `minHits` and `atFraction`.
-        public init(minHits: Int, atFraction: Double) {
-            self.minHits = minHits
-            self.atFraction = atFraction
-        }
-    }
-
     /// One upstream call that filled entries, and how to make it again.
     private struct Recipe {
         var keys: [CacheKey]
@@ -42,7 +29,7 @@ public final class RefreshAhead: Sendable {
     }
 
     private struct State {
-        var settings: Settings?
+        var settings: RefreshConfiguration?
         var recipes: [Int: Recipe] = [:]
         var recipeOfKey: [CacheKey: Int] = [:]
         /// The entries each answer-cache entry was made from, until it expires.
@@ -67,7 +54,7 @@ public final class RefreshAhead: Sendable {
     /// Takes `settings` from now on (nil: off). What was remembered is forgotten: a call remembered
     /// under the configuration before (its workspace's endpoint and key, its TTL, its caller) is
     /// not made again under the new one; the next interactive call remembers it anew.
-    public func configure(_ settings: Settings?) {
+    public func configure(_ settings: RefreshConfiguration?) {
         state.withLock { state in
             let nextID = state.nextID
             state = State(settings: settings)
@@ -148,9 +135,7 @@ public final class RefreshAhead: Sendable {
                     ok = true
                 } catch {
                     ok = false
-                    if logger.logLevel <= .info {
-                        logger.info("refresh ahead failed; the entries expire as they would have", metadata: ["scope": "\(recipe.keys[0].scope.operation)"])
-                    }
+                    logger.info("refresh ahead failed; the entries expire as they would have", metadata: ["scope": "\(recipe.keys[0].scope.operation)"])
                 }
                 metrics?.refreshed(ok: ok)
                 // A refresh that worked remembered its call anew (refetch stores through `remember`).

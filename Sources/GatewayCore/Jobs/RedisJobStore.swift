@@ -142,7 +142,6 @@ public final class RedisJobStore: JobStore {
             throw .storeUnavailable
         }
     }
-
 }
 
 /// The Lua scripts of `RedisJobStore`; times are Redis' (`TIME`) in milliseconds, except the

@@ -88,7 +88,7 @@ struct GatewayParts: Sendable {
         budgetMetrics.prime(workspaces: workspaces.all)
         inFlight.configure(maximum: configuration.limits.maxInFlightPerCaller, callers: configuration.callers.map(\.name))
         if let level = Logger.Level(rawValue: configuration.log.level) { logLevel?.level = level }
-        refresh.configure(configuration.refresh.map { RefreshAhead.Settings(minHits: $0.minHits, atFraction: $0.atFraction) })
+        refresh.configure(configuration.refresh)
         replay.clear()
     }
 }
